@@ -1,0 +1,62 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using Slipway.Server.Auth;
+using Slipway.Server.Data;
+
+namespace Slipway.Server.ApiKeys;
+
+/// <summary>
+/// Turns an <c>slp_</c> key into a <see cref="Caller"/>. Valid keys are cached by hash for a short while so the
+/// hot path is one dictionary lookup; every change to keys clears the cache, so revocation is effective at once
+/// (within this server process; see docs/operations.md for multi-server setups).
+/// </summary>
+internal sealed class ApiKeyAuthenticator(IServiceScopeFactory scopes, TimeProvider time)
+{
+    public const string Prefix = "slp_";
+    private static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan LastUsedResolution = TimeSpan.FromMinutes(1);
+    private readonly ConcurrentDictionary<string, Entry> cache = new(StringComparer.Ordinal);
+
+    private sealed record Entry(Caller Caller, DateTime CachedAt, DateTime? LastUsedAt);
+
+    public static string Hash(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+
+    public static string NewKey() => Prefix + System.Buffers.Text.Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
+
+    /// <summary>Called after any key is created, revoked or deleted (directly or with its project or member).</summary>
+    public void Forget() => cache.Clear();
+
+    public async Task<Caller?> AuthenticateAsync(string key, CancellationToken ct)
+    {
+        if (key.Length is < 36 or > 128) return null;
+        var hash = Hash(key);
+        var now = time.GetUtcNow().UtcDateTime;
+        if (!cache.TryGetValue(hash, out var entry) || now - entry.CachedAt > CacheFor)
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
+            var row = await db.ApiKeys.Where(k => k.KeyHash == hash && k.RevokedAt == null).FirstOrDefaultAsync(ct);
+            if (row is null)
+            {
+                cache.TryRemove(hash, out _);
+                return null;
+            }
+            var admin = await db.Users.Where(u => u.Id == row.CreatedBy).Select(u => u.IsAdmin).FirstOrDefaultAsync(ct);
+            entry = new Entry(new Caller(row.CreatedBy, admin, row.Id, row.WorkspaceId, row.ProjectId,
+                row.Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal), row.ExpiresAt), now, row.LastUsedAt);
+            cache[hash] = entry;
+        }
+        if (entry.Caller.KeyExpiresAt is { } expires && expires <= now) return null;
+        if (entry.LastUsedAt is null || now - entry.LastUsedAt > LastUsedResolution)
+        {
+            // last_used_at is kept to the minute: one write per key per minute, not one per request.
+            cache[hash] = entry with { LastUsedAt = now };
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
+            var id = entry.Caller.ApiKeyId;
+            await db.ApiKeys.Where(k => k.Id == id).ExecuteUpdateAsync(s => s.SetProperty(k => k.LastUsedAt, now), ct);
+        }
+        return entry.Caller;
+    }
+}

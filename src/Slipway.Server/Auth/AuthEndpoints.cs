@@ -1,0 +1,133 @@
+using Slipway.Server.Data;
+using Slipway.Server.Hosting;
+using Slipway.Server.Workspaces;
+
+namespace Slipway.Server.Auth;
+
+internal sealed record RegisterRequest(string? Email, string? Name, string? Password);
+internal sealed record LoginRequest(string? Email, string? Password);
+internal sealed record ChangePasswordRequest(string? CurrentPassword, string? NewPassword);
+
+internal sealed record UserResponse(string Id, string Email, string Name, string Role, bool IsAdmin, DateTime CreatedAt)
+{
+    public static UserResponse From(User u) => new(u.Id, u.Email, u.Name, u.IsAdmin ? "admin" : "user", u.IsAdmin, u.CreatedAt);
+}
+
+internal sealed record TokenResponse(string Token, UserResponse User);
+internal sealed record MembershipResponse(string Id, string Name, WorkspaceRole Role, RateLimitTier Tier, bool IsPersonal);
+internal sealed record MeResponse(UserResponse User, IReadOnlyList<MembershipResponse> Workspaces);
+
+internal static class AuthEndpoints
+{
+    public static WebApplicationBuilder AddAuth(this WebApplicationBuilder builder)
+    {
+        var options = builder.Configuration.GetSection(AuthOptions.SectionName).Get<AuthOptions>() ?? new AuthOptions();
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton<PasswordHasher>();
+        builder.Services.AddSingleton<JwtTokens>();
+        builder.Services.AddSingleton<LoginThrottle>();
+        builder.Services.AddScoped<Access>();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapAuthEndpoints(this IEndpointRouteBuilder app)
+    {
+        var auth = app.MapGroup("/api/v1/auth").WithTags("Auth");
+        auth.MapPost("/register", RegisterAsync).Anonymous();
+        auth.MapPost("/login", LoginAsync).Anonymous();
+        auth.MapGet("/me", MeAsync).RequireScope(Scopes.UserSession);
+        auth.MapPost("/password", ChangePasswordAsync).RequireScope(Scopes.UserSession);
+        return app;
+    }
+
+    private static async Task<IResult> RegisterAsync(RegisterRequest body, SlipwayDb db, PasswordHasher hasher, JwtTokens tokens,
+        TimeProvider time, CancellationToken ct)
+    {
+        var email = body.Email?.Trim() ?? "";
+        new Validator()
+            .Required(body.Email, "email").Check(IsEmail(email), "email", "must be an email address")
+            .Required(body.Name, "name").Check(body.Name is null || body.Name.Trim().Length is > 0 and <= 100 && !Validator.HasControlChars(body.Name),
+                "name", "must be 1 to 100 characters without control characters")
+            .Required(body.Password, "password").Check(body.Password is null || body.Password.Length is >= 8 and <= 1024,
+                "password", "must be between 8 and 1024 characters")
+            .ThrowIfInvalid();
+
+        var normalized = email.ToLowerInvariant();
+        if (await db.Users.AnyAsync(u => u.EmailNormalized == normalized, ct))
+        {
+            throw ApiException.Conflict("An account with this email already exists.");
+        }
+        var now = time.UtcNowMs();
+        var user = new User
+        {
+            Id = Ids.New(time), Email = email, EmailNormalized = normalized, Name = body.Name!.Trim(),
+            PasswordHash = hasher.Hash(body.Password!), CreatedAt = now, UpdatedAt = now,
+            // The first account administers the instance; decided inside the insert transaction below.
+            IsAdmin = !await db.Users.AnyAsync(ct),
+        };
+        var workspace = new Workspace { Id = Ids.New(time), Name = $"{user.Name}'s workspace", IsPersonal = true, CreatedAt = now, UpdatedAt = now };
+        db.Users.Add(user);
+        db.Workspaces.Add(workspace);
+        db.WorkspaceMembers.Add(new WorkspaceMember { WorkspaceId = workspace.Id, UserId = user.Id, Role = WorkspaceRole.Owner, CreatedAt = now });
+        await db.SaveUniqueAsync("An account with this email already exists.", ct);
+        return TypedResults.Created("/api/v1/auth/me", new TokenResponse(tokens.Issue(user), UserResponse.From(user)));
+    }
+
+    private static async Task<TokenResponse> LoginAsync(LoginRequest body, HttpContext http, SlipwayDb db, PasswordHasher hasher,
+        JwtTokens tokens, LoginThrottle throttle, CancellationToken ct)
+    {
+        new Validator().Required(body.Email, "email").Required(body.Password, "password")
+            .MaxLength(body.Email, 320, "email").MaxLength(body.Password, 1024, "password").ThrowIfInvalid();
+        var normalized = body.Email!.Trim().ToLowerInvariant();
+        var ip = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        throttle.ThrowIfLimited(normalized, ip);
+        var user = await db.Users.AsTracking().FirstOrDefaultAsync(u => u.EmailNormalized == normalized, ct);
+        // Verify against a dummy hash for unknown emails: same answer, same time.
+        var ok = PasswordHasher.Verify(body.Password!, user?.PasswordHash ?? hasher.DummyHash) && user is not null;
+        if (!ok)
+        {
+            throttle.Failed(normalized, ip);
+            throw ApiException.Unauthenticated("The email or password is incorrect.");
+        }
+        throttle.Succeeded(normalized);
+        return new TokenResponse(tokens.Issue(user!), UserResponse.From(user!));
+    }
+
+    private static async Task<MeResponse> MeAsync(Caller caller, SlipwayDb db, CancellationToken ct)
+    {
+        var user = await db.Users.FirstAsync(u => u.Id == caller.UserId, ct);
+        var memberships = await (from m in db.WorkspaceMembers
+                                 join w in db.Workspaces on m.WorkspaceId equals w.Id
+                                 where m.UserId == caller.UserId
+                                 orderby w.Id
+                                 select new MembershipResponse(w.Id, w.Name, m.Role, w.Tier, w.IsPersonal)).ToListAsync(ct);
+        return new MeResponse(UserResponse.From(user), memberships);
+    }
+
+    private static async Task<TokenResponse> ChangePasswordAsync(ChangePasswordRequest body, Caller caller, SlipwayDb db,
+        PasswordHasher hasher, JwtTokens tokens, TimeProvider time, CancellationToken ct)
+    {
+        new Validator()
+            .Required(body.CurrentPassword, "current_password").MaxLength(body.CurrentPassword, 1024, "current_password")
+            .Required(body.NewPassword, "new_password").Check(body.NewPassword is null || body.NewPassword.Length is >= 8 and <= 1024,
+                "new_password", "must be between 8 and 1024 characters")
+            .ThrowIfInvalid();
+        var user = await db.Users.AsTracking().FirstAsync(u => u.Id == caller.UserId, ct);
+        if (!PasswordHasher.Verify(body.CurrentPassword!, user.PasswordHash))
+        {
+            throw ApiException.Validation("current_password", "is incorrect");
+        }
+        user.PasswordHash = hasher.Hash(body.NewPassword!);
+        user.TokenVersion++;
+        user.UpdatedAt = time.UtcNowMs();
+        await db.SaveChangesAsync(ct);
+        return new TokenResponse(tokens.Issue(user), UserResponse.From(user));
+    }
+
+    private static bool IsEmail(string email)
+    {
+        var at = email.IndexOf('@', StringComparison.Ordinal);
+        return email.Length <= 254 && at > 0 && at == email.LastIndexOf('@') && at < email.Length - 3
+               && email[(at + 1)..].Contains('.', StringComparison.Ordinal) && !email.Any(c => char.IsWhiteSpace(c) || char.IsControl(c));
+    }
+}

@@ -1,0 +1,60 @@
+using Slipway.Server.ApiKeys;
+using Slipway.Server.Data;
+using Slipway.Server.Hosting;
+
+namespace Slipway.Server.Auth;
+
+/// <summary>
+/// Runs after routing and before body binding: every endpoint declares a <see cref="RequiredScope"/> or is
+/// <see cref="Anonymous"/>, so credentials are checked first and an undeclared endpoint fails closed.
+/// </summary>
+internal static class Authentication
+{
+    public static IApplicationBuilder UseSlipwayAuthentication(this IApplicationBuilder app) => app.Use(async (context, next) =>
+    {
+        var endpoint = context.GetEndpoint();
+        if (endpoint is null || endpoint.Metadata.GetMetadata<Anonymous>() is not null)
+        {
+            await next(context);
+            return;
+        }
+        var required = endpoint.Metadata.GetMetadata<RequiredScope>()
+                       ?? throw new InvalidOperationException($"Endpoint '{endpoint.DisplayName}' declares neither a scope nor Anonymous.");
+        var caller = await AuthenticateAsync(context);
+        if (!caller.HasScope(required.Scope))
+        {
+            throw required.Scope == Scopes.UserSession
+                ? ApiException.Forbidden("This endpoint needs a signed-in user; API keys cannot call it.")
+                : ApiException.InsufficientScope(required.Scope);
+        }
+        caller.Attach(context);
+        await next(context);
+    });
+
+    private static async Task<Caller> AuthenticateAsync(HttpContext context)
+    {
+        var header = context.Request.Headers.Authorization.ToString();
+        if (header.Length == 0) throw ApiException.Unauthenticated("Send 'Authorization: Bearer <token or API key>'.");
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) || header.Length > 4096)
+        {
+            throw ApiException.Unauthenticated("The Authorization header must be 'Bearer <token or API key>'.");
+        }
+        var token = header[7..].Trim();
+        var services = context.RequestServices;
+        if (token.StartsWith(ApiKeyAuthenticator.Prefix, StringComparison.Ordinal))
+        {
+            return await services.GetRequiredService<ApiKeyAuthenticator>().AuthenticateAsync(token, context.RequestAborted)
+                   ?? throw ApiException.Unauthenticated("The API key is invalid, expired or revoked.");
+        }
+        var claims = await services.GetRequiredService<JwtTokens>().ValidateAsync(token)
+                     ?? throw ApiException.Unauthenticated("The token is invalid or expired.");
+        var db = services.GetRequiredService<SlipwayDb>();
+        var user = await db.Users.Where(u => u.Id == claims.UserId).Select(u => new { u.TokenVersion, u.IsAdmin })
+            .FirstOrDefaultAsync(context.RequestAborted);
+        if (user is null || user.TokenVersion != claims.Version)
+        {
+            throw ApiException.Unauthenticated("The token is no longer valid; sign in again.");
+        }
+        return new Caller(claims.UserId, user.IsAdmin);
+    }
+}

@@ -1,0 +1,97 @@
+using System.Data.Common;
+using System.Reflection;
+
+namespace Slipway.Server.Data;
+
+/// <summary>
+/// Applies the provider's SQL files (<c>Migrations/{Provider}/NNNN_name.sql</c>) in order, each in its own
+/// transaction together with its row in <c>schema_migrations</c>. EF Core's design-time tools do not
+/// restore here, so the schema is plain, reviewable SQL that this runner owns.
+/// </summary>
+internal sealed partial class MigrationRunner(IServiceScopeFactory scopes, DatabaseOptions options, ILogger<MigrationRunner> logger)
+{
+    public static IReadOnlyList<(string Version, string Sql)> Scripts(DatabaseProvider provider)
+    {
+        var prefix = $"migrations/{provider}/";
+        var assembly = typeof(MigrationRunner).Assembly;
+        return assembly.GetManifestResourceNames()
+            .Where(n => n.StartsWith(prefix, StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal)
+            .Select(n => (Path.GetFileNameWithoutExtension(n[prefix.Length..]), Read(assembly, n)))
+            .ToList();
+    }
+
+    public async Task<int> MigrateAsync(CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
+        var connection = db.Database.GetDbConnection();
+        await connection.OpenAsync(ct);
+        try
+        {
+            if (options.Provider == DatabaseProvider.Sqlite) await ExecAsync(connection, null, "PRAGMA journal_mode = WAL;", ct);
+            await ExecAsync(connection, null,
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT NOT NULL PRIMARY KEY, applied_at TEXT NOT NULL);", ct);
+            var applied = 0;
+            foreach (var (version, sql) in Scripts(options.Provider))
+            {
+                await using var tx = await connection.BeginTransactionAsync(ct);
+                if (options.Provider == DatabaseProvider.Postgres)
+                {
+                    // Two servers starting at once on one database: the second waits, then sees the row.
+                    await ExecAsync(connection, tx, "SELECT pg_advisory_xact_lock(7336201);", ct);
+                }
+                await using (var check = connection.CreateCommand())
+                {
+                    check.Transaction = tx;
+                    check.CommandText = "SELECT COUNT(*) FROM schema_migrations WHERE version = @v";
+                    AddParameter(check, "@v", version);
+                    if (Convert.ToInt64(await check.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture) > 0) continue;
+                }
+                await ExecAsync(connection, tx, sql, ct);
+                await using (var record = connection.CreateCommand())
+                {
+                    record.Transaction = tx;
+                    record.CommandText = "INSERT INTO schema_migrations (version, applied_at) VALUES (@v, @t)";
+                    AddParameter(record, "@v", version);
+                    AddParameter(record, "@t", DateTime.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+                    await record.ExecuteNonQueryAsync(ct);
+                }
+                await tx.CommitAsync(ct);
+                Applied(logger, version);
+                applied++;
+            }
+            return applied;
+        }
+        finally
+        {
+            await connection.CloseAsync();
+        }
+    }
+
+    private static async Task ExecAsync(DbConnection connection, DbTransaction? tx, string sql, CancellationToken ct)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    private static void AddParameter(DbCommand command, string name, object value)
+    {
+        var p = command.CreateParameter();
+        p.ParameterName = name;
+        p.Value = value;
+        command.Parameters.Add(p);
+    }
+
+    private static string Read(Assembly assembly, string name)
+    {
+        using var stream = assembly.GetManifestResourceStream(name)!;
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
+    [LoggerMessage(EventId = 1100, Level = LogLevel.Information, Message = "Applied database migration {Version}")]
+    private static partial void Applied(ILogger logger, string version);
+}

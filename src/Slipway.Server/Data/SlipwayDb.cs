@@ -1,0 +1,73 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+using Slipway.Server.ApiKeys;
+using Slipway.Server.Auth;
+using Slipway.Server.Domains;
+using Slipway.Server.EnvVars;
+using Slipway.Server.Hosting;
+using Slipway.Server.Projects;
+using Slipway.Server.Workspaces;
+
+namespace Slipway.Server.Data;
+
+/// <summary>
+/// The EF Core model, configured in code against the schema that the SQL files in <c>Migrations/</c> own.
+/// Names are snake_case and enums are stored as their API spelling, so the database reads like the API.
+/// </summary>
+internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext(options)
+{
+    public DbSet<User> Users => Set<User>();
+    public DbSet<Workspace> Workspaces => Set<Workspace>();
+    public DbSet<WorkspaceMember> WorkspaceMembers => Set<WorkspaceMember>();
+    public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<Project> Projects => Set<Project>();
+    public DbSet<ProjectEnvironment> Environments => Set<ProjectEnvironment>();
+    public DbSet<EnvVar> EnvVars => Set<EnvVar>();
+    public DbSet<Domain> Domains => Set<Domain>();
+    public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
+
+    protected override void OnModelCreating(ModelBuilder model)
+    {
+        model.Entity<User>().ToTable("users");
+        model.Entity<Workspace>().ToTable("workspaces");
+        model.Entity<WorkspaceMember>().ToTable("workspace_members").HasKey(m => new { m.WorkspaceId, m.UserId });
+        model.Entity<ApiKey>().ToTable("api_keys");
+        model.Entity<Project>().ToTable("projects");
+        model.Entity<ProjectEnvironment>().ToTable("environments");
+        model.Entity<EnvVar>().ToTable("env_vars");
+        model.Entity<Domain>().ToTable("domains");
+        model.Entity<IdempotencyRecord>().ToTable("idempotency_records").HasKey(r => new { r.Caller, r.Key });
+
+        // Relationships without navigations: they tell EF the insert/delete order the foreign keys in the SQL demand.
+        model.Entity<WorkspaceMember>().HasOne<Workspace>().WithMany().HasForeignKey(m => m.WorkspaceId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<WorkspaceMember>().HasOne<User>().WithMany().HasForeignKey(m => m.UserId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<Project>().HasOne<Workspace>().WithMany().HasForeignKey(p => p.WorkspaceId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<ProjectEnvironment>().HasOne<Project>().WithMany().HasForeignKey(e => e.ProjectId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<ApiKey>().HasOne<Workspace>().WithMany().HasForeignKey(k => k.WorkspaceId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<ApiKey>().HasOne<Project>().WithMany().HasForeignKey(k => k.ProjectId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<ApiKey>().HasOne<User>().WithMany().HasForeignKey(k => k.CreatedBy).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<EnvVar>().HasOne<Project>().WithMany().HasForeignKey(v => v.ProjectId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<EnvVar>().HasOne<ProjectEnvironment>().WithMany().HasForeignKey(v => v.EnvironmentId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<Domain>().HasOne<Project>().WithMany().HasForeignKey(d => d.ProjectId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<Domain>().HasOne<ProjectEnvironment>().WithMany().HasForeignKey(d => d.EnvironmentId).OnDelete(DeleteBehavior.Cascade);
+
+        foreach (var entity in model.Model.GetEntityTypes())
+        {
+            foreach (var property in entity.GetProperties())
+            {
+                property.SetColumnName(JsonNamingPolicy.SnakeCaseLower.ConvertName(property.Name));
+                var type = Nullable.GetUnderlyingType(property.ClrType) ?? property.ClrType;
+                if (type.IsEnum)
+                {
+                    property.SetValueConverter((ValueConverter)Activator.CreateInstance(typeof(SnakeEnumConverter<>).MakeGenericType(type))!);
+                }
+            }
+        }
+    }
+
+    private sealed class SnakeEnumConverter<T>() : ValueConverter<T, string>(v => ToText(v), s => Parse(s)) where T : struct, Enum
+    {
+        private static string ToText(T value) => JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());
+        private static T Parse(string text) => Enum.Parse<T>(text.Replace("_", "", StringComparison.Ordinal), ignoreCase: true);
+    }
+}

@@ -1,0 +1,93 @@
+using System.Security.Cryptography;
+using Slipway.Server.Auth;
+using Slipway.Server.Data;
+
+namespace Slipway.Server.Hosting;
+
+/// <summary>
+/// <c>Idempotency-Key</c> on authenticated POSTs: the first response for a (caller, key) pair is stored for 24 h and
+/// replayed byte-for-byte; the same key with another request is 409 <c>idempotency_conflict</c>. Only 2xx and 4xx
+/// responses are stored (a 5xx may succeed on retry, so it is not frozen).
+/// </summary>
+internal static class Idempotency
+{
+    public const string Header = "Idempotency-Key";
+    private static readonly TimeSpan Keep = TimeSpan.FromHours(24);
+
+    public static IApplicationBuilder UseIdempotency(this IApplicationBuilder app) => app.Use(async (context, next) =>
+    {
+        var key = context.Request.Headers[Header].ToString();
+        var caller = Caller.Find(context);
+        if (!HttpMethods.IsPost(context.Request.Method) || key.Length == 0 || caller is null)
+        {
+            await next(context);
+            return;
+        }
+        if (key.Length > 255 || Validator.HasControlChars(key))
+        {
+            throw ApiException.Validation("Idempotency-Key", "must be 1 to 255 printable characters");
+        }
+
+        context.Request.EnableBuffering(bufferThreshold: 64 * 1024);
+        var maxBody = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize ?? 1 << 20;
+        var body = new MemoryStream();
+        await context.Request.Body.CopyToAsync(body, context.RequestAborted);
+        if (body.Length > maxBody) throw new BadHttpRequestException("Request body too large.", 413);
+        context.Request.Body.Position = 0;
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        sha.AppendData(System.Text.Encoding.UTF8.GetBytes($"{context.Request.Method} {context.Request.Path}\n"));
+        sha.AppendData(body.GetBuffer(), 0, (int)body.Length);
+        var hash = Convert.ToHexStringLower(sha.GetHashAndReset());
+
+        var db = context.RequestServices.GetRequiredService<SlipwayDb>();
+        var time = context.RequestServices.GetRequiredService<TimeProvider>();
+        var now = time.UtcNowMs();
+        var stored = await db.IdempotencyRecords.FirstOrDefaultAsync(r => r.Caller == caller.Id && r.Key == key, context.RequestAborted);
+        if (stored is not null && stored.CreatedAt > now - Keep)
+        {
+            if (stored.RequestHash != hash)
+            {
+                throw new ApiException(409, "idempotency_conflict", "This Idempotency-Key was already used with a different request.");
+            }
+            context.Response.StatusCode = stored.StatusCode;
+            if (stored.ContentType is not null) context.Response.ContentType = stored.ContentType;
+            if (stored.Location is not null) context.Response.Headers.Location = stored.Location;
+            context.Response.Headers["Idempotent-Replayed"] = "true";
+            await context.Response.Body.WriteAsync(stored.Body, context.RequestAborted);
+            return;
+        }
+
+        var original = context.Response.Body;
+        using var capture = new MemoryStream();
+        context.Response.Body = capture;
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            context.Response.Body = original;
+        }
+        capture.Position = 0;
+        await capture.CopyToAsync(original, context.RequestAborted);
+        if (context.Response.StatusCode is >= 200 and < 500)
+        {
+            await db.IdempotencyRecords.Where(r => r.Caller == caller.Id && r.Key == key).ExecuteDeleteAsync(CancellationToken.None);
+            db.ChangeTracker.Clear();
+            db.IdempotencyRecords.Add(new IdempotencyRecord
+            {
+                Caller = caller.Id, Key = key, RequestHash = hash, StatusCode = context.Response.StatusCode,
+                ContentType = context.Response.ContentType, Location = context.Response.Headers.Location.ToString() is { Length: > 0 } l ? l : null,
+                Body = capture.ToArray(), CreatedAt = now,
+            });
+            try
+            {
+                await db.SaveChangesAsync(CancellationToken.None);
+            }
+            catch (DbUpdateException ex) when (DbExtensions.IsUniqueViolation(ex))
+            {
+                // A concurrent retry with the same key stored first; its response stands.
+            }
+        }
+    });
+}

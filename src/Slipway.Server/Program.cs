@@ -1,0 +1,64 @@
+using Slipway.Server;
+using Slipway.Server.ApiKeys;
+using Slipway.Server.Auth;
+using Slipway.Server.Data;
+using Slipway.Server.Domains;
+using Slipway.Server.EnvVars;
+using Slipway.Server.Hosting;
+using Slipway.Server.Observability;
+using Slipway.Server.OpenApi;
+using Slipway.Server.Projects;
+using Slipway.Server.Workspaces;
+
+var migrateOnly = args.Contains("--migrate-only");
+var app = SlipwayApp.Create(args.Where(a => a != "--migrate-only").ToArray());
+if (migrateOnly)
+{
+    var applied = await app.Services.GetRequiredService<MigrationRunner>().MigrateAsync(CancellationToken.None);
+    Console.WriteLine($"Applied {applied} migration(s).");
+    return 0;
+}
+await app.RunAsync();
+return 0;
+
+namespace Slipway.Server
+{
+    /// <summary>The table of contents: every feature registers itself and maps its endpoints here.</summary>
+    public static class SlipwayApp
+    {
+        public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null)
+        {
+            var builder = WebApplication.CreateBuilder(args);
+            configure?.Invoke(builder);
+
+            builder.AddHosting();
+            builder.AddObservability();
+            builder.AddSlipwayData();
+            builder.AddAuth();
+            builder.AddApiKeys();
+            builder.AddProjects();
+            builder.AddEnvVars();
+            builder.AddOpenApiDocument();
+
+            var app = builder.Build();
+
+            app.UseRequestIds();
+            app.UseObservability();
+            app.UseApiErrors();
+            app.UseRouting();
+            app.UseSlipwayAuthentication();
+            app.UseIdempotency();
+
+            app.MapObservabilityEndpoints();
+            app.MapOpenApiDocument();
+            app.MapAuthEndpoints();
+            app.MapWorkspaceEndpoints();
+            app.MapApiKeyEndpoints();
+            app.MapProjectEndpoints();
+            app.MapEnvironmentEndpoints();
+            app.MapEnvVarEndpoints();
+            app.MapDomainEndpoints();
+            return app;
+        }
+    }
+}

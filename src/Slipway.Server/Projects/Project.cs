@@ -1,0 +1,54 @@
+using Slipway.Server.Hosting;
+
+namespace Slipway.Server.Projects;
+
+internal enum Framework
+{
+    Auto,
+    Static,
+    Node,
+    Nextjs,
+    Python,
+    Dotnet,
+    Go,
+    Custom,
+}
+
+internal sealed class Project : IHasId
+{
+    public required string Id { get; init; }
+    public required string WorkspaceId { get; init; }
+    public required string Name { get; set; }
+    public required string RepoUrl { get; set; }
+    public required string Branch { get; set; }
+    public string? BuildCommand { get; set; }
+    public string? StartCommand { get; set; }
+    public int Port { get; set; }
+    public Framework Framework { get; set; }
+    public string? RootDirectory { get; set; }
+    public string? OutputDirectory { get; set; }
+    public required string HealthCheckPath { get; set; }
+    public bool AutoDeploy { get; set; }
+    public string? LiveDeploymentId { get; set; }
+    public DateTime CreatedAt { get; init; }
+    public DateTime UpdatedAt { get; set; }
+}
+
+/// <summary>A named deployment target of a project (production, staging, previews). BuildPixel calls these build settings.</summary>
+internal sealed class ProjectEnvironment : IHasId
+{
+    public const string Production = "production";
+
+    public required string Id { get; init; }
+    public required string ProjectId { get; init; }
+    public required string Name { get; set; }
+    /// <summary>Null: the project's branch.</summary>
+    public string? Branch { get; set; }
+    public string? BuildCommand { get; set; }
+    public string? StartCommand { get; set; }
+    /// <summary>Null: the project's setting.</summary>
+    public bool? AutoDeploy { get; set; }
+    public string? LiveDeploymentId { get; set; }
+    public DateTime CreatedAt { get; init; }
+    public DateTime UpdatedAt { get; set; }
+}

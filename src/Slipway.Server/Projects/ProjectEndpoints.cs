@@ -1,0 +1,184 @@
+using Slipway.Server.ApiKeys;
+using Slipway.Server.Auth;
+using Slipway.Server.Data;
+using Slipway.Server.Hosting;
+using Slipway.Server.Workspaces;
+
+namespace Slipway.Server.Projects;
+
+internal sealed record CreateProjectRequest(
+    string? Name, string? RepoUrl, string? Branch, string? BuildCommand, string? StartCommand, int? Port, string? Framework,
+    string? RootDirectory, string? OutputDirectory, string? HealthCheckPath, bool? AutoDeploy, string? WorkspaceId);
+
+/// <summary>Every field optional; an empty string clears an optional text field.</summary>
+internal sealed record UpdateProjectRequest(
+    string? Name, string? RepoUrl, string? Branch, string? BuildCommand, string? StartCommand, int? Port, string? Framework,
+    string? RootDirectory, string? OutputDirectory, string? HealthCheckPath, bool? AutoDeploy);
+
+internal sealed record ProjectDomainResponse(string Id, string Domain, string Environment);
+
+internal sealed record ProjectResponse(
+    string Id, string WorkspaceId, string Name, string RepoUrl, string Branch, string? BuildCommand, string? StartCommand, int Port,
+    Framework Framework, string? RootDirectory, string? OutputDirectory, string HealthCheckPath, bool AutoDeploy, string Url,
+    string? LiveDeploymentId, IReadOnlyList<ProjectDomainResponse> Domains, IReadOnlyList<EnvironmentResponse> Environments,
+    DateTime CreatedAt, DateTime UpdatedAt);
+
+internal static class ProjectEndpoints
+{
+    public static WebApplicationBuilder AddProjects(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton(builder.Configuration.GetSection(ProjectOptions.SectionName).Get<ProjectOptions>() ?? new ProjectOptions());
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapProjectEndpoints(this IEndpointRouteBuilder app)
+    {
+        var projects = app.MapGroup("/api/v1/projects").WithTags("Projects");
+        projects.MapPost("/", CreateAsync).RequireScope(Scopes.ProjectsWrite);
+        projects.MapGet("/", ListAsync).RequireScope(Scopes.ProjectsRead);
+        projects.MapGet("/{id}", GetAsync).RequireScope(Scopes.ProjectsRead);
+        projects.MapPatch("/{id}", UpdateAsync).RequireScope(Scopes.ProjectsWrite);
+        projects.MapDelete("/{id}", DeleteAsync).RequireScope(Scopes.ProjectsWrite);
+        return app;
+    }
+
+    private static async Task<IResult> CreateAsync(CreateProjectRequest body, Caller caller, Access access, SlipwayDb db,
+        ProjectOptions options, ApiOptions api, TimeProvider time, CancellationToken ct)
+    {
+        var v = new Validator()
+            .Required(body.Name, "name").Check(body.Name is null || ProjectRules.IsDnsLabel(body.Name), "name",
+                "must be a DNS label: 1-63 lowercase letters, digits or '-', not starting or ending with '-'")
+            .Required(body.RepoUrl, "repo_url");
+        Check(v, body.RepoUrl, body.Branch, body.BuildCommand, body.StartCommand, body.Port, body.Framework, body.RootDirectory,
+            body.OutputDirectory, body.HealthCheckPath, options);
+        v.Check(body.WorkspaceId is null || Ids.IsValid(body.WorkspaceId), "workspace_id", "must be a workspace id");
+        v.ThrowIfInvalid();
+
+        var workspaceId = body.WorkspaceId ?? caller.KeyWorkspaceId ?? await PersonalWorkspaceAsync(db, caller, ct);
+        if (caller.KeyProjectId is not null) throw ApiException.Forbidden("This API key is restricted to one project.");
+        await access.RequireRoleAsync(caller, workspaceId, Need.Write, ct);
+        if (await db.Projects.AnyAsync(p => p.Name == body.Name, ct)) throw NameTaken(body.Name!);
+
+        var now = time.UtcNowMs();
+        var project = new Project
+        {
+            Id = Ids.New(time), WorkspaceId = workspaceId, Name = body.Name!, RepoUrl = body.RepoUrl!, Branch = body.Branch ?? "main",
+            BuildCommand = Blank(body.BuildCommand), StartCommand = Blank(body.StartCommand), Port = body.Port ?? 3000,
+            Framework = ProjectRules.ParseFramework(body.Framework) ?? Framework.Auto, RootDirectory = Blank(body.RootDirectory),
+            OutputDirectory = Blank(body.OutputDirectory), HealthCheckPath = body.HealthCheckPath ?? "/", AutoDeploy = body.AutoDeploy ?? true,
+            CreatedAt = now, UpdatedAt = now,
+        };
+        db.Projects.Add(project);
+        db.Environments.Add(new ProjectEnvironment
+        {
+            Id = Ids.New(time), ProjectId = project.Id, Name = ProjectEnvironment.Production, CreatedAt = now, UpdatedAt = now,
+        });
+        await db.SaveUniqueAsync($"A project named '{project.Name}' already exists.", ct);
+        return TypedResults.Created($"/api/v1/projects/{project.Id}", (await ResponsesAsync(db, api, [project], ct))[0]);
+    }
+
+    private static async Task<Page<ProjectResponse>> ListAsync(Caller caller, Access access, SlipwayDb db, ApiOptions api, PageQuery page,
+        string? workspaceId, CancellationToken ct)
+    {
+        var query = access.VisibleProjects(caller);
+        if (workspaceId is not null) query = query.Where(p => p.WorkspaceId == workspaceId);
+        var rows = await query.ToPageAsync(page, p => p, ct);
+        return new Page<ProjectResponse>(await ResponsesAsync(db, api, rows.Data, ct), rows.NextCursor);
+    }
+
+    private static async Task<ProjectResponse> GetAsync(string id, Caller caller, Access access, SlipwayDb db, ApiOptions api, CancellationToken ct)
+    {
+        var (project, _) = await access.ProjectAsync(caller, id, Need.Read, ct);
+        return (await ResponsesAsync(db, api, [project], ct))[0];
+    }
+
+    private static async Task<ProjectResponse> UpdateAsync(string id, UpdateProjectRequest body, Caller caller, Access access, SlipwayDb db,
+        ProjectOptions options, ApiOptions api, TimeProvider time, CancellationToken ct)
+    {
+        var v = new Validator().Check(body.Name is null || ProjectRules.IsDnsLabel(body.Name), "name",
+            "must be a DNS label: 1-63 lowercase letters, digits or '-', not starting or ending with '-'");
+        Check(v, body.RepoUrl, body.Branch, body.BuildCommand, body.StartCommand, body.Port, body.Framework, body.RootDirectory,
+            body.OutputDirectory, body.HealthCheckPath, options);
+        v.ThrowIfInvalid();
+        var (project, _) = await access.ProjectAsync(caller, id, Need.Write, ct);
+        if (body.Name is not null && body.Name != project.Name && await db.Projects.AnyAsync(p => p.Name == body.Name, ct))
+        {
+            throw NameTaken(body.Name);
+        }
+        project.Name = body.Name ?? project.Name;
+        project.RepoUrl = body.RepoUrl ?? project.RepoUrl;
+        project.Branch = body.Branch ?? project.Branch;
+        project.BuildCommand = body.BuildCommand is null ? project.BuildCommand : Blank(body.BuildCommand);
+        project.StartCommand = body.StartCommand is null ? project.StartCommand : Blank(body.StartCommand);
+        project.Port = body.Port ?? project.Port;
+        project.Framework = ProjectRules.ParseFramework(body.Framework) ?? project.Framework;
+        project.RootDirectory = body.RootDirectory is null ? project.RootDirectory : Blank(body.RootDirectory);
+        project.OutputDirectory = body.OutputDirectory is null ? project.OutputDirectory : Blank(body.OutputDirectory);
+        project.HealthCheckPath = body.HealthCheckPath ?? project.HealthCheckPath;
+        project.AutoDeploy = body.AutoDeploy ?? project.AutoDeploy;
+        project.UpdatedAt = time.UtcNowMs();
+        db.Projects.Update(project);
+        await db.SaveUniqueAsync($"A project named '{project.Name}' already exists.", ct);
+        return (await ResponsesAsync(db, api, [project], ct))[0];
+    }
+
+    private static async Task<NoContent> DeleteAsync(string id, Caller caller, Access access, SlipwayDb db, ApiKeyAuthenticator keys,
+        CancellationToken ct)
+    {
+        var (project, _) = await access.ProjectAsync(caller, id, Need.Write, ct);
+        // Environments, env vars, domains and keys restricted to the project go with it (ON DELETE CASCADE).
+        await db.Projects.Where(p => p.Id == project.Id).ExecuteDeleteAsync(ct);
+        keys.Forget();
+        return TypedResults.NoContent();
+    }
+
+    private static void Check(Validator v, string? repoUrl, string? branch, string? buildCommand, string? startCommand, int? port,
+        string? framework, string? rootDirectory, string? outputDirectory, string? healthCheckPath, ProjectOptions options)
+    {
+        if (repoUrl is not null && ProjectRules.RepoUrlProblem(repoUrl, options.AllowLocalRepositories) is { } problem) v.Check(false, "repo_url", problem);
+        v.Check(branch is null || ProjectRules.IsRefName(branch), "branch", "must be a valid git branch name")
+            .Check(ProjectRules.IsCommand(buildCommand), "build_command", "must be at most 4096 characters without control characters")
+            .Check(ProjectRules.IsCommand(startCommand), "start_command", "must be at most 4096 characters without control characters")
+            .Check(port is null or (>= 1 and <= 65535), "port", "must be between 1 and 65535")
+            .Check(framework is null || ProjectRules.ParseFramework(framework) is not null, "framework",
+                "must be one of auto, static, node, nextjs, python, dotnet, go, custom")
+            .Check(ProjectRules.IsRelativeDirectory(rootDirectory), "root_directory", "must be a relative path inside the repository")
+            .Check(ProjectRules.IsRelativeDirectory(outputDirectory), "output_directory", "must be a relative path inside the repository")
+            .Check(healthCheckPath is null || ProjectRules.IsUrlPath(healthCheckPath), "health_check_path", "must be a URL path starting with '/'");
+    }
+
+    private static async Task<string> PersonalWorkspaceAsync(SlipwayDb db, Caller caller, CancellationToken ct) =>
+        await (from m in db.WorkspaceMembers
+               join w in db.Workspaces on m.WorkspaceId equals w.Id
+               where m.UserId == caller.UserId && m.Role == WorkspaceRole.Owner
+               orderby w.IsPersonal descending, w.Id
+               select w.Id).FirstOrDefaultAsync(ct)
+        ?? throw ApiException.Validation("workspace_id", "is required: you own no workspace");
+
+    private static ApiException NameTaken(string name) => ApiException.Conflict($"A project named '{name}' already exists.");
+
+    private static string? Blank(string? value) => string.IsNullOrEmpty(value) ? null : value;
+
+    /// <summary>Projects with their environments and domains, in two queries for the whole page.</summary>
+    internal static async Task<IReadOnlyList<ProjectResponse>> ResponsesAsync(SlipwayDb db, ApiOptions api, IReadOnlyList<Project> projects,
+        CancellationToken ct)
+    {
+        var ids = projects.Select(p => p.Id).ToList();
+        var environments = await db.Environments.Where(e => ids.Contains(e.ProjectId)).OrderBy(e => e.Id).ToListAsync(ct);
+        var domains = await db.Domains.Where(d => ids.Contains(d.ProjectId)).OrderBy(d => d.Id).ToListAsync(ct);
+        var envNames = environments.ToDictionary(e => e.Id, e => e.Name);
+        return projects.Select(p => new ProjectResponse(
+            p.Id, p.WorkspaceId, p.Name, p.RepoUrl, p.Branch, p.BuildCommand, p.StartCommand, p.Port, p.Framework, p.RootDirectory,
+            p.OutputDirectory, p.HealthCheckPath, p.AutoDeploy, Url(api, p.Name), p.LiveDeploymentId,
+            domains.Where(d => d.ProjectId == p.Id).Select(d => new ProjectDomainResponse(d.Id, d.Hostname, envNames[d.EnvironmentId])).ToList(),
+            environments.Where(e => e.ProjectId == p.Id).Select(e => EnvironmentResponse.From(e, p)).ToList(),
+            p.CreatedAt, p.UpdatedAt)).ToList();
+    }
+
+    internal static string Url(ApiOptions api, string host)
+    {
+        var defaultPort = api.RouterPublicScheme == "https" ? 443 : 80;
+        var port = api.RouterPublicPort == defaultPort ? "" : $":{api.RouterPublicPort}";
+        return $"{api.RouterPublicScheme}://{host}.{api.RouterBaseDomain}{port}";
+    }
+}

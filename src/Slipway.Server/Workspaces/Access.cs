@@ -1,0 +1,92 @@
+using Slipway.Server.Auth;
+using Slipway.Server.Data;
+using Slipway.Server.Hosting;
+using Slipway.Server.Projects;
+
+namespace Slipway.Server.Workspaces;
+
+/// <summary>
+/// The one place that answers "may this caller see / change this?". What the caller cannot see is
+/// reported as not found, so ids of other workspaces never leak.
+/// </summary>
+internal sealed class Access(SlipwayDb db)
+{
+    /// <summary>The caller's effective role in a workspace, or null when it cannot see it.</summary>
+    public async Task<WorkspaceRole?> RoleAsync(Caller caller, string workspaceId, CancellationToken ct)
+    {
+        if (caller.IsApiKey)
+        {
+            // Keys are minted by owners and admins; their power is bounded by their scopes.
+            return caller.KeyWorkspaceId == workspaceId ? WorkspaceRole.Admin : null;
+        }
+        var role = await db.WorkspaceMembers.Where(m => m.WorkspaceId == workspaceId && m.UserId == caller.UserId)
+            .Select(m => (WorkspaceRole?)m.Role).FirstOrDefaultAsync(ct);
+        return role;
+    }
+
+    /// <summary>The workspace ids this caller can see (for list filters).</summary>
+    public IQueryable<string> VisibleWorkspaceIds(Caller caller) => caller.IsApiKey
+        ? db.Workspaces.Where(w => w.Id == caller.KeyWorkspaceId).Select(w => w.Id)
+        : db.WorkspaceMembers.Where(m => m.UserId == caller.UserId).Select(m => m.WorkspaceId);
+
+    /// <summary>Projects the caller can see: its workspaces, narrowed to one project for a restricted key.</summary>
+    public IQueryable<Project> VisibleProjects(Caller caller)
+    {
+        var projects = db.Projects.Where(p => VisibleWorkspaceIds(caller).Contains(p.WorkspaceId));
+        return caller.KeyProjectId is { } only ? projects.Where(p => p.Id == only) : projects;
+    }
+
+    public async Task<WorkspaceRole> RequireRoleAsync(Caller caller, string workspaceId, Need need, CancellationToken ct)
+    {
+        if (caller.KeyProjectId is not null && need != Need.Read)
+        {
+            throw ApiException.Forbidden("This API key is restricted to one project.");
+        }
+        var role = await RoleAsync(caller, workspaceId, ct) ?? throw ApiException.NotFound("Workspace", workspaceId);
+        Demand(role, need);
+        return role;
+    }
+
+    /// <summary>Loads a project the caller can see (404 otherwise) and checks the role the action needs.</summary>
+    public async Task<(Project Project, WorkspaceRole Role)> ProjectAsync(Caller caller, string? projectId, Need need, CancellationToken ct,
+        string field = "project_id")
+    {
+        if (string.IsNullOrEmpty(projectId)) throw ApiException.Validation(field, "is required");
+        var project = Ids.IsValid(projectId) && (caller.KeyProjectId is null || caller.KeyProjectId == projectId)
+            ? await db.Projects.FirstOrDefaultAsync(p => p.Id == projectId, ct)
+            : null;
+        var role = project is null ? null : await RoleAsync(caller, project.WorkspaceId, ct);
+        if (project is null || role is null) throw ApiException.NotFound("Project", projectId);
+        Demand(role.Value, need);
+        return (project, role.Value);
+    }
+
+    public static void Demand(WorkspaceRole role, Need need)
+    {
+        var allowed = need switch
+        {
+            Need.Read => true,
+            Need.Write => role is WorkspaceRole.Owner or WorkspaceRole.Admin or WorkspaceRole.Developer,
+            Need.Manage => role is WorkspaceRole.Owner or WorkspaceRole.Admin,
+            Need.Own => role is WorkspaceRole.Owner,
+            _ => false,
+        };
+        if (!allowed)
+        {
+            throw ApiException.Forbidden(need switch
+            {
+                Need.Write => "Viewers have read-only access to this workspace.",
+                Need.Manage => "Only owners and admins can do this.",
+                _ => "Only owners can do this.",
+            });
+        }
+    }
+}
+
+internal enum Need
+{
+    Read,
+    Write,
+    Manage,
+    Own,
+}
