@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Slipway.Server.Data;
 
 namespace Slipway.Server.Hosting;
@@ -32,7 +33,8 @@ internal static class HostingSetup
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = api.MaxBodyBytes;
         });
-        builder.Services.AddSingleton(TimeProvider.System);
+        // TryAdd: tests register their own clock first to drive expiry and backoff.
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<Readiness>();
         builder.Services.ConfigureHttpJsonOptions(o => SlipwayJson.Configure(o.SerializerOptions));
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);

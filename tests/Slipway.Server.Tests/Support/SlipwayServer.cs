@@ -47,7 +47,7 @@ public sealed class SlipwayServer : IAsyncDisposable
         && PostgresAdminConnection is not null;
 
     public static async Task<SlipwayServer> StartAsync(IDictionary<string, string?>? settings = null, string? dataDirectory = null,
-        bool? postgres = null)
+        bool? postgres = null, Action<IServiceCollection>? services = null)
     {
         dataDirectory ??= Directory.CreateTempSubdirectory("slipway-test-").FullName;
         var config = new Dictionary<string, string?>
@@ -81,6 +81,7 @@ public sealed class SlipwayServer : IAsyncDisposable
             builder.Configuration.AddInMemoryCollection(config);
             builder.Logging.ClearProviders();
             builder.Logging.AddProvider(logs);
+            services?.Invoke(builder.Services);
         });
         await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(60));
         return new SlipwayServer(app, dataDirectory, database, logs);
