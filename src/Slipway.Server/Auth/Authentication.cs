@@ -13,7 +13,9 @@ internal static class Authentication
     public static IApplicationBuilder UseSlipwayAuthentication(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
         var endpoint = context.GetEndpoint();
-        if (endpoint is null || endpoint.Metadata.GetMetadata<Anonymous>() is not null)
+        // Framework endpoints (the 405 one has no HTTP method metadata) and anonymous ones pass; ours must declare.
+        if (endpoint is null || endpoint.Metadata.GetMetadata<Anonymous>() is not null
+            || (endpoint.Metadata.GetMetadata<RequiredScope>() is null && endpoint.Metadata.GetMetadata<HttpMethodMetadata>() is null))
         {
             await next(context);
             return;

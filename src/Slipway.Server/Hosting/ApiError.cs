@@ -76,6 +76,7 @@ internal static class ApiErrors
         IReadOnlyList<FieldError>? details = null)
     {
         context.Response.StatusCode = status;
+        context.Response.Headers[RequestIds.Header] = RequestIds.Get(context);
         context.Response.ContentType = "application/json; charset=utf-8";
         var body = new ErrorEnvelope(new ErrorBody(code, message, RequestIds.Get(context), details));
         return context.Response.WriteAsJsonAsync(body, SlipwayJson.Context.ErrorEnvelope, contentType: "application/json; charset=utf-8");

@@ -33,7 +33,8 @@ internal static class ErrorHandling
         });
     }
 
-    private static Task WriteAsync(HttpContext context, Exception ex)
+    /// <summary>Writes the error body for any exception (also used by middleware that must capture the body).</summary>
+    public static Task WriteAsync(HttpContext context, Exception ex)
     {
         switch (ex)
         {

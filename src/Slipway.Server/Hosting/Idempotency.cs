@@ -64,6 +64,11 @@ internal static class Idempotency
         {
             await next(context);
         }
+        catch (Exception ex) when (!context.Response.HasStarted && ex is not OperationCanceledException)
+        {
+            // Write the error here, into the capture, so a rejected first attempt is replayed like any other answer.
+            await ErrorHandling.WriteAsync(context, ex);
+        }
         finally
         {
             context.Response.Body = original;

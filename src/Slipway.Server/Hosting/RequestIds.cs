@@ -5,7 +5,7 @@ namespace Slipway.Server.Hosting;
 /// <summary>Echoes a well-formed caller request id, or makes one (<c>req_</c> + random), on every response.</summary>
 internal static class RequestIds
 {
-    private const string Header = "X-Request-Id";
+    public const string Header = "X-Request-Id";
     private static readonly object ItemKey = new();
 
     public static string Get(HttpContext context) =>

@@ -47,7 +47,7 @@ public sealed class SlipwayServer : IAsyncDisposable
         && PostgresAdminConnection is not null;
 
     public static async Task<SlipwayServer> StartAsync(IDictionary<string, string?>? settings = null, string? dataDirectory = null,
-        bool? postgres = null, Action<IServiceCollection>? services = null)
+        bool? postgres = null, Action<IServiceCollection>? services = null, Action<WebApplication>? map = null)
     {
         dataDirectory ??= Directory.CreateTempSubdirectory("slipway-test-").FullName;
         var config = new Dictionary<string, string?>
@@ -83,6 +83,7 @@ public sealed class SlipwayServer : IAsyncDisposable
             builder.Logging.AddProvider(logs);
             services?.Invoke(builder.Services);
         });
+        map?.Invoke(app);
         await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(60));
         return new SlipwayServer(app, dataDirectory, database, logs);
     }
