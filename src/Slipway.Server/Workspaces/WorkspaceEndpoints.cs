@@ -36,7 +36,8 @@ internal static class WorkspaceEndpoints
     public static IEndpointRouteBuilder MapWorkspaceEndpoints(this IEndpointRouteBuilder app)
     {
         var workspaces = app.MapGroup("/api/v1/workspaces").WithTags("Workspaces");
-        // An API key may read its own workspace; everything else is account management, for signed-in users only.
+        // An API key not restricted to a project may read its own workspace; everything else is account management,
+        // for signed-in users only.
         workspaces.MapGet("/", ListAsync).RequireScope(Scopes.ProjectsRead);
         workspaces.MapPost("/", CreateAsync).RequireScope(Scopes.UserSession);
         workspaces.MapGet("/{id}", GetAsync).RequireScope(Scopes.ProjectsRead);
@@ -47,6 +48,7 @@ internal static class WorkspaceEndpoints
 
     private static async Task<Page<WorkspaceResponse>> ListAsync(Caller caller, Access access, SlipwayDb db, PageQuery page, CancellationToken ct)
     {
+        RefuseProjectKey(caller);
         var visible = access.VisibleWorkspaceIds(caller);
         var rows = await db.Workspaces.Where(w => visible.Contains(w.Id)).ToPageAsync(page, w => w, ct);
         var ids = rows.Data.Select(w => w.Id).ToList();
@@ -71,6 +73,7 @@ internal static class WorkspaceEndpoints
 
     private static async Task<WorkspaceResponse> GetAsync(string id, Caller caller, Access access, SlipwayDb db, CancellationToken ct)
     {
+        RefuseProjectKey(caller);
         var role = await access.RequireRoleAsync(caller, id, Need.Read, ct);
         return WorkspaceResponse.From(await FindAsync(db, id, ct), role);
     }
@@ -103,6 +106,12 @@ internal static class WorkspaceEndpoints
         db.Workspaces.Update(workspace);
         await db.SaveChangesAsync(ct);
         return WorkspaceResponse.From(workspace, role);
+    }
+
+    /// <summary>A key restricted to a project sees only that project, not the workspace around it (the same answer for any id).</summary>
+    private static void RefuseProjectKey(Caller caller)
+    {
+        if (caller.KeyProjectId is not null) throw ApiException.Forbidden("This API key is restricted to one project.");
     }
 
     internal static async Task<Workspace> FindAsync(SlipwayDb db, string id, CancellationToken ct) =>

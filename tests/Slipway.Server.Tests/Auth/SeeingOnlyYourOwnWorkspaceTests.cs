@@ -82,6 +82,7 @@ public sealed class SeeingOnlyYourOwnWorkspaceTests : IAsyncLifetime
         (await server.DeleteAsync($"/api/v1/projects/{sibling.Id()}", key)).AssertError(404, "not_found");
         Assert.Equal([mine.Id()], (await server.GetAsync("/api/v1/projects", key)).Ids());
         (await server.PostAsync("/api/v1/projects", new { name = "escape", repo_url = "https://example.com/a.git" }, key)).AssertError(403, "forbidden");
-        Assert.Equal([owner.WorkspaceId], (await server.GetAsync("/api/v1/workspaces", key)).Ids());
+        (await server.GetAsync("/api/v1/workspaces", key)).AssertError(403, "forbidden");
+        (await server.GetAsync($"/api/v1/workspaces/{owner.WorkspaceId}", key)).AssertError(403, "forbidden");
     }
 }
