@@ -42,8 +42,8 @@ internal sealed class ApiKeyAuthenticator(IServiceScopeFactory scopes, TimeProvi
                 cache.TryRemove(hash, out _);
                 return null;
             }
-            var admin = await db.Users.Where(u => u.Id == row.CreatedBy).Select(u => u.IsAdmin).FirstOrDefaultAsync(ct);
-            entry = new Entry(new Caller(row.CreatedBy, admin, row.Id, row.WorkspaceId, row.ProjectId,
+            // Keys never carry instance-administrator power, whoever minted them.
+            entry = new Entry(new Caller(row.CreatedBy, IsInstanceAdmin: false, row.Id, row.WorkspaceId, row.ProjectId,
                 row.Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal), row.ExpiresAt), now, row.LastUsedAt);
             cache[hash] = entry;
         }

@@ -62,14 +62,29 @@ internal static class AuthEndpoints
         {
             Id = Ids.New(time), Email = email, EmailNormalized = normalized, Name = body.Name!.Trim(),
             PasswordHash = hasher.Hash(body.Password!), CreatedAt = now, UpdatedAt = now,
-            // The first account administers the instance; decided inside the insert transaction below.
             IsAdmin = !await db.Users.AnyAsync(ct),
         };
         var workspace = new Workspace { Id = Ids.New(time), Name = $"{user.Name}'s workspace", IsPersonal = true, CreatedAt = now, UpdatedAt = now };
         db.Users.Add(user);
         db.Workspaces.Add(workspace);
         db.WorkspaceMembers.Add(new WorkspaceMember { WorkspaceId = workspace.Id, UserId = user.Id, Role = WorkspaceRole.Owner, CreatedAt = now });
-        await db.SaveUniqueAsync("An account with this email already exists.", ct);
+        // The first account administers the instance. Two simultaneous first registrations both try to claim it;
+        // the claim's primary key lets exactly one win, and the other is saved again as a plain user.
+        var claim = user.IsAdmin ? db.InstanceClaims.Add(new InstanceClaim { Name = InstanceClaim.Admin, UserId = user.Id, CreatedAt = now }) : null;
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException ex) when (DbExtensions.IsUniqueViolation(ex))
+        {
+            if (claim is null || await db.Users.AnyAsync(u => u.EmailNormalized == normalized, ct))
+            {
+                throw ApiException.Conflict("An account with this email already exists.");
+            }
+            claim.State = EntityState.Detached;
+            user.IsAdmin = false;
+            await db.SaveUniqueAsync("An account with this email already exists.", ct);
+        }
         return TypedResults.Created("/api/v1/auth/me", new TokenResponse(tokens.Issue(user), UserResponse.From(user)));
     }
 

@@ -29,6 +29,8 @@ internal sealed class LoginThrottle(AuthOptions options, TimeProvider time)
 
     private void Record(string key)
     {
+        // Sprayed random emails must not grow memory without bound: now and then drop keys with nothing in the window.
+        if (Interlocked.Increment(ref recorded) % 1024 == 0) Sweep();
         var queue = failures.GetOrAdd(key, _ => new Queue<DateTime>());
         lock (queue)
         {
@@ -36,6 +38,22 @@ internal sealed class LoginThrottle(AuthOptions options, TimeProvider time)
             queue.Enqueue(time.GetUtcNow().UtcDateTime);
         }
     }
+
+    private long recorded;
+
+    private void Sweep()
+    {
+        foreach (var (key, queue) in failures)
+        {
+            lock (queue)
+            {
+                Trim(queue);
+                if (queue.Count == 0) failures.TryRemove(new KeyValuePair<string, Queue<DateTime>>(key, queue));
+            }
+        }
+    }
+
+    internal int TrackedKeys => failures.Count;
 
     private int WaitFor(string key, int max)
     {

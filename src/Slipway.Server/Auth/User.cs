@@ -16,3 +16,13 @@ internal sealed class User : IHasId
     public DateTime CreatedAt { get; init; }
     public DateTime UpdatedAt { get; set; }
 }
+
+/// <summary>A role only one account can ever claim (today: <c>admin</c>, taken by the first registration).</summary>
+internal sealed class InstanceClaim
+{
+    public const string Admin = "admin";
+
+    public required string Name { get; init; }
+    public required string UserId { get; init; }
+    public DateTime CreatedAt { get; init; }
+}

@@ -25,6 +25,7 @@ internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext
     public DbSet<EnvVar> EnvVars => Set<EnvVar>();
     public DbSet<Domain> Domains => Set<Domain>();
     public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
+    public DbSet<InstanceClaim> InstanceClaims => Set<InstanceClaim>();
 
     protected override void OnModelCreating(ModelBuilder model)
     {
@@ -37,6 +38,8 @@ internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext
         model.Entity<EnvVar>().ToTable("env_vars");
         model.Entity<Domain>().ToTable("domains");
         model.Entity<IdempotencyRecord>().ToTable("idempotency_records").HasKey(r => new { r.Caller, r.Key });
+        model.Entity<InstanceClaim>().ToTable("instance_claims").HasKey(c => c.Name);
+        model.Entity<InstanceClaim>().HasOne<User>().WithMany().HasForeignKey(c => c.UserId).OnDelete(DeleteBehavior.Cascade);
 
         // Relationships without navigations: they tell EF the insert/delete order the foreign keys in the SQL demand.
         model.Entity<WorkspaceMember>().HasOne<Workspace>().WithMany().HasForeignKey(m => m.WorkspaceId).OnDelete(DeleteBehavior.Cascade);

@@ -78,7 +78,7 @@ internal static class ProjectEndpoints
     }
 
     private static async Task<Page<ProjectResponse>> ListAsync(Caller caller, Access access, SlipwayDb db, ApiOptions api, PageQuery page,
-        string? workspaceId, CancellationToken ct)
+        [Microsoft.AspNetCore.Mvc.FromQuery(Name = "workspace_id")] string? workspaceId, CancellationToken ct)
     {
         var query = access.VisibleProjects(caller);
         if (workspaceId is not null) query = query.Where(p => p.WorkspaceId == workspaceId);
