@@ -86,8 +86,9 @@ internal static partial class EnvVarEndpoints
                            ?? throw ApiException.Conflict($"Env var '{key}' was changed concurrently; retry.");
             }
         }
-        await db.EnvVars.Where(x => x.Id == existing.Id)
+        var updated = await db.EnvVars.Where(x => x.Id == existing.Id)
             .ExecuteUpdateAsync(s => s.SetProperty(x => x.Sealed, sealedValue).SetProperty(x => x.KeyId, keyId).SetProperty(x => x.UpdatedAt, now), ct);
+        if (updated == 0) throw ApiException.Conflict($"Env var '{key}' was deleted while being set; retry.");
         existing.UpdatedAt = now;
         EnvVarLog.Set(logger, key, environment.Id, project.Id);
         return TypedResults.Ok(EnvVarResponse.From(existing, environment.Name));

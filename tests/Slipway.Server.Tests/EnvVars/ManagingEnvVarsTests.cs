@@ -63,6 +63,22 @@ public sealed class ManagingEnvVarsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Set_SameNewKeyConcurrently_CreatesOnceAndUpdatesTheRest()
+    {
+        var (user, projectId) = await ProjectAsync();
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
+            server.PostAsync("/api/v1/env", new { project_id = projectId, key = "RACE", value = $"v{i}" }, user.Token)));
+
+        Assert.All(responses, r => Assert.True(r.Status is 200 or 201, r.Body));
+        Assert.Single(responses, r => r.Status == 201);
+        Assert.Single(responses.Select(r => r.Json["id"]!.GetValue<string>()).Distinct());
+        var values = await server.Service<Slipway.Server.EnvVars.EnvVarSecrets>().DecryptAllAsync(projectId, await ProductionIdAsync(projectId),
+            CancellationToken.None);
+        Assert.Matches("^v[0-7]$", Assert.Single(values).Value);
+    }
+
+    [Fact]
     public async Task Set_EmptyAndMaximalValues_AreAccepted()
     {
         var (user, projectId) = await ProjectAsync();
@@ -251,6 +267,16 @@ public sealed class ManagingEnvVarsTests : IAsyncLifetime
         var list = (await server.GetAsync($"/api/v1/env?project_id={projectId}", readOnly)).AssertStatus(200).Json;
         Assert.Equal("K", Assert.Single(list["data"]!.AsArray())!["key"]!.GetValue<string>());
         (await server.DeleteAsync("/api/v1/env", writeOnly, new { project_id = projectId, key = "K" })).AssertStatus(204);
+    }
+
+    [Fact]
+    public async Task OpenApiDocument_DescribesEnvAndDomainEndpoints()
+    {
+        var document = (await server.GetAsync("/openapi.json")).AssertStatus(200).Json;
+        var paths = document["paths"]!.AsObject();
+        Assert.Equal(["delete", "get", "post"], paths["/api/v1/env"]!.AsObject().Select(p => p.Key).Order());
+        Assert.Equal(["get", "post"], paths["/api/v1/domains"]!.AsObject().Select(p => p.Key).Order());
+        Assert.NotNull(paths["/api/v1/domains/{id}"]!["delete"]);
     }
 
     private Task<string> ProductionIdAsync(string projectId) =>
