@@ -11,12 +11,16 @@ using Slipway.Server.Projects;
 using Slipway.Server.Workspaces;
 
 var migrateOnly = args.Contains("--migrate-only");
-var app = SlipwayApp.Create(args.Where(a => a != "--migrate-only").ToArray());
-if (migrateOnly)
+var reencryptSecrets = args.Contains("--reencrypt-secrets");
+var app = SlipwayApp.Create(args.Where(a => a is not ("--migrate-only" or "--reencrypt-secrets")).ToArray());
+if (migrateOnly || reencryptSecrets)
 {
     var applied = await app.Services.GetRequiredService<MigrationRunner>().MigrateAsync(CancellationToken.None);
     Console.WriteLine($"Applied {applied} migration(s).");
-    return 0;
+    if (!reencryptSecrets) return 0;
+    var result = await app.Services.GetRequiredService<EnvVarSecrets>().ReencryptAllAsync(CancellationToken.None);
+    Console.WriteLine($"Re-encrypted {result.Reencrypted} env var value(s); {result.Failed} could not be opened.");
+    return result.Failed == 0 ? 0 : 1;
 }
 await app.RunAsync();
 return 0;
