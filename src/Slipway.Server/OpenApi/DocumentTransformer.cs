@@ -69,8 +69,23 @@ internal sealed class DocumentTransformer : IOpenApiDocumentTransformer
 
         ApiComponents.AddErrorSchema(document);
         OptionalRequestFields(document);
+        SortComponents(document);
         return Task.CompletedTask;
     }
+
+    /// <summary>Components appear in the order operations first used them; sorted, a new endpoint does not reshuffle the file.</summary>
+    private static void SortComponents(OpenApiDocument document)
+    {
+        if (document.Components is not { } components) return;
+        components.Schemas = Sorted(components.Schemas);
+        components.Responses = Sorted(components.Responses);
+        components.Parameters = Sorted(components.Parameters);
+        components.Headers = Sorted(components.Headers);
+        components.SecuritySchemes = Sorted(components.SecuritySchemes);
+    }
+
+    private static Dictionary<string, T>? Sorted<T>(IDictionary<string, T>? items) =>
+        items?.OrderBy(i => i.Key, StringComparer.Ordinal).ToDictionary(i => i.Key, i => i.Value, StringComparer.Ordinal);
 
     /// <summary>
     /// Request records have nullable properties validated at the edge: a client may omit any of them (the 400 says which
