@@ -31,9 +31,9 @@ internal static class OperationNames
     /// <summary>
     /// A short imperative sentence: the handler's name in words (<c>ChangePasswordAsync</c> → "Change password"),
     /// completed with the resource for bare CRUD verbs (<c>ListAsync</c> on <c>/projects</c> → "List projects").
-    /// Lambdas fall back to the method and the route.
+    /// Lambdas fall back to the method and the route (<c>isList</c>: the handler takes a page query).
     /// </summary>
-    public static string Summary(string method, string route, string? handlerName, bool returnsCreated)
+    public static string Summary(string method, string route, string? handlerName, bool returnsCreated, bool isList)
     {
         var segments = ResourceSegments(route);
         var literals = segments.Where(s => !IsParameter(s)).ToList();
@@ -55,8 +55,11 @@ internal static class OperationNames
 
         string Fallback() => method.ToUpperInvariant() switch
         {
+            "GET" when isList => $"List {Words(last)}",
             "GET" => endsWithParameter ? $"Get {Singular(Words(last))}" : $"Get {Words(last)}",
-            "POST" when returnsCreated || endsWithParameter => $"Create {Singular(Words(last))}",
+            // A plural last segment is a collection (POST /api-keys: create one); a singular one an action (POST /deployments/{id}/cancel).
+            "POST" when returnsCreated || endsWithParameter || (last.EndsWith('s') && !last.EndsWith("ss", StringComparison.Ordinal)) =>
+                $"Create {Singular(Words(last))}",
             "POST" when literals.Count > 1 && segments.Count > 1 && IsParameter(segments[^2]) =>
                 Sentence($"{Words(last)} {Singular(Words(literals[^2]))}"),
             "POST" => Sentence(Words(last)),

@@ -29,8 +29,9 @@ internal sealed class OperationTransformer : IOpenApiOperationTransformer
         var anonymous = metadata.OfType<Anonymous>().Any();
         operation.Responses ??= [];
 
+        var paged = handler is not null && handler.GetParameters().Any(p => p.ParameterType == typeof(PageQuery));
         operation.OperationId ??= OperationNames.OperationId(method, route);
-        operation.Summary ??= OperationNames.Summary(method, route, handler?.Name, operation.Responses.ContainsKey("201"));
+        operation.Summary ??= OperationNames.Summary(method, route, handler?.Name, operation.Responses.ContainsKey("201"), paged);
 
         if (scope is not null && !anonymous)
         {
@@ -48,7 +49,7 @@ internal sealed class OperationTransformer : IOpenApiOperationTransformer
             AppendDescription(operation, "No authentication required.");
         }
 
-        if (handler is not null && handler.GetParameters().Any(p => p.ParameterType == typeof(PageQuery)))
+        if (paged)
         {
             AddParameter(operation, ApiComponents.Parameter(document, ApiComponents.LimitParameter));
             AddParameter(operation, ApiComponents.Parameter(document, ApiComponents.CursorParameter));
@@ -61,7 +62,7 @@ internal sealed class OperationTransformer : IOpenApiOperationTransformer
 
         foreach (var (status, response) in operation.Responses)
         {
-            if (response is not OpenApiResponse concrete || IsError(status)) continue;
+            if (response is not OpenApiResponse concrete) continue;
             concrete.Headers ??= new Dictionary<string, IOpenApiHeader>(StringComparer.Ordinal);
             concrete.Headers.TryAdd(ApiComponents.RequestIdHeader, ApiComponents.Header(document, ApiComponents.RequestIdHeader));
             if (status == "201") concrete.Headers.TryAdd("Location", ApiComponents.Location(document));
@@ -96,8 +97,6 @@ internal sealed class OperationTransformer : IOpenApiOperationTransformer
         foreach (var produced in metadata.OfType<IProducesResponseTypeMetadata>().Where(p => p.StatusCode >= 400)) statuses.Add(produced.StatusCode);
         return statuses;
     }
-
-    private static bool IsError(string status) => status.Length == 3 && status[0] is '4' or '5';
 
     private static void AddParameter(OpenApiOperation operation, IOpenApiParameter parameter)
     {
