@@ -40,7 +40,7 @@ internal static class AuthEndpoints
         return app;
     }
 
-    private static async Task<IResult> RegisterAsync(RegisterRequest body, SlipwayDb db, PasswordHasher hasher, JwtTokens tokens,
+    private static async Task<Created<TokenResponse>> RegisterAsync(RegisterRequest body, SlipwayDb db, PasswordHasher hasher, JwtTokens tokens,
         TimeProvider time, CancellationToken ct)
     {
         var email = body.Email?.Trim() ?? "";

@@ -78,6 +78,8 @@ internal static class ApiErrors
         context.Response.StatusCode = status;
         context.Response.Headers[RequestIds.Header] = RequestIds.Get(context);
         context.Response.ContentType = "application/json; charset=utf-8";
+        // Again here: the error middleware clears the response (and its headers) before writing the error.
+        context.Response.Headers["X-Request-Id"] = RequestIds.Get(context);
         var body = new ErrorEnvelope(new ErrorBody(code, message, RequestIds.Get(context), details));
         return context.Response.WriteAsJsonAsync(body, SlipwayJson.Context.ErrorEnvelope, contentType: "application/json; charset=utf-8");
     }

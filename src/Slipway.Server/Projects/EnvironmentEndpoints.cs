@@ -40,7 +40,7 @@ internal static class EnvironmentEndpoints
         return await db.Environments.Where(e => e.ProjectId == project.Id).ToPageAsync(page, e => EnvironmentResponse.From(e, project), ct);
     }
 
-    private static async Task<IResult> CreateAsync(string projectId, CreateEnvironmentRequest body, Caller caller, Access access, SlipwayDb db,
+    private static async Task<Created<EnvironmentResponse>> CreateAsync(string projectId, CreateEnvironmentRequest body, Caller caller, Access access, SlipwayDb db,
         TimeProvider time, CancellationToken ct)
     {
         var v = new Validator().Required(body.Name, "name");

@@ -42,7 +42,7 @@ internal static class ProjectEndpoints
         return app;
     }
 
-    private static async Task<IResult> CreateAsync(CreateProjectRequest body, Caller caller, Access access, SlipwayDb db,
+    private static async Task<Created<ProjectResponse>> CreateAsync(CreateProjectRequest body, Caller caller, Access access, SlipwayDb db,
         ProjectOptions options, ApiOptions api, TimeProvider time, CancellationToken ct)
     {
         var v = new Validator()
