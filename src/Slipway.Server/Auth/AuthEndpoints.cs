@@ -1,5 +1,6 @@
 using Slipway.Server.Data;
 using Slipway.Server.Hosting;
+using Slipway.Server.OpenApi;
 using Slipway.Server.Workspaces;
 
 namespace Slipway.Server.Auth;
@@ -34,7 +35,7 @@ internal static class AuthEndpoints
     {
         var auth = app.MapGroup("/api/v1/auth").WithTags("Auth");
         auth.MapPost("/register", RegisterAsync).Anonymous();
-        auth.MapPost("/login", LoginAsync).Anonymous();
+        auth.MapPost("/login", LoginAsync).Anonymous().ProducesErrors(401);
         auth.MapGet("/me", MeAsync).RequireScope(Scopes.UserSession);
         auth.MapPost("/password", ChangePasswordAsync).RequireScope(Scopes.UserSession);
         return app;

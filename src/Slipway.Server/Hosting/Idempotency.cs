@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Slipway.Server.Auth;
 using Slipway.Server.Data;
+using Slipway.Server.EnvVars;
 
 namespace Slipway.Server.Hosting;
 
@@ -13,6 +14,21 @@ internal static class Idempotency
 {
     public const string Header = "Idempotency-Key";
     private static readonly TimeSpan Keep = TimeSpan.FromHours(24);
+    private const string Purpose = "idempotency";
+
+    private static byte[] Open(HttpContext context, IdempotencyRecord stored)
+    {
+        try
+        {
+            var body = context.RequestServices.GetRequiredService<SecretBox>().Open(stored.Body, stored.KeyId ?? "", Purpose, stored.Caller, stored.Key);
+            return System.Text.Encoding.UTF8.GetBytes(body);
+        }
+        catch (SecretUnavailableException)
+        {
+            // The key that sealed it was removed: refuse rather than run the request a second time.
+            throw new ApiException(409, "idempotency_conflict", "The stored response for this Idempotency-Key can no longer be read; use a new key.");
+        }
+    }
 
     public static IApplicationBuilder UseIdempotency(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
@@ -53,7 +69,7 @@ internal static class Idempotency
             if (stored.ContentType is not null) context.Response.ContentType = stored.ContentType;
             if (stored.Location is not null) context.Response.Headers.Location = stored.Location;
             context.Response.Headers["Idempotent-Replayed"] = "true";
-            await context.Response.Body.WriteAsync(stored.Body, context.RequestAborted);
+            await context.Response.Body.WriteAsync(Open(context, stored), context.RequestAborted);
             return;
         }
 
@@ -77,13 +93,15 @@ internal static class Idempotency
         await capture.CopyToAsync(original, context.RequestAborted);
         if (context.Response.StatusCode is >= 200 and < 500)
         {
+            var (sealedBody, keyId) = context.RequestServices.GetRequiredService<SecretBox>()
+                .Seal(System.Text.Encoding.UTF8.GetString(capture.GetBuffer(), 0, (int)capture.Length), Purpose, caller.Id, key);
             await db.IdempotencyRecords.Where(r => r.Caller == caller.Id && r.Key == key).ExecuteDeleteAsync(CancellationToken.None);
             db.ChangeTracker.Clear();
             db.IdempotencyRecords.Add(new IdempotencyRecord
             {
                 Caller = caller.Id, Key = key, RequestHash = hash, StatusCode = context.Response.StatusCode,
                 ContentType = context.Response.ContentType, Location = context.Response.Headers.Location.ToString() is { Length: > 0 } l ? l : null,
-                Body = capture.ToArray(), CreatedAt = now,
+                Body = sealedBody, KeyId = keyId, CreatedAt = now,
             });
             try
             {

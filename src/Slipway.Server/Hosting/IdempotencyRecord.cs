@@ -10,6 +10,8 @@ internal sealed class IdempotencyRecord
     public int StatusCode { get; init; }
     public string? ContentType { get; init; }
     public string? Location { get; init; }
+    /// <summary>The response body sealed with the secrets master key (it may hold a secret shown once).</summary>
     public required byte[] Body { get; init; }
+    public string? KeyId { get; init; }
     public DateTime CreatedAt { get; init; }
 }

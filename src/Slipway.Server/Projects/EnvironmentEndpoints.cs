@@ -1,6 +1,7 @@
 using Slipway.Server.Auth;
 using Slipway.Server.Data;
 using Slipway.Server.Hosting;
+using Slipway.Server.OpenApi;
 using Slipway.Server.Workspaces;
 
 namespace Slipway.Server.Projects;
@@ -29,7 +30,7 @@ internal static class EnvironmentEndpoints
         environments.MapPost("/", CreateAsync).RequireScope(Scopes.ProjectsWrite);
         environments.MapGet("/{envId}", GetAsync).RequireScope(Scopes.ProjectsRead);
         environments.MapPatch("/{envId}", UpdateAsync).RequireScope(Scopes.ProjectsWrite);
-        environments.MapDelete("/{envId}", DeleteAsync).RequireScope(Scopes.ProjectsWrite);
+        environments.MapDelete("/{envId}", DeleteAsync).RequireScope(Scopes.ProjectsWrite).ProducesErrors(409);
         return app;
     }
 

@@ -55,3 +55,31 @@ public sealed class IdempotencyTests : IAsyncLifetime
         Assert.Equal("idem-bob", bobs.Json["name"]!.GetValue<string>());
     }
 }
+
+public sealed class IdempotentSecretsTests : IAsyncLifetime
+{
+    private SlipwayServer server = null!;
+
+    public async Task InitializeAsync() => server = await SlipwayServer.StartAsync();
+
+    public async Task DisposeAsync() => await server.DisposeAsync();
+
+    [Fact]
+    public async Task ReplayedKeyCreation_ReturnsSameKey_ButStoresItSealed()
+    {
+        var user = await server.RegisterUserAsync();
+        var headers = new Dictionary<string, string> { ["Idempotency-Key"] = "mint-1" };
+        var body = new { name = "ci", scopes = new[] { "projects:read" } };
+        var first = (await server.SendAsync(HttpMethod.Post, "/api/v1/api-keys", body, user.Token, headers)).AssertStatus(201);
+        var second = (await server.SendAsync(HttpMethod.Post, "/api/v1/api-keys", body, user.Token, headers)).AssertStatus(201);
+        var key = first.Json["key"]!.GetValue<string>();
+        Assert.Equal(key, second.Json["key"]!.GetValue<string>());
+        (await server.GetAsync("/api/v1/projects", key)).AssertStatus(200);
+
+        if (!server.IsPostgres)
+        {
+            var bytes = Directory.GetFiles(server.DataDirectory, "slipway.db*").SelectMany(File.ReadAllBytes).ToArray();
+            Assert.Equal(-1, bytes.AsSpan().IndexOf(System.Text.Encoding.UTF8.GetBytes(key)));
+        }
+    }
+}

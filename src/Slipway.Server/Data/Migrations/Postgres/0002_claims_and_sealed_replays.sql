@@ -4,3 +4,6 @@ CREATE TABLE instance_claims (
     user_id TEXT COLLATE "C" NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     created_at TIMESTAMPTZ NOT NULL
 );
+
+-- Stored idempotent responses can hold secrets shown once (a new API key): they are sealed like env var values.
+ALTER TABLE idempotency_records ADD COLUMN key_id TEXT COLLATE "C" NULL;
