@@ -1,0 +1,37 @@
+namespace Slipway.Server.Runtime;
+
+internal sealed class RuntimeOptions
+{
+    public const string SectionName = "Slipway:Runtime";
+
+    public TimeSpan HealthCheckTimeout { get; set; } = TimeSpan.FromSeconds(60);
+    public TimeSpan HealthCheckInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How long an old release keeps serving in-flight requests after the switch before SIGTERM.</summary>
+    public TimeSpan DrainGrace { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long after SIGTERM before SIGKILL.</summary>
+    public TimeSpan StopTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    public TimeSpan RestartBackoffInitial { get; set; } = TimeSpan.FromSeconds(1);
+    public TimeSpan RestartBackoffMax { get; set; } = TimeSpan.FromSeconds(60);
+}
+
+internal enum LiveStatus
+{
+    Starting,
+    Running,
+    Restarting,
+    Crashed,
+    Stopped,
+}
+
+/// <summary>Everything needed to start one release's process.</summary>
+internal sealed record ReleaseSpec(
+    string DeploymentId,
+    string ProjectId,
+    string EnvironmentId,
+    string Directory,
+    string StartCommand,
+    IReadOnlyDictionary<string, string> Environment,
+    string HealthCheckPath);
