@@ -2,9 +2,12 @@ using System.Text.Json;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 using Slipway.Server.ApiKeys;
 using Slipway.Server.Auth;
+using Slipway.Server.Deployments;
 using Slipway.Server.Domains;
 using Slipway.Server.EnvVars;
+using Slipway.Server.Events;
 using Slipway.Server.Hosting;
+using Slipway.Server.Logs;
 using Slipway.Server.Projects;
 using Slipway.Server.Workspaces;
 
@@ -26,6 +29,9 @@ internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext
     public DbSet<Domain> Domains => Set<Domain>();
     public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
     public DbSet<InstanceClaim> InstanceClaims => Set<InstanceClaim>();
+    public DbSet<Deployment> Deployments => Set<Deployment>();
+    public DbSet<LogLine> LogLines => Set<LogLine>();
+    public DbSet<Event> Events => Set<Event>();
 
     protected override void OnModelCreating(ModelBuilder model)
     {
@@ -41,6 +47,10 @@ internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext
         model.Entity<InstanceClaim>().ToTable("instance_claims").HasKey(c => c.Name);
         model.Entity<InstanceClaim>().HasOne<User>().WithMany().HasForeignKey(c => c.UserId).OnDelete(DeleteBehavior.Cascade);
 
+        model.Entity<Deployment>().ToTable("deployments");
+        model.Entity<LogLine>().ToTable("deployment_logs").HasKey(l => new { l.DeploymentId, l.Seq });
+        model.Entity<Event>().ToTable("events");
+
         // Relationships without navigations: they tell EF the insert/delete order the foreign keys in the SQL demand.
         model.Entity<WorkspaceMember>().HasOne<Workspace>().WithMany().HasForeignKey(m => m.WorkspaceId).OnDelete(DeleteBehavior.Cascade);
         model.Entity<WorkspaceMember>().HasOne<User>().WithMany().HasForeignKey(m => m.UserId).OnDelete(DeleteBehavior.Cascade);
@@ -53,6 +63,11 @@ internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext
         model.Entity<EnvVar>().HasOne<ProjectEnvironment>().WithMany().HasForeignKey(v => v.EnvironmentId).OnDelete(DeleteBehavior.Cascade);
         model.Entity<Domain>().HasOne<Project>().WithMany().HasForeignKey(d => d.ProjectId).OnDelete(DeleteBehavior.Cascade);
         model.Entity<Domain>().HasOne<ProjectEnvironment>().WithMany().HasForeignKey(d => d.EnvironmentId).OnDelete(DeleteBehavior.Cascade);
+
+        model.Entity<Deployment>().HasOne<Workspace>().WithMany().HasForeignKey(d => d.WorkspaceId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<Deployment>().HasOne<Project>().WithMany().HasForeignKey(d => d.ProjectId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<Deployment>().HasOne<ProjectEnvironment>().WithMany().HasForeignKey(d => d.EnvironmentId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<LogLine>().HasOne<Deployment>().WithMany().HasForeignKey(l => l.DeploymentId).OnDelete(DeleteBehavior.Cascade);
 
         foreach (var entity in model.Model.GetEntityTypes())
         {

@@ -1,0 +1,183 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Mvc;
+using Slipway.Server.Auth;
+using Slipway.Server.Data;
+using Slipway.Server.Hosting;
+using Slipway.Server.OpenApi;
+using Slipway.Server.Projects;
+using Slipway.Server.Workspaces;
+
+namespace Slipway.Server.Deployments;
+
+internal sealed record CreateDeploymentRequest(string? ProjectId, string? Environment, string? Branch, string? CommitSha);
+internal sealed record TriggerRequest(string? Branch, string? CommitSha);
+internal sealed record ProjectRollbackRequest(string? Environment);
+
+internal static partial class DeploymentEndpoints
+{
+    [GeneratedRegex("^[0-9a-f]{7,40}$")]
+    private static partial Regex CommitSha();
+
+    public static IEndpointRouteBuilder MapDeploymentEndpoints(this IEndpointRouteBuilder app)
+    {
+        var deployments = app.MapGroup("/api/v1/deployments").WithTags("Deployments");
+        deployments.MapPost("/", CreateAsync).RequireScope(Scopes.DeploymentsWrite);
+        deployments.MapGet("/", ListAsync).RequireScope(Scopes.DeploymentsRead);
+        deployments.MapGet("/{id}", GetAsync).RequireScope(Scopes.DeploymentsRead);
+        deployments.MapPost("/{id}/cancel", CancelAsync).RequireScope(Scopes.DeploymentsWrite).ProducesErrors(409);
+        deployments.MapPost("/{id}/redeploy", RedeployAsync).RequireScope(Scopes.DeploymentsWrite);
+        deployments.MapPost("/{id}/rollback", RollbackAsync).RequireScope(Scopes.DeploymentsWrite);
+        app.MapPost("/api/v1/projects/{projectId}/environments/{envId}/trigger", TriggerAsync).RequireScope(Scopes.DeploymentsWrite)
+            .WithTags("Deployments");
+        app.MapPost("/api/v1/projects/{projectId}/rollback", ProjectRollbackAsync).RequireScope(Scopes.DeploymentsWrite)
+            .WithTags("Deployments").ProducesErrors(409);
+        return app;
+    }
+
+    private static async Task<Created<DeploymentResponse>> CreateAsync(CreateDeploymentRequest body, Caller caller, Access access, SlipwayDb db,
+        DeploymentQueueing queueing, CancellationToken ct)
+    {
+        Validate(body.Branch, body.CommitSha);
+        var (project, _) = await access.ProjectAsync(caller, body.ProjectId, Need.Write, ct);
+        var environment = await EnvironmentEndpoints.ByNameAsync(db, project.Id, body.Environment, ct);
+        var response = await queueing.QueueAsync(caller, project, environment, caller.IsApiKey ? DeploymentTrigger.Api : DeploymentTrigger.Manual,
+            body.Branch, body.CommitSha, source: null, ct);
+        return TypedResults.Created($"/api/v1/deployments/{response.Id}", response);
+    }
+
+    private static async Task<Created<TriggerResponse>> TriggerAsync(string projectId, string envId, TriggerRequest? body, Caller caller,
+        Access access, SlipwayDb db, DeploymentQueueing queueing, CancellationToken ct)
+    {
+        Validate(body?.Branch, body?.CommitSha);
+        var (project, _) = await access.ProjectAsync(caller, projectId, Need.Write, ct);
+        var environment = (Ids.IsValid(envId) ? await db.Environments.FirstOrDefaultAsync(e => e.Id == envId && e.ProjectId == project.Id, ct) : null)
+                          ?? throw ApiException.NotFound("Environment", envId);
+        var response = await queueing.QueueAsync(caller, project, environment, caller.IsApiKey ? DeploymentTrigger.Api : DeploymentTrigger.Manual,
+            body?.Branch, body?.CommitSha, source: null, ct);
+        return TypedResults.Created($"/api/v1/deployments/{response.Id}", new TriggerResponse(response.BuildId, response.Id, response.Status));
+    }
+
+    private static async Task<Page<DeploymentResponse>> ListAsync(Caller caller, Access access, SlipwayDb db, ApiOptions api, PageQuery page,
+        [FromQuery(Name = "project_id")] string? projectId, [FromQuery] string? environment, [FromQuery] string? status,
+        [FromQuery] string? trigger, [FromQuery] string? offset, CancellationToken ct)
+    {
+        var v = new Validator();
+        DeploymentStatus? wantedStatus = null;
+        DeploymentTrigger? wantedTrigger = null;
+        var skip = 0;
+        if (status is not null) v.Check(TryParse(status, out wantedStatus), "status", "must be queued, building, deploying, ready, failed or canceled");
+        if (trigger is not null) v.Check(TryParse(trigger, out wantedTrigger), "trigger", "must be manual, api, github, upload, rollback or redeploy");
+        v.Check(offset is null || (int.TryParse(offset, NumberStyles.None, CultureInfo.InvariantCulture, out skip) && skip <= 1_000_000), "offset",
+            "must be a non-negative integer");
+        v.Check(offset is null || page.After is null, "offset", "cannot be combined with cursor");
+        v.Check(environment is null || projectId is not null, "environment", "needs project_id");
+        v.ThrowIfInvalid();
+
+        var projects = access.VisibleProjects(caller);
+        if (projectId is not null)
+        {
+            var (project, _) = await access.ProjectAsync(caller, projectId, Need.Read, ct);
+            projects = projects.Where(p => p.Id == project.Id);
+        }
+        var query = db.Deployments.Where(d => projects.Select(p => p.Id).Contains(d.ProjectId));
+        if (environment is not null)
+        {
+            var env = await EnvironmentEndpoints.ByNameAsync(db, projectId!, environment, ct);
+            query = query.Where(d => d.EnvironmentId == env.Id);
+        }
+        if (wantedStatus is { } s) query = query.Where(d => d.Status == s);
+        if (wantedTrigger is { } t) query = query.Where(d => d.Trigger == t);
+
+        var rows = offset is null
+            ? await query.ToPageAsync(page, d => d, ct)
+            : await OffsetPageAsync(query, skip, page.Limit, ct);
+        return new Page<DeploymentResponse>(await ResponsesAsync(db, api, rows.Data, ct), rows.NextCursor);
+    }
+
+    private static async Task<Page<Deployment>> OffsetPageAsync(IQueryable<Deployment> query, int skip, int limit, CancellationToken ct)
+    {
+        var rows = await query.OrderByDescending(d => d.Id).Skip(skip).Take(limit + 1).ToListAsync(ct);
+        var more = rows.Count > limit;
+        if (more) rows.RemoveAt(rows.Count - 1);
+        return new Page<Deployment>(rows, more ? PageQuery.EncodeCursor(rows[^1].Id) : null);
+    }
+
+    private static async Task<DeploymentResponse> GetAsync(string id, Caller caller, DeploymentAccess deployments, SlipwayDb db, ApiOptions api,
+        CancellationToken ct) =>
+        (await ResponsesAsync(db, api, [await deployments.FindAsync(caller, id, Need.Read, ct)], ct))[0];
+
+    private static async Task<DeploymentResponse> CancelAsync(string id, Caller caller, DeploymentAccess deployments, DeploymentStates states,
+        DeploymentQueue queue, SlipwayDb db, ApiOptions api, CancellationToken ct)
+    {
+        var deployment = await deployments.FindAsync(caller, id, Need.Write, ct);
+        var build = deployment.BuildStatus is BuildStatus.Pending or BuildStatus.Running ? BuildStatus.Canceled : deployment.BuildStatus;
+        if (!await states.TransitionAsync(deployment.Id, DeploymentStates.NotTerminal, DeploymentStatus.Canceled, "Canceled by request.", ct, build))
+        {
+            throw ApiException.InvalidState($"Deployment '{id}' has already ended.");
+        }
+        queue.Cancel(deployment.Id);
+        return (await ResponsesAsync(db, api, [await db.Deployments.FirstAsync(d => d.Id == deployment.Id, ct)], ct))[0];
+    }
+
+    private static async Task<Created<DeploymentResponse>> RedeployAsync(string id, Caller caller, DeploymentAccess deployments, Access access,
+        SlipwayDb db, DeploymentQueueing queueing, CancellationToken ct)
+    {
+        var source = await deployments.FindAsync(caller, id, Need.Write, ct);
+        var (project, _) = await access.ProjectAsync(caller, source.ProjectId, Need.Write, ct);
+        var environment = await db.Environments.FirstAsync(e => e.Id == source.EnvironmentId, ct);
+        var response = await queueing.QueueAsync(caller, project, environment, DeploymentTrigger.Redeploy, source.Branch,
+            source.CommitSha ?? source.RequestedCommitSha, source, ct);
+        return TypedResults.Created($"/api/v1/deployments/{response.Id}", response);
+    }
+
+    private static async Task<Created<DeploymentResponse>> RollbackAsync(string id, Caller caller, DeploymentAccess deployments, Access access,
+        SlipwayDb db, DeploymentQueueing queueing, CancellationToken ct)
+    {
+        var source = await deployments.FindAsync(caller, id, Need.Write, ct);
+        var (project, _) = await access.ProjectAsync(caller, source.ProjectId, Need.Write, ct);
+        var environment = await db.Environments.FirstAsync(e => e.Id == source.EnvironmentId, ct);
+        var response = await queueing.QueueRollbackAsync(caller, project, environment, source, ct);
+        return TypedResults.Created($"/api/v1/deployments/{response.Id}", response);
+    }
+
+    private static async Task<Created<DeploymentResponse>> ProjectRollbackAsync(string projectId, ProjectRollbackRequest? body, Caller caller,
+        Access access, SlipwayDb db, DeploymentQueueing queueing, CancellationToken ct)
+    {
+        var (project, _) = await access.ProjectAsync(caller, projectId, Need.Write, ct);
+        var environment = await EnvironmentEndpoints.ByNameAsync(db, project.Id, body?.Environment, ct);
+        var live = environment.LiveDeploymentId is { } liveId ? await db.Deployments.FirstOrDefaultAsync(d => d.Id == liveId, ct) : null;
+        if (live is null) throw ApiException.InvalidState("This environment has no live release to roll back from.");
+        // The previous live release: the newest other ready release that is still retained and differs from the live one.
+        var previous = await db.Deployments
+            .Where(d => d.EnvironmentId == environment.Id && d.Status == DeploymentStatus.Ready && d.Id != live.Id && !d.ArtifactCollected
+                        && d.ArtifactSha256 != null && d.ArtifactSha256 != live.ArtifactSha256)
+            .OrderByDescending(d => d.FinishedAt).ThenByDescending(d => d.Id).FirstOrDefaultAsync(ct)
+            ?? throw ApiException.InvalidState("There is no earlier retained release to roll back to.");
+        var response = await queueing.QueueRollbackAsync(caller, project, environment, previous, ct);
+        return TypedResults.Created($"/api/v1/deployments/{response.Id}", response);
+    }
+
+    private static void Validate(string? branch, string? commitSha) => new Validator()
+        .Check(branch is null || ProjectRules.IsRefName(branch), "branch", "must be a valid git branch name")
+        .Check(commitSha is null || CommitSha().IsMatch(commitSha), "commit_sha", "must be 7 to 40 lowercase hex characters")
+        .ThrowIfInvalid();
+
+    private static bool TryParse<T>(string text, out T? value) where T : struct, Enum
+    {
+        value = null;
+        if (!text.All(char.IsAsciiLetterLower) || !Enum.TryParse<T>(text, ignoreCase: true, out var parsed)) return false;
+        value = parsed;
+        return true;
+    }
+
+    internal static async Task<IReadOnlyList<DeploymentResponse>> ResponsesAsync(SlipwayDb db, ApiOptions api, IReadOnlyList<Deployment> rows,
+        CancellationToken ct)
+    {
+        var projectIds = rows.Select(d => d.ProjectId).Distinct().ToList();
+        var environmentIds = rows.Select(d => d.EnvironmentId).Distinct().ToList();
+        var projects = await db.Projects.Where(p => projectIds.Contains(p.Id)).ToDictionaryAsync(p => p.Id, ct);
+        var environments = await db.Environments.Where(e => environmentIds.Contains(e.Id)).ToDictionaryAsync(e => e.Id, ct);
+        return rows.Select(d => DeploymentResponse.From(d, projects[d.ProjectId], environments[d.EnvironmentId], api)).ToList();
+    }
+}

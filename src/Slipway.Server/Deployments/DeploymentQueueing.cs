@@ -1,0 +1,67 @@
+using Slipway.Server.Auth;
+using Slipway.Server.Data;
+using Slipway.Server.Hosting;
+using Slipway.Server.Projects;
+
+namespace Slipway.Server.Deployments;
+
+/// <summary>Creates queued deployments (with their <c>deployment.created</c> event) and wakes the worker.</summary>
+internal sealed class DeploymentQueueing(SlipwayDb db, DeploymentStates states, DeploymentQueue queue, TimeProvider time, ApiOptions api)
+{
+    public async Task<DeploymentResponse> QueueAsync(Caller? caller, Project project, ProjectEnvironment environment, DeploymentTrigger trigger,
+        string? branch, string? commitSha, Deployment? source, CancellationToken ct, string? commitMessage = null)
+    {
+        var deployment = New(caller, project, environment, trigger, branch ?? environment.Branch ?? project.Branch, commitSha, source?.Id);
+        deployment.CommitMessage = commitMessage;
+        return await SaveAsync(deployment, project, environment,
+            trigger == DeploymentTrigger.Redeploy ? "deployment.redeploy_queued" : trigger == DeploymentTrigger.Github ? "deployment.github" : null, ct);
+    }
+
+    /// <summary>A rollback reuses the source's retained build: no clone, no build command, just a release.</summary>
+    public async Task<DeploymentResponse> QueueRollbackAsync(Caller caller, Project project, ProjectEnvironment environment, Deployment source,
+        CancellationToken ct)
+    {
+        if (source.Status != DeploymentStatus.Ready || source.ArtifactSha256 is null || source.ArtifactCollected)
+        {
+            throw ApiException.InvalidState("Only a ready deployment whose release is still retained can be rolled back to.");
+        }
+        var deployment = New(caller, project, environment, DeploymentTrigger.Rollback, source.Branch, source.CommitSha, source.Id);
+        deployment.CommitSha = source.CommitSha;
+        deployment.CommitMessage = source.CommitMessage;
+        deployment.Framework = source.Framework;
+        deployment.StartCommand = source.StartCommand;
+        deployment.StaticDirectory = source.StaticDirectory;
+        deployment.ArtifactSha256 = source.ArtifactSha256;
+        deployment.ArtifactSize = source.ArtifactSize;
+        deployment.BuildStatus = BuildStatus.Succeeded;
+        return await SaveAsync(deployment, project, environment, null, ct);
+    }
+
+    private Deployment New(Caller? caller, Project project, ProjectEnvironment environment, DeploymentTrigger trigger, string branch,
+        string? commitSha, string? sourceId)
+    {
+        var now = time.UtcNowMs();
+        return new Deployment
+        {
+            Id = Ids.New(time), BuildId = Ids.New(time), WorkspaceId = project.WorkspaceId, ProjectId = project.Id, EnvironmentId = environment.Id,
+            Status = DeploymentStatus.Queued, BuildStatus = BuildStatus.Pending, Trigger = trigger, Branch = branch, RequestedCommitSha = commitSha,
+            SourceDeploymentId = sourceId, CreatedBy = caller?.UserId, CreatedAt = now, UpdatedAt = now,
+        };
+    }
+
+    private async Task<DeploymentResponse> SaveAsync(Deployment deployment, Project project, ProjectEnvironment environment, string? extraEvent,
+        CancellationToken ct)
+    {
+        await using (var tx = await db.Database.BeginTransactionAsync(ct))
+        {
+            db.Deployments.Add(deployment);
+            await db.SaveChangesAsync(ct);
+            await states.AddEventAsync(deployment.Id, "deployment.created", ct);
+            if (extraEvent is not null) await states.AddEventAsync(deployment.Id, extraEvent, ct);
+            await db.SaveChangesAsync(ct);
+            await tx.CommitAsync(ct);
+        }
+        queue.Wake();
+        return DeploymentResponse.From(deployment, project, environment, api);
+    }
+}

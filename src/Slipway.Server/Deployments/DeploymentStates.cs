@@ -1,0 +1,55 @@
+using System.Linq.Expressions;
+using System.Text.Json;
+using Slipway.Server.Data;
+using Slipway.Server.Events;
+using Slipway.Server.Hosting;
+
+namespace Slipway.Server.Deployments;
+
+/// <summary>
+/// The one way a deployment changes state: a guarded set-based update (zero rows: someone else got there first)
+/// and its <c>deployment.status_changed</c> event, in one transaction.
+/// </summary>
+internal sealed class DeploymentStates(SlipwayDb db, TimeProvider time, ApiOptions api)
+{
+    public static readonly Expression<Func<Deployment, bool>> NotTerminal =
+        d => d.Status != DeploymentStatus.Ready && d.Status != DeploymentStatus.Failed && d.Status != DeploymentStatus.Canceled;
+
+    public async Task<bool> TransitionAsync(string id, Expression<Func<Deployment, bool>> guard, DeploymentStatus to, string? error,
+        CancellationToken ct, BuildStatus? buildStatus = null)
+    {
+        var now = time.UtcNowMs();
+        var terminal = Deployment.IsTerminal(to);
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var changed = await db.Deployments.Where(d => d.Id == id).Where(guard).ExecuteUpdateAsync(s => s
+            .SetProperty(d => d.Status, to)
+            .SetProperty(d => d.UpdatedAt, now)
+            .SetProperty(d => d.Error, d => error ?? d.Error)
+            .SetProperty(d => d.StartedAt, d => to == DeploymentStatus.Building && d.StartedAt == null ? now : d.StartedAt)
+            .SetProperty(d => d.FinishedAt, d => terminal ? now : d.FinishedAt)
+            .SetProperty(d => d.BuildStatus, d => buildStatus ?? d.BuildStatus), ct);
+        if (changed == 0)
+        {
+            await tx.RollbackAsync(ct);
+            return false;
+        }
+        await AddEventAsync(id, "deployment.status_changed", ct);
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        return true;
+    }
+
+    /// <summary>Adds an event with the deployment as the API shows it now (the caller saves, in its transaction).</summary>
+    public async Task AddEventAsync(string deploymentId, string type, CancellationToken ct)
+    {
+        var deployment = await db.Deployments.FirstAsync(d => d.Id == deploymentId, ct);
+        var project = await db.Projects.FirstAsync(p => p.Id == deployment.ProjectId, ct);
+        var environment = await db.Environments.FirstAsync(e => e.Id == deployment.EnvironmentId, ct);
+        var response = DeploymentResponse.From(deployment, project, environment, api);
+        db.Events.Add(new Event
+        {
+            Id = Ids.New(time), WorkspaceId = deployment.WorkspaceId, ProjectId = deployment.ProjectId, Type = type,
+            Data = JsonSerializer.Serialize(response, SlipwayJson.Options), CreatedAt = time.UtcNowMs(),
+        });
+    }
+}
