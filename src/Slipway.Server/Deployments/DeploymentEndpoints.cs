@@ -111,8 +111,8 @@ internal static partial class DeploymentEndpoints
         DeploymentQueue queue, SlipwayDb db, ApiOptions api, CancellationToken ct)
     {
         var deployment = await deployments.FindAsync(caller, id, Need.Write, ct);
-        var build = deployment.BuildStatus is BuildStatus.Pending or BuildStatus.Running ? BuildStatus.Canceled : deployment.BuildStatus;
-        if (!await states.TransitionAsync(deployment.Id, DeploymentStates.NotTerminal, DeploymentStatus.Canceled, "Canceled by request.", ct, build))
+        if (!await states.TransitionAsync(deployment.Id, DeploymentStates.NotTerminal, DeploymentStatus.Canceled, "Canceled by request.", ct,
+                buildStatusWhenRunning: BuildStatus.Canceled))
         {
             throw ApiException.InvalidState($"Deployment '{id}' has already ended.");
         }

@@ -15,8 +15,10 @@ internal sealed class DeploymentStates(SlipwayDb db, TimeProvider time, ApiOptio
     public static readonly Expression<Func<Deployment, bool>> NotTerminal =
         d => d.Status != DeploymentStatus.Ready && d.Status != DeploymentStatus.Failed && d.Status != DeploymentStatus.Canceled;
 
+    /// <param name="buildStatusWhenRunning">Ends the build phase too, when it is still pending or running.</param>
+    /// <param name="alsoInTransaction">More writes that must commit or roll back with the transition (e.g. the live switch).</param>
     public async Task<bool> TransitionAsync(string id, Expression<Func<Deployment, bool>> guard, DeploymentStatus to, string? error,
-        CancellationToken ct, BuildStatus? buildStatus = null)
+        CancellationToken ct, BuildStatus? buildStatus = null, BuildStatus? buildStatusWhenRunning = null, Func<Task>? alsoInTransaction = null)
     {
         var now = time.UtcNowMs();
         var terminal = Deployment.IsTerminal(to);
@@ -33,6 +35,12 @@ internal sealed class DeploymentStates(SlipwayDb db, TimeProvider time, ApiOptio
             await tx.RollbackAsync(ct);
             return false;
         }
+        if (buildStatusWhenRunning is { } ended)
+        {
+            await db.Deployments.Where(d => d.Id == id && (d.BuildStatus == BuildStatus.Pending || d.BuildStatus == BuildStatus.Running))
+                .ExecuteUpdateAsync(s => s.SetProperty(d => d.BuildStatus, ended).SetProperty(d => d.BuildFinishedAt, now), ct);
+        }
+        if (alsoInTransaction is not null) await alsoInTransaction();
         await AddEventAsync(id, "deployment.status_changed", ct);
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);

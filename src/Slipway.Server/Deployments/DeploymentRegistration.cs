@@ -1,0 +1,16 @@
+namespace Slipway.Server.Deployments;
+
+internal static class DeploymentRegistration
+{
+    public static WebApplicationBuilder AddDeployments(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<DeploymentQueue>();
+        builder.Services.AddScoped<DeploymentAccess>();
+        builder.Services.AddScoped<DeploymentStates>();
+        builder.Services.AddScoped<DeploymentQueueing>();
+        builder.Services.AddSingleton<RouteSync>();
+        builder.Services.AddHostedService(s => s.GetRequiredService<RouteSync>());
+        builder.Services.AddHostedService<DeploymentWorker>();
+        return builder;
+    }
+}

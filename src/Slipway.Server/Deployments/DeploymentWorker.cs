@@ -1,0 +1,381 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Slipway.Server.Builds;
+using Slipway.Server.Data;
+using Slipway.Server.EnvVars;
+using Slipway.Server.Hosting;
+using Slipway.Server.Logs;
+using Slipway.Server.Projects;
+using Slipway.Server.Routing;
+using Slipway.Server.Runtime;
+
+namespace Slipway.Server.Deployments;
+
+/// <summary>
+/// Runs queued deployments: clone → build → pack → release → health → switch the route → drain the old release.
+/// The database is the source of truth: the loop claims work with guarded updates, at most one deployment per
+/// environment at a time (oldest first) and at most <see cref="BuildOptions.MaxConcurrentBuilds"/> overall.
+/// On start it ends every deployment a crash or restart interrupted and brings live releases back.
+/// </summary>
+internal sealed partial class DeploymentWorker(
+    IServiceScopeFactory scopes, DeploymentQueue queue, LogWriter logs, GitSource git, ShellRunner shell, ArtifactStore artifacts,
+    Supervisor supervisor, RouteSync routes, BuildOptions buildOptions, RuntimeOptions runtimeOptions, IConfiguration configuration,
+    TimeProvider time, ILogger<DeploymentWorker> logger) : BackgroundService
+{
+    private const int ContextLines = 15;
+    private readonly string dataDirectory = configuration.DataDirectory();
+
+    private int MaxConcurrent => buildOptions.MaxConcurrentBuilds > 0 ? buildOptions.MaxConcurrentBuilds : Math.Max(1, Environment.ProcessorCount / 2);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await RecoverAsync(stoppingToken);
+        using var slots = new SemaphoreSlim(MaxConcurrent);
+        var running = new List<Task>();
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            queue.Drain();
+            await DispatchAsync(slots, running, stoppingToken);
+            running.RemoveAll(t => t.IsCompleted);
+            try
+            {
+                await Task.WhenAny(queue.WaitAsync(stoppingToken).AsTask(), Task.Delay(TimeSpan.FromSeconds(2), time, stoppingToken));
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+        await Task.WhenAll(running).WaitAsync(TimeSpan.FromSeconds(20), CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    private async Task DispatchAsync(SemaphoreSlim slots, List<Task> running, CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
+        var states = scope.ServiceProvider.GetRequiredService<DeploymentStates>();
+        var busy = db.Deployments.Where(d => d.Status == DeploymentStatus.Building || d.Status == DeploymentStatus.Deploying).Select(d => d.EnvironmentId);
+        var candidates = await db.Deployments.Where(d => d.Status == DeploymentStatus.Queued && !busy.Contains(d.EnvironmentId))
+            .OrderBy(d => d.Id).Select(d => new { d.Id, d.EnvironmentId }).Take(64).ToListAsync(ct);
+        foreach (var next in candidates.GroupBy(c => c.EnvironmentId).Select(g => g.First()).OrderBy(c => c.Id))
+        {
+            if (!await slots.WaitAsync(0, ct)) return;
+            if (!await states.TransitionAsync(next.Id, d => d.Status == DeploymentStatus.Queued, DeploymentStatus.Building, null, ct, BuildStatus.Running))
+            {
+                slots.Release();
+                continue;
+            }
+            running.Add(Task.Run(async () =>
+            {
+                try
+                {
+                    await RunAsync(next.Id, ct);
+                }
+                finally
+                {
+                    slots.Release();
+                    queue.Wake();
+                }
+            }, CancellationToken.None));
+        }
+    }
+
+    private async Task RunAsync(string id, CancellationToken stopping)
+    {
+        using var cancel = queue.Register(id, stopping);
+        var ct = cancel.Token;
+        var recent = new Queue<string>();
+        var workDirectory = Path.Combine(dataDirectory, "work", id);
+        var timings = new Dictionary<string, long>();
+        var total = Stopwatch.StartNew();
+        SecretMasker masker = new([]);
+        RunningRelease? started = null;
+        await logs.OpenAsync(id, CancellationToken.None);
+
+        void Log(string stream, string line, string level = "info")
+        {
+            var masked = masker.Mask(line);
+            lock (recent)
+            {
+                recent.Enqueue(masked);
+                if (recent.Count > ContextLines) recent.Dequeue();
+            }
+            logs.Append(id, stream, level, masked);
+        }
+
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
+        var states = scope.ServiceProvider.GetRequiredService<DeploymentStates>();
+        try
+        {
+            var deployment = await db.Deployments.AsTracking().FirstAsync(d => d.Id == id, ct);
+            var project = await db.Projects.FirstAsync(p => p.Id == deployment.ProjectId, ct);
+            var environment = await db.Environments.FirstAsync(e => e.Id == deployment.EnvironmentId, ct);
+            var secrets = scope.ServiceProvider.GetRequiredService<EnvVarSecrets>();
+            var variables = await secrets.DecryptAllAsync(project.Id, environment.Id, ct);
+            masker = new SecretMasker(variables.Values);
+            timings["queue_ms"] = (long)((deployment.StartedAt ?? deployment.CreatedAt) - deployment.CreatedAt).TotalMilliseconds;
+            var slipwayVariables = new Dictionary<string, string>
+            {
+                ["SLIPWAY_PROJECT_ID"] = project.Id, ["SLIPWAY_PROJECT_NAME"] = project.Name, ["SLIPWAY_ENVIRONMENT"] = environment.Name,
+                ["SLIPWAY_DEPLOYMENT_ID"] = deployment.Id, ["SLIPWAY_BRANCH"] = deployment.Branch,
+            };
+
+            if (deployment.Trigger == DeploymentTrigger.Rollback)
+            {
+                Log("system", $"Rolling back to the release of deployment {deployment.SourceDeploymentId} (artifact {deployment.ArtifactSha256![..12]}): no rebuild.");
+            }
+            else
+            {
+                deployment.BuildStartedAt = time.UtcNowMs();
+                await db.SaveChangesAsync(ct);
+                var phase = Stopwatch.StartNew();
+                var checkout = await git.CheckoutAsync(project.RepoUrl, deployment.Branch, deployment.RequestedCommitSha, workDirectory,
+                    (stream, line) => Log("system", line), ct);
+                timings["clone_ms"] = phase.ElapsedMilliseconds;
+                deployment.CommitSha = checkout.CommitSha;
+                deployment.CommitMessage = checkout.CommitMessage;
+                await db.SaveChangesAsync(ct);
+
+                var sourceRoot = project.RootDirectory is { } root ? Path.GetFullPath(Path.Combine(checkout.Directory, root)) : checkout.Directory;
+                if (!sourceRoot.StartsWith(checkout.Directory, StringComparison.Ordinal) || !Directory.Exists(sourceRoot))
+                {
+                    throw new DeploymentFailedException($"root_directory '{project.RootDirectory}' does not exist in the repository.");
+                }
+                var plan = FrameworkDetection.Plan(sourceRoot, project.Framework, environment.BuildCommand ?? project.BuildCommand,
+                    environment.StartCommand ?? project.StartCommand, project.OutputDirectory);
+                Log("system", $"Framework {plan.Framework}: build `{plan.BuildCommand ?? "(none)"}`, " +
+                              (plan.IsStatic ? $"static site from '{plan.OutputDirectory}'" : $"start `{plan.StartCommand}`"));
+                if (plan.BuildCommand is { } command)
+                {
+                    phase.Restart();
+                    var buildEnvironment = new Dictionary<string, string>(variables) { ["CI"] = "true" };
+                    foreach (var (k, v) in slipwayVariables) buildEnvironment[k] = v;
+                    var result = await shell.RunAsync(command, sourceRoot, buildEnvironment, buildOptions.BuildTimeout,
+                        (stream, line) => Log("build", line, stream == "stderr" ? "warn" : "info"), ct);
+                    timings["build_ms"] = phase.ElapsedMilliseconds;
+                    if (result.Canceled) throw new OperationCanceledException(ct);
+                    if (result.TimedOut) throw new DeploymentFailedException($"The build timed out after {buildOptions.BuildTimeout}.");
+                    if (result.ExitCode != 0) throw new DeploymentFailedException($"The build command exited with code {result.ExitCode}.");
+                }
+                phase.Restart();
+                var packed = plan.IsStatic ? Path.GetFullPath(Path.Combine(sourceRoot, plan.OutputDirectory ?? ".")) : sourceRoot;
+                if (!packed.StartsWith(checkout.Directory, StringComparison.Ordinal) || !Directory.Exists(packed))
+                {
+                    throw new DeploymentFailedException($"The output directory '{plan.OutputDirectory}' does not exist after the build.");
+                }
+                var artifact = await artifacts.PackAsync(packed, ct);
+                timings["pack_ms"] = phase.ElapsedMilliseconds;
+                deployment.Framework = plan.Framework;
+                deployment.StartCommand = plan.IsStatic ? null : plan.StartCommand;
+                deployment.StaticDirectory = plan.IsStatic ? "." : null;
+                deployment.ArtifactSha256 = artifact.Sha256;
+                deployment.ArtifactSize = artifact.Size;
+                deployment.BuildFinishedAt = time.UtcNowMs();
+                deployment.BuildStatus = BuildStatus.Succeeded;
+                deployment.Timings = JsonSerializer.Serialize(timings);
+                await db.SaveChangesAsync(ct);
+                Log("system", $"Build succeeded: artifact {artifact.Sha256[..12]} ({artifact.Size.ToString("N0", CultureInfo.InvariantCulture)} bytes).");
+            }
+
+            if (!await states.TransitionAsync(id, d => d.Status == DeploymentStatus.Building, DeploymentStatus.Deploying, null, ct))
+            {
+                throw new OperationCanceledException(ct);
+            }
+
+            var release = Stopwatch.StartNew();
+            var releaseDirectory = await UnpackReleaseAsync(deployment, ct);
+            RouteTarget target;
+            if (deployment.StaticDirectory is { } staticDirectory)
+            {
+                target = new RouteTarget(id, null, Path.GetFullPath(Path.Combine(releaseDirectory, staticDirectory)));
+                Log("system", "Static release ready; the router serves it directly.");
+            }
+            else
+            {
+                var runtimeEnvironment = new Dictionary<string, string>(variables);
+                foreach (var (k, v) in slipwayVariables) runtimeEnvironment[k] = v;
+                var spec = new ReleaseSpec(id, project.Id, environment.Id, releaseDirectory, deployment.StartCommand!, runtimeEnvironment,
+                    project.HealthCheckPath);
+                started = await supervisor.StartAsync(spec, (stream, line) => Log(stream == "system" ? "system" : "runtime", line,
+                    stream == "stderr" ? "warn" : "info"), ct);
+                Log("system", $"Started `{deployment.StartCommand}` on port {started.Port}; waiting for {project.HealthCheckPath} to answer 2xx/3xx.");
+                if (!await supervisor.WaitHealthyAsync(started, ct))
+                {
+                    ct.ThrowIfCancellationRequested();
+                    throw new DeploymentFailedException($"The release did not pass its health check on {project.HealthCheckPath} within " +
+                                                        $"{runtimeOptions.HealthCheckTimeout.TotalSeconds:0} s.");
+                }
+                target = new RouteTarget(id, started.Upstream, null);
+            }
+            timings["release_ms"] = release.ElapsedMilliseconds;
+            timings["total_ms"] = total.ElapsedMilliseconds;
+
+            var previousLive = environment.LiveDeploymentId;
+            await logs.FlushAsync(CancellationToken.None);
+            var isProduction = environment.Name == ProjectEnvironment.Production;
+            var switched = await states.TransitionAsync(id, d => d.Status == DeploymentStatus.Deploying, DeploymentStatus.Ready, null, ct,
+                alsoInTransaction: async () =>
+                {
+                    await db.Deployments.Where(d => d.Id == id).ExecuteUpdateAsync(s => s.SetProperty(d => d.Timings, JsonSerializer.Serialize(timings)), ct);
+                    await db.Environments.Where(e => e.Id == environment.Id).ExecuteUpdateAsync(s => s.SetProperty(e => e.LiveDeploymentId, id), ct);
+                    if (isProduction)
+                    {
+                        await db.Projects.Where(p => p.Id == project.Id).ExecuteUpdateAsync(s => s.SetProperty(p => p.LiveDeploymentId, id), ct);
+                    }
+                });
+            if (!switched) throw new OperationCanceledException(ct);
+            await routes.RebuildAsync(CancellationToken.None);
+            Log("system", $"Live: {deployment.Id} serves {environment.Name}.");
+            started = null;
+            if (previousLive is not null && previousLive != id)
+            {
+                _ = supervisor.StopAsync(previousLive, runtimeOptions.DrainGrace);
+            }
+            await CollectAsync(environment.Id, CancellationToken.None);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            await EndAsync(states, id, DeploymentStatus.Failed, "Interrupted by server shutdown.", Log);
+        }
+        catch (OperationCanceledException)
+        {
+            await EndAsync(states, id, DeploymentStatus.Canceled, "Canceled by request.", Log);
+        }
+        catch (Exception ex) when (ex is DeploymentFailedException or SourceException or FrameworkDetectionException or SecretUnavailableException)
+        {
+            await EndAsync(states, id, DeploymentStatus.Failed, WithContext(ex.Message, recent), Log);
+        }
+        catch (Exception ex)
+        {
+            DeploymentCrashed(logger, ex, id);
+            await EndAsync(states, id, DeploymentStatus.Failed, "Slipway hit an internal error while deploying; see the server log.", Log);
+        }
+        finally
+        {
+            if (started is not null) await supervisor.StopAsync(id, TimeSpan.Zero);
+            queue.Unregister(id);
+            TryDelete(workDirectory);
+        }
+    }
+
+    private async Task EndAsync(DeploymentStates states, string id, DeploymentStatus status, string error, Action<string, string, string> log)
+    {
+        log("system", error, status == DeploymentStatus.Canceled ? "warn" : "error");
+        await logs.FlushAsync(CancellationToken.None);
+        var build = status == DeploymentStatus.Canceled ? BuildStatus.Canceled : BuildStatus.Failed;
+        // Guarded: a cancel request may already have ended it, and the build may already have succeeded.
+        await states.TransitionAsync(id, DeploymentStates.NotTerminal, status, error, CancellationToken.None,
+            buildStatusWhenRunning: build);
+        TryDelete(Path.Combine(dataDirectory, "releases", id));
+    }
+
+    private static string WithContext(string message, Queue<string> recent)
+    {
+        string[] lines;
+        lock (recent) lines = recent.ToArray();
+        return lines.Length == 0 ? message : message + "\nLast output:\n" + string.Join('\n', lines);
+    }
+
+    private async Task<string> UnpackReleaseAsync(Deployment deployment, CancellationToken ct)
+    {
+        var directory = Path.Combine(dataDirectory, "releases", deployment.Id);
+        if (!Directory.Exists(directory))
+        {
+            var temporary = directory + ".unpacking";
+            TryDelete(temporary);
+            await artifacts.UnpackAsync(deployment.ArtifactSha256!, temporary, ct);
+            Directory.Move(temporary, directory);
+        }
+        return directory;
+    }
+
+    /// <summary>Keeps the newest N ready releases per environment (and always the live one); frees the rest.</summary>
+    private async Task CollectAsync(string environmentId, CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
+        var live = await db.Environments.Where(e => e.Id == environmentId).Select(e => e.LiveDeploymentId).FirstAsync(ct);
+        var retained = await db.Deployments
+            .Where(d => d.EnvironmentId == environmentId && d.Status == DeploymentStatus.Ready && !d.ArtifactCollected)
+            .OrderByDescending(d => d.FinishedAt).ThenByDescending(d => d.Id).Select(d => new { d.Id, d.ArtifactSha256 }).ToListAsync(ct);
+        var keep = retained.Take(Math.Max(1, buildOptions.RetainedReleases)).Select(d => d.Id).Append(live).ToHashSet();
+        foreach (var old in retained.Where(d => !keep.Contains(d.Id)))
+        {
+            await db.Deployments.Where(d => d.Id == old.Id).ExecuteUpdateAsync(s => s.SetProperty(d => d.ArtifactCollected, true), ct);
+            TryDelete(Path.Combine(dataDirectory, "releases", old.Id));
+            var stillUsed = await db.Deployments.AnyAsync(d => d.ArtifactSha256 == old.ArtifactSha256 && !d.ArtifactCollected, ct);
+            if (!stillUsed && old.ArtifactSha256 is { } sha) artifacts.Delete(sha);
+        }
+    }
+
+    /// <summary>After a crash or restart: nothing stays building or deploying, and every live release serves again.</summary>
+    private async Task RecoverAsync(CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
+        var states = scope.ServiceProvider.GetRequiredService<DeploymentStates>();
+        var interrupted = await db.Deployments.Where(d => d.Status == DeploymentStatus.Building || d.Status == DeploymentStatus.Deploying)
+            .Select(d => d.Id).ToListAsync(ct);
+        foreach (var id in interrupted)
+        {
+            await logs.OpenAsync(id, ct);
+            logs.Append(id, "system", "error", "Interrupted by server restart.");
+            await states.TransitionAsync(id, DeploymentStates.NotTerminal, DeploymentStatus.Failed, "Interrupted by server restart.", ct,
+                buildStatusWhenRunning: BuildStatus.Failed);
+            TryDelete(Path.Combine(dataDirectory, "work", id));
+            TryDelete(Path.Combine(dataDirectory, "releases", id));
+        }
+        if (interrupted.Count > 0) await logs.FlushAsync(ct);
+
+        var live = await (from e in db.Environments
+                          join d in db.Deployments on e.LiveDeploymentId equals d.Id
+                          join p in db.Projects on e.ProjectId equals p.Id
+                          select new { Deployment = d, Project = p, Environment = e }).ToListAsync(ct);
+        await Task.WhenAll(live.Select(async l =>
+        {
+            try
+            {
+                await logs.OpenAsync(l.Deployment.Id, ct);
+                var directory = await UnpackReleaseAsync(l.Deployment, ct);
+                if (l.Deployment.StaticDirectory is not null) return;
+                var variables = await scope.ServiceProvider.GetRequiredService<EnvVarSecrets>().DecryptAllAsync(l.Project.Id, l.Environment.Id, ct);
+                var spec = new ReleaseSpec(l.Deployment.Id, l.Project.Id, l.Environment.Id, directory, l.Deployment.StartCommand!,
+                    new Dictionary<string, string>(variables), l.Project.HealthCheckPath);
+                var masker = new SecretMasker(variables.Values);
+                var release = await supervisor.StartAsync(spec, (stream, line) =>
+                    logs.Append(l.Deployment.Id, stream == "system" ? "system" : "runtime", stream == "stderr" ? "warn" : "info", masker.Mask(line)), ct);
+                await supervisor.WaitHealthyAsync(release, ct);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                RestoreFailed(logger, ex, l.Deployment.Id);
+            }
+        }));
+        await routes.RebuildAsync(ct);
+    }
+
+    private static void TryDelete(string directory)
+    {
+        try
+        {
+            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Error, Message = "Deployment {DeploymentId} failed with an internal error")]
+    private static partial void DeploymentCrashed(ILogger logger, Exception ex, string deploymentId);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Error, Message = "Could not bring live release {DeploymentId} back after start-up")]
+    private static partial void RestoreFailed(ILogger logger, Exception ex, string deploymentId);
+}
+
+/// <summary>A deployment failure whose message is safe and useful to show the user.</summary>
+internal sealed class DeploymentFailedException(string message) : Exception(message);
