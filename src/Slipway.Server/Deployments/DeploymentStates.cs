@@ -15,8 +15,8 @@ internal sealed class DeploymentStates(SlipwayDb db, TimeProvider time, ApiOptio
     public static readonly Expression<Func<Deployment, bool>> NotTerminal =
         d => d.Status != DeploymentStatus.Ready && d.Status != DeploymentStatus.Failed && d.Status != DeploymentStatus.Canceled;
 
-    /// <param name="buildStatusWhenRunning">Ends the build phase too, when it is still pending or running.</param>
-    /// <param name="alsoInTransaction">More writes that must commit or roll back with the transition (e.g. the live switch).</param>
+    // buildStatusWhenRunning ends the build phase too, when it is still pending or running; alsoInTransaction holds
+    // more writes that must commit or roll back with the transition (the live switch).
     public async Task<bool> TransitionAsync(string id, Expression<Func<Deployment, bool>> guard, DeploymentStatus to, string? error,
         CancellationToken ct, BuildStatus? buildStatus = null, BuildStatus? buildStatusWhenRunning = null, Func<Task>? alsoInTransaction = null)
     {
