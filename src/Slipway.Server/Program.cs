@@ -1,6 +1,7 @@
 using Slipway.Server;
 using Slipway.Server.ApiKeys;
 using Slipway.Server.Auth;
+using Slipway.Server.Builds;
 using Slipway.Server.Data;
 using Slipway.Server.Domains;
 using Slipway.Server.EnvVars;
@@ -42,6 +43,7 @@ namespace Slipway.Server
             builder.AddApiKeys();
             builder.AddProjects();
             builder.AddEnvVars();
+            builder.AddBuilds();
             builder.AddOpenApiDocument();
 
             var app = builder.Build();

@@ -15,6 +15,8 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
     private const int SigKill = 9;
     private readonly Process process;
     private readonly TaskCompletionSource<int> exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource outputClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int closedStreams;
 
     private ProcessGroup(Process process)
     {
@@ -26,7 +28,15 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
     /// <summary>Completes with the exit code when the shell exits.</summary>
     public Task<int> Exited => exited.Task;
 
-    public static ProcessGroup Start(string command, string workingDirectory, IReadOnlyDictionary<string, string> environment, LineSink onLine)
+    public static ProcessGroup Start(string command, string workingDirectory, IReadOnlyDictionary<string, string> environment, LineSink onLine) =>
+        StartProgram("/bin/sh", ["-c", command], workingDirectory, environment, onLine);
+
+    /// <summary>
+    /// Runs a program with an argument array (no shell involved, so arguments are never re-parsed), in its own group
+    /// with the same clean environment as <see cref="Start"/>. For tools such as git that take untrusted values.
+    /// </summary>
+    public static ProcessGroup StartProgram(string fileName, IReadOnlyList<string> arguments, string workingDirectory,
+        IReadOnlyDictionary<string, string> environment, LineSink onLine)
     {
         var info = new ProcessStartInfo("setsid")
         {
@@ -36,9 +46,8 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add("/bin/sh");
-        info.ArgumentList.Add("-c");
-        info.ArgumentList.Add(command);
+        info.ArgumentList.Add(fileName);
+        foreach (var argument in arguments) info.ArgumentList.Add(argument);
         info.Environment.Clear();
         info.Environment["PATH"] = Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin";
         info.Environment["HOME"] = Environment.GetEnvironmentVariable("HOME") ?? workingDirectory;
@@ -50,10 +59,12 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
         process.OutputDataReceived += (_, e) =>
         {
             if (e.Data is not null) onLine("stdout", e.Data);
+            else group.StreamClosed();
         };
         process.ErrorDataReceived += (_, e) =>
         {
             if (e.Data is not null) onLine("stderr", e.Data);
+            else group.StreamClosed();
         };
         process.Exited += (_, _) => group.exited.TrySetResult(SafeExitCode(process));
         process.Start();
@@ -62,6 +73,17 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
         process.BeginErrorReadLine();
         if (process.HasExited) group.exited.TrySetResult(SafeExitCode(process));
         return group;
+    }
+
+    /// <summary>
+    /// Completes when stdout and stderr are both closed, i.e. every line has been passed to the sink. <see cref="Exited"/>
+    /// can complete before the last lines are delivered, and a child that outlives the shell keeps the pipes open.
+    /// </summary>
+    public Task OutputClosed => outputClosed.Task;
+
+    private void StreamClosed()
+    {
+        if (Interlocked.Increment(ref closedStreams) == 2) outputClosed.TrySetResult();
     }
 
     /// <summary>Sends a signal to every process in the group (the shell and everything it started).</summary>
