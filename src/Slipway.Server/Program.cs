@@ -9,6 +9,7 @@ using Slipway.Server.Hosting;
 using Slipway.Server.Observability;
 using Slipway.Server.OpenApi;
 using Slipway.Server.Projects;
+using Slipway.Server.Runtime;
 using Slipway.Server.Workspaces;
 
 var migrateOnly = args.Contains("--migrate-only");
@@ -44,6 +45,7 @@ namespace Slipway.Server
             builder.AddProjects();
             builder.AddEnvVars();
             builder.AddBuilds();
+            builder.AddRuntime();
             builder.AddOpenApiDocument();
 
             var app = builder.Build();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Runtime.InteropServices;
 using Slipway.Server.Builds;
 
@@ -13,6 +14,9 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
 {
     private const int SigTerm = 15;
     private const int SigKill = 9;
+    private const int Esrch = 3;
+    private static readonly TimeSpan OutputDrainTimeout = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan GroupPollInterval = TimeSpan.FromMilliseconds(50);
     private readonly Process process;
     private readonly TaskCompletionSource<int> exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource outputClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -23,7 +27,8 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
         this.process = process;
     }
 
-    public int Pid => process.Id;
+    /// <summary>Pid of the shell, which is also the process group id. Kept after exit and disposal.</summary>
+    public int Pid { get; private set; }
 
     /// <summary>Completes with the exit code when the shell exits.</summary>
     public Task<int> Exited => exited.Task;
@@ -66,12 +71,13 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
             if (e.Data is not null) onLine("stderr", e.Data);
             else group.StreamClosed();
         };
-        process.Exited += (_, _) => group.exited.TrySetResult(SafeExitCode(process));
+        process.Exited += (_, _) => _ = group.CompleteAsync();
         process.Start();
+        group.Pid = process.Id;
         process.StandardInput.Close();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        if (process.HasExited) group.exited.TrySetResult(SafeExitCode(process));
+        if (process.HasExited) _ = group.CompleteAsync();
         return group;
     }
 
@@ -90,17 +96,61 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
     public void Signal(int signal)
     {
         if (OperatingSystem.IsWindows()) return;
-        _ = Kill(-process.Id, signal);
+        // Right after Start, setsid may not have made the group yet: then the shell is the one to signal.
+        if (Kill(-Pid, signal) != 0 && Marshal.GetLastPInvokeError() == Esrch && !Exited.IsCompleted) _ = Kill(Pid, signal);
     }
 
-    /// <summary>SIGTERM to the group, then SIGKILL to the group after <paramref name="grace"/>; waits for the shell.</summary>
+    /// <summary>
+    /// SIGTERM to the group, then SIGKILL to the group once every process in it is gone or after
+    /// <paramref name="grace"/>; waits for the shell. The shell usually dies of SIGTERM at once while the app behind it
+    /// is still shutting down, so the grace is measured on the whole group, not on the shell.
+    /// </summary>
     public async Task StopAsync(TimeSpan grace)
     {
+        var deadline = Stopwatch.GetTimestamp() + (long)(grace.TotalSeconds * Stopwatch.Frequency);
         Signal(SigTerm);
-        var done = await Task.WhenAny(Exited, Task.Delay(grace));
+        await Task.WhenAny(Exited, Task.Delay(grace));
+        while (GroupAlive() && Stopwatch.GetTimestamp() < deadline) await Task.Delay(GroupPollInterval);
         // Also after a clean exit: children that outlived the shell (daemons, watchers) must not linger.
         Signal(SigKill);
-        if (done != Exited) await ((Task)Exited).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (!Exited.IsCompleted) await ((Task)Exited).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    /// <summary>Whether any process of the group is still running.</summary>
+    private bool GroupAlive()
+    {
+        if (OperatingSystem.IsWindows() || Kill(-Pid, 0) != 0) return false;
+        if (!OperatingSystem.IsLinux()) return true;
+        // kill(2) also counts zombies, and where nobody reaps orphans (the server as PID 1 in a container) they stay
+        // forever: only a member that is not a zombie keeps the grace running.
+        foreach (var entry in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(entry), out _)) continue;
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(entry, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                if (fields.Length > 2 && fields[2] == Pid.ToString(CultureInfo.InvariantCulture) && fields[0] is not ("Z" or "X")) return true;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The process went away while we looked.
+            }
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// The Exited event can fire before the last output lines were delivered; wait for both streams to end (bounded:
+    /// a grandchild may hold them open) so <see cref="Exited"/> comes after the process's final words.
+    /// </summary>
+    private async Task CompleteAsync()
+    {
+        using (var drain = new CancellationTokenSource(OutputDrainTimeout))
+        {
+            await process.WaitForExitAsync(drain.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+        exited.TrySetResult(SafeExitCode(process));
     }
 
     /// <summary>Kills whatever is left of the group (e.g. after the shell exited on its own).</summary>
