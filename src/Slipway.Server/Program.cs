@@ -8,6 +8,7 @@ using Slipway.Server.Hosting;
 using Slipway.Server.Observability;
 using Slipway.Server.OpenApi;
 using Slipway.Server.Projects;
+using Slipway.Server.Routing;
 using Slipway.Server.Workspaces;
 
 var migrateOnly = args.Contains("--migrate-only");
@@ -42,6 +43,7 @@ namespace Slipway.Server
             builder.AddApiKeys();
             builder.AddProjects();
             builder.AddEnvVars();
+            builder.AddSlipwayRouter();
             builder.AddOpenApiDocument();
 
             var app = builder.Build();
