@@ -3,12 +3,15 @@ using Slipway.Server.ApiKeys;
 using Slipway.Server.Auth;
 using Slipway.Server.Builds;
 using Slipway.Server.Data;
+using Slipway.Server.Deployments;
 using Slipway.Server.Domains;
 using Slipway.Server.EnvVars;
 using Slipway.Server.Hosting;
+using Slipway.Server.Logs;
 using Slipway.Server.Observability;
 using Slipway.Server.OpenApi;
 using Slipway.Server.Projects;
+using Slipway.Server.Routing;
 using Slipway.Server.Runtime;
 using Slipway.Server.Workspaces;
 
@@ -44,8 +47,11 @@ namespace Slipway.Server
             builder.AddApiKeys();
             builder.AddProjects();
             builder.AddEnvVars();
+            builder.AddLogs();
             builder.AddBuilds();
             builder.AddRuntime();
+            builder.AddSlipwayRouter();
+            builder.AddDeployments();
             builder.AddOpenApiDocument();
 
             var app = builder.Build();
@@ -66,6 +72,9 @@ namespace Slipway.Server
             app.MapEnvironmentEndpoints();
             app.MapEnvVarEndpoints();
             app.MapDomainEndpoints();
+            app.MapDeploymentEndpoints();
+            app.MapBuildEndpoints();
+            app.MapLogEndpoints();
             return app;
         }
     }

@@ -243,7 +243,7 @@ internal sealed partial class DeploymentWorker(
         {
             await EndAsync(states, id, DeploymentStatus.Canceled, "Canceled by request.", Log);
         }
-        catch (Exception ex) when (ex is DeploymentFailedException or SourceException or FrameworkDetectionException or SecretUnavailableException)
+        catch (Exception ex) when (ex is DeploymentFailedException or BuildException or SecretUnavailableException)
         {
             await EndAsync(states, id, DeploymentStatus.Failed, WithContext(ex.Message, recent), Log);
         }

@@ -1,4 +1,5 @@
 using Slipway.Server.Data;
+using Slipway.Server.Hosting;
 using Slipway.Server.Routing;
 using Slipway.Server.Runtime;
 

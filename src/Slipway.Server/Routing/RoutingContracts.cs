@@ -11,7 +11,38 @@ internal sealed class RouterOptions
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
     public TimeSpan ResponseHeadersTimeout { get; set; } = TimeSpan.FromSeconds(100);
     public long? MaxRequestBodyBytes { get; set; } = 1L << 30;
+
+    /// <summary>Largest request head (request line and headers) accepted from clients, in bytes (431 beyond).</summary>
+    public int MaxRequestHeadersBytes { get; set; } = 64 * 1024;
+
+    /// <summary>How long a client may take to send its request head (Kestrel closes the connection beyond).</summary>
+    public TimeSpan RequestHeadersTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long an idle keep-alive client connection stays open.</summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(130);
+
+    /// <summary>How long a pooled connection to an upstream may stay idle before it is closed.</summary>
+    public TimeSpan UpstreamIdleTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Static files at least this large and of a text type are compressed (gzip/brotli) when the client accepts it.</summary>
+    public long CompressMinBytes { get; set; } = 256;
+
+    /// <summary>
+    /// Operator-fixed routes, <c>host → upstream URL or absolute directory</c>, e.g.
+    /// <c>Slipway__Router__FixedRoutes__status.example.com=http://127.0.0.1:9000</c>. They are read at start and always
+    /// win over the routes computed from deployments.
+    /// </summary>
+    public Dictionary<string, string> FixedRoutes { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 }
 
-/// <summary>Where one host's traffic goes: a running process (<see cref="Upstream"/>) or a static directory.</summary>
-internal sealed record RouteTarget(string DeploymentId, Uri? Upstream, string? StaticDirectory);
+/// <summary>
+/// Where one host's traffic goes: a running process (<see cref="Upstream"/>) or a static directory. With neither, the
+/// host is known but has no live release (the router answers 503).
+/// </summary>
+internal sealed record RouteTarget(string DeploymentId, Uri? Upstream, string? StaticDirectory)
+{
+    /// <summary>A host that belongs to a project but has nothing live to serve (yet, or any more).</summary>
+    public static RouteTarget NoLiveRelease(string? deploymentId = null) => new(deploymentId ?? "", null, null);
+
+    public bool HasLiveRelease => Upstream is not null || StaticDirectory is not null;
+}

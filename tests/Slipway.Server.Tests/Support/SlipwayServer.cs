@@ -53,6 +53,7 @@ public sealed class SlipwayServer : IAsyncDisposable
         var config = new Dictionary<string, string?>
         {
             ["urls"] = "http://127.0.0.1:0",
+            ["Slipway:Router:Urls"] = "http://127.0.0.1:0",
             ["Slipway:DataDirectory"] = dataDirectory,
             ["Slipway:Auth:PasswordIterations"] = "1000",
             ["Slipway:Projects:AllowLocalRepositories"] = "true",
