@@ -152,6 +152,56 @@ public sealed class SlipwayServer : IAsyncDisposable
     }
 }
 
+public static class EngineIntents
+{
+    private static readonly HttpClient RouterClient = new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false })
+    {
+        Timeout = TimeSpan.FromSeconds(30),
+    };
+
+    public static async Task<JsonNode> DeployAsync(this SlipwayServer server, string token, string projectId, string? environment = null)
+    {
+        var body = new Dictionary<string, object?> { ["project_id"] = projectId };
+        if (environment is not null) body["environment"] = environment;
+        return (await server.PostAsync("/api/v1/deployments", body, token)).AssertStatus(201).Json;
+    }
+
+    /// <summary>Polls the deployment until it reaches one of the statuses; fails fast on another terminal status.</summary>
+    public static async Task<JsonNode> WaitForStatusAsync(this SlipwayServer server, string token, string deploymentId, TimeSpan timeout,
+        params string[] statuses)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        JsonNode deployment;
+        while (true)
+        {
+            deployment = (await server.GetAsync($"/api/v1/deployments/{deploymentId}", token)).AssertStatus(200).Json;
+            var status = deployment["status"]!.GetValue<string>();
+            if (statuses.Contains(status)) return deployment;
+            if (status is "ready" or "failed" or "canceled" || watch.Elapsed > timeout) break;
+            await Task.Delay(100);
+        }
+        var logs = (await server.GetAsync($"/api/v1/logs/{deploymentId}?limit=1000", token)).Body;
+        throw new Xunit.Sdk.XunitException($"Deployment {deploymentId} is {deployment["status"]} (wanted {string.Join("/", statuses)}): {deployment["error"]}\nLogs: {logs}");
+    }
+
+    public static Uri RouterAddress(this SlipwayServer server) => server.Service<Slipway.Server.Routing.RouterHost>().Addresses[0];
+
+    public static async Task<HttpResponseMessage> RouterGetAsync(this SlipwayServer server, string host, string path)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(server.RouterAddress(), path));
+        request.Headers.Host = host;
+        return await RouterClient.SendAsync(request);
+    }
+
+    public static async Task<string> RouterGetStringAsync(this SlipwayServer server, string host, string path)
+    {
+        using var response = await server.RouterGetAsync(host, path);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"router answered {(int)response.StatusCode} for {host}{path}: {body}");
+        return body;
+    }
+}
+
 public sealed record TestUser(string Id, string Email, string Password, string Token, string WorkspaceId);
 
 public sealed record ApiResponse(System.Net.HttpStatusCode StatusCode, string Body, IReadOnlyDictionary<string, string> Headers)
