@@ -17,7 +17,7 @@ internal static class BuildEndpoints
         builds.MapGet("/", ListAsync).RequireScope(Scopes.DeploymentsRead);
         builds.MapGet("/{id}", GetAsync).RequireScope(Scopes.DeploymentsRead);
         builds.MapGet("/{id}/artifact", DownloadAsync).RequireScope(Scopes.ArtifactsRead)
-            .Produces(StatusCodes.Status200OK, contentType: "application/gzip").Produces(StatusCodes.Status206PartialContent);
+            .Produces<Stream>(StatusCodes.Status200OK, "application/gzip").Produces<Stream>(StatusCodes.Status206PartialContent, "application/gzip");
         return app;
     }
 

@@ -14,6 +14,7 @@ internal sealed class RouteSync(IServiceScopeFactory scopes, RouteTable table, S
 {
     private readonly SemaphoreSlim gate = new(1, 1);
     private readonly string releases = Path.Combine(configuration.DataDirectory(), "releases");
+    private Dictionary<string, RouteTarget>? lastWritten;
 
     public async Task RebuildAsync(CancellationToken ct)
     {
@@ -32,7 +33,10 @@ internal sealed class RouteSync(IServiceScopeFactory scopes, RouteTable table, S
             var map = new Dictionary<string, RouteTarget>(StringComparer.OrdinalIgnoreCase);
             foreach (var e in environments) map[$"{Hosts.EnvironmentLabel(e.Project, e.Environment)}.{options.BaseDomain}"] = targets[e.EnvironmentId];
             foreach (var d in domains) map[d.Hostname] = targets[d.EnvironmentId];
+            // Only a real change is written: the periodic pass must not churn the table (or its log) every few seconds.
+            if (lastWritten is not null && lastWritten.Count == map.Count && map.All(r => lastWritten.TryGetValue(r.Key, out var t) && t == r.Value)) return;
             table.Replace(map);
+            lastWritten = map;
         }
         finally
         {
@@ -47,6 +51,13 @@ internal sealed class RouteSync(IServiceScopeFactory scopes, RouteTable table, S
         { StaticDirectory: { } dir } => new RouteTarget(live.Id, null, Path.GetFullPath(Path.Combine(releases, live.Id, dir))),
         _ => new RouteTarget(live.Id, supervisor.Find(live.Id)?.Upstream, null),
     };
+
+    /// <summary>The first table is in place before the router starts listening.</summary>
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await RebuildAsync(cancellationToken);
+        await base.StartAsync(cancellationToken);
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
