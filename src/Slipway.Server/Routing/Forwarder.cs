@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Collections.Frozen;
 using System.Net;
 using System.Net.Http.Headers;
@@ -62,23 +63,27 @@ internal sealed class Forwarder : IDisposable
         var aborted = context.RequestAborted;
         var upgrade = context.Features.Get<IHttpUpgradeFeature>();
         var isUpgrade = upgrade is { IsUpgradableRequest: true };
-        using var headersTimeout = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        var headersTimeout = RequestCancellation.Rent(aborted);
         HttpResponseMessage response;
-        using (var request = CreateRequest(context, upstream, isUpgrade, headersTimeout))
+        var pooled = true;
+        try
         {
+            using var request = CreateRequest(context, upstream, isUpgrade, headersTimeout);
             // With a body, the clock starts once the body is sent (see StreamingBody): a slow upload is not a slow app.
-            if (request.Content is not StreamingBody) headersTimeout.CancelAfter(options.ResponseHeadersTimeout);
-            try
-            {
-                response = await invoker.SendAsync(request, headersTimeout.Token);
-            }
-            catch (Exception e)
-            {
-                await FailAsync(context, upstream, e);
-                return;
-            }
+            if (request.Content is StreamingBody) pooled = false;
+            else headersTimeout.CancelAfter(options.ResponseHeadersTimeout);
+            response = await invoker.SendAsync(request, headersTimeout.Token);
         }
-        headersTimeout.CancelAfter(Timeout.InfiniteTimeSpan);
+        catch (Exception e)
+        {
+            await FailAsync(context, upstream, e);
+            return;
+        }
+        finally
+        {
+            // A body copy may still touch its source after the response: only body-less requests hand theirs back.
+            headersTimeout.Return(pooled);
+        }
 
         using (response)
         {
@@ -115,7 +120,7 @@ internal sealed class Forwarder : IDisposable
         }
     }
 
-    private HttpRequestMessage CreateRequest(HttpContext context, Uri upstream, bool isUpgrade, CancellationTokenSource headersTimeout)
+    private HttpRequestMessage CreateRequest(HttpContext context, Uri upstream, bool isUpgrade, RequestCancellation headersTimeout)
     {
         var incoming = context.Request;
         var rawTarget = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
@@ -123,7 +128,8 @@ internal sealed class Forwarder : IDisposable
         {
             rawTarget = (incoming.PathBase + incoming.Path).ToUriComponent() + incoming.QueryString.ToUriComponent();
         }
-        var request = new HttpRequestMessage(HttpMethod.Parse(incoming.Method), new Uri(upstream, rawTarget))
+        // Concatenated, never resolved against the base: a target such as //other.host/x must stay a path on the upstream.
+        var request = new HttpRequestMessage(HttpMethod.Parse(incoming.Method), new Uri(upstream.GetLeftPart(UriPartial.Authority) + rawTarget))
         {
             Version = HttpVersion.Version11,
             VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
@@ -298,7 +304,7 @@ internal sealed class Forwarder : IDisposable
     /// The client's request body, copied to the upstream as it arrives (read, write, flush), never held whole. When it
     /// is all sent, the response-headers clock starts.
     /// </summary>
-    private sealed class StreamingBody(Stream source, CancellationTokenSource headersTimeout, TimeSpan timeout) : HttpContent
+    private sealed class StreamingBody(Stream source, RequestCancellation headersTimeout, TimeSpan timeout) : HttpContent
     {
         protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
             SerializeToStreamAsync(stream, context, headersTimeout.Token);
@@ -334,6 +340,31 @@ internal sealed class Forwarder : IDisposable
         {
             length = -1;
             return false;
+        }
+    }
+
+    /// <summary>
+    /// One request's cancellation (client gone, or the response-headers deadline), pooled: on a busy router a linked
+    /// source and its timer per request are measurable garbage.
+    /// </summary>
+    private sealed class RequestCancellation : CancellationTokenSource
+    {
+        private static readonly ConcurrentQueue<RequestCancellation> Pool = new();
+        private CancellationTokenRegistration clientAborted;
+
+        public static RequestCancellation Rent(CancellationToken aborted)
+        {
+            if (!Pool.TryDequeue(out var source)) source = new RequestCancellation();
+            source.clientAborted = aborted.UnsafeRegister(static state => ((RequestCancellation)state!).Cancel(), source);
+            return source;
+        }
+
+        public void Return(bool reuse)
+        {
+            // Dispose waits for a running callback, so nothing cancels this source once it is back in the pool.
+            clientAborted.Dispose();
+            if (reuse && Pool.Count < 1024 && TryReset()) Pool.Enqueue(this);
+            else Dispose();
         }
     }
 }

@@ -78,6 +78,15 @@ public sealed class ForwardingByHostTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Request_WithNetworkPathTarget_StaysOnTheUpstream()
+    {
+        var response = await server.RawAsync("GET //evil.example/x HTTP/1.1\nHost: alpha.localhost\nConnection: close\n");
+
+        Assert.Equal(200, RawStatus(response));
+        Assert.Contains("\"target\":\"//evil.example/x\"", response);
+    }
+
+    [Fact]
     public async Task Request_ForFixedRoute_WinsOverComputedRoute()
     {
         var (status, body, _) = await SendAsync("pinned.example.test", "/");
