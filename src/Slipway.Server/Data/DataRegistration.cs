@@ -44,13 +44,18 @@ internal static class DataRegistration
         return builder;
     }
 
-    /// <summary>Per connection: wait for locks instead of failing, and trade a little durability for WAL speed.</summary>
+    /// <summary>
+    /// Per physical connection: wait for locks instead of failing, and trade a little durability for WAL speed.
+    /// Pooled connections keep their native handle, so the pragmas run once per handle, not on every open.
+    /// </summary>
     private sealed class SqlitePragmas : DbConnectionInterceptor
     {
         private const string Sql = "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;";
+        private readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, object> configured = new();
 
         public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
         {
+            if (!FirstOpen(connection)) return;
             using var command = connection.CreateCommand();
             command.CommandText = Sql;
             command.ExecuteNonQuery();
@@ -59,9 +64,13 @@ internal static class DataRegistration
         public override async Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData,
             CancellationToken cancellationToken = default)
         {
+            if (!FirstOpen(connection)) return;
             await using var command = connection.CreateCommand();
             command.CommandText = Sql;
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
+
+        private bool FirstOpen(DbConnection connection) =>
+            connection is not SqliteConnection { Handle: { } handle } || configured.TryAdd(handle, handle);
     }
 }

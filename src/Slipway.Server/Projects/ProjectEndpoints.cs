@@ -1,7 +1,10 @@
 using Slipway.Server.ApiKeys;
 using Slipway.Server.Auth;
 using Slipway.Server.Data;
+using Slipway.Server.Domains;
+using Slipway.Server.Deployments;
 using Slipway.Server.Hosting;
+using Slipway.Server.Runtime;
 using Slipway.Server.Workspaces;
 
 namespace Slipway.Server.Projects;
@@ -20,7 +23,7 @@ internal sealed record ProjectDomainResponse(string Id, string Domain, string En
 internal sealed record ProjectResponse(
     string Id, string WorkspaceId, string Name, string RepoUrl, string Branch, string? BuildCommand, string? StartCommand, int Port,
     Framework Framework, string? RootDirectory, string? OutputDirectory, string HealthCheckPath, bool AutoDeploy, string Url,
-    string? LiveDeploymentId, IReadOnlyList<ProjectDomainResponse> Domains, IReadOnlyList<EnvironmentResponse> Environments,
+    string? LiveDeploymentId, LiveStatus? LiveStatus, IReadOnlyList<ProjectDomainResponse> Domains, IReadOnlyList<EnvironmentResponse> Environments,
     DateTime CreatedAt, DateTime UpdatedAt);
 
 internal static class ProjectEndpoints
@@ -43,7 +46,7 @@ internal static class ProjectEndpoints
     }
 
     private static async Task<Created<ProjectResponse>> CreateAsync(CreateProjectRequest body, Caller caller, Access access, SlipwayDb db,
-        ProjectOptions options, ApiOptions api, TimeProvider time, CancellationToken ct)
+        ProjectOptions options, ApiOptions api, Supervisor supervisor, TimeProvider time, CancellationToken ct)
     {
         var v = new Validator()
             .Required(body.Name, "name").Check(body.Name is null || ProjectRules.IsDnsLabel(body.Name), "name",
@@ -74,26 +77,28 @@ internal static class ProjectEndpoints
             Id = Ids.New(time), ProjectId = project.Id, Name = ProjectEnvironment.Production, CreatedAt = now, UpdatedAt = now,
         });
         await db.SaveUniqueAsync($"A project named '{project.Name}' already exists.", ct);
-        return TypedResults.Created($"/api/v1/projects/{project.Id}", (await ResponsesAsync(db, api, [project], ct))[0]);
+        return TypedResults.Created($"/api/v1/projects/{project.Id}", (await ResponsesAsync(db, api, supervisor, [project], ct))[0]);
     }
 
-    private static async Task<Page<ProjectResponse>> ListAsync(Caller caller, Access access, SlipwayDb db, ApiOptions api, PageQuery page,
+    private static async Task<Page<ProjectResponse>> ListAsync(Caller caller, Access access, SlipwayDb db, ApiOptions api, Supervisor supervisor,
+        PageQuery page,
         [Microsoft.AspNetCore.Mvc.FromQuery(Name = "workspace_id")] string? workspaceId, CancellationToken ct)
     {
         var query = access.VisibleProjects(caller);
         if (workspaceId is not null) query = query.Where(p => p.WorkspaceId == workspaceId);
         var rows = await query.ToPageAsync(page, p => p, ct);
-        return new Page<ProjectResponse>(await ResponsesAsync(db, api, rows.Data, ct), rows.NextCursor);
+        return new Page<ProjectResponse>(await ResponsesAsync(db, api, supervisor, rows.Data, ct), rows.NextCursor);
     }
 
-    private static async Task<ProjectResponse> GetAsync(string id, Caller caller, Access access, SlipwayDb db, ApiOptions api, CancellationToken ct)
+    private static async Task<ProjectResponse> GetAsync(string id, Caller caller, Access access, SlipwayDb db, ApiOptions api, Supervisor supervisor,
+        CancellationToken ct)
     {
         var (project, _) = await access.ProjectAsync(caller, id, Need.Read, ct);
-        return (await ResponsesAsync(db, api, [project], ct))[0];
+        return (await ResponsesAsync(db, api, supervisor, [project], ct))[0];
     }
 
     private static async Task<ProjectResponse> UpdateAsync(string id, UpdateProjectRequest body, Caller caller, Access access, SlipwayDb db,
-        ProjectOptions options, ApiOptions api, TimeProvider time, CancellationToken ct)
+        ProjectOptions options, ApiOptions api, Supervisor supervisor, TimeProvider time, CancellationToken ct)
     {
         var v = new Validator().Check(body.Name is null || ProjectRules.IsDnsLabel(body.Name), "name",
             "must be a DNS label: 1-63 lowercase letters, digits or '-', not starting or ending with '-'");
@@ -119,15 +124,14 @@ internal static class ProjectEndpoints
         project.UpdatedAt = time.UtcNowMs();
         db.Projects.Update(project);
         await db.SaveUniqueAsync($"A project named '{project.Name}' already exists.", ct);
-        return (await ResponsesAsync(db, api, [project], ct))[0];
+        return (await ResponsesAsync(db, api, supervisor, [project], ct))[0];
     }
 
-    private static async Task<NoContent> DeleteAsync(string id, Caller caller, Access access, SlipwayDb db, ApiKeyAuthenticator keys,
+    private static async Task<NoContent> DeleteAsync(string id, Caller caller, Access access, ProjectTeardown teardown, ApiKeyAuthenticator keys,
         CancellationToken ct)
     {
         var (project, _) = await access.ProjectAsync(caller, id, Need.Write, ct);
-        // Environments, env vars, domains and keys restricted to the project go with it (ON DELETE CASCADE).
-        await db.Projects.Where(p => p.Id == project.Id).ExecuteDeleteAsync(ct);
+        await teardown.DeleteAsync(project.Id, ct);
         keys.Forget();
         return TypedResults.NoContent();
     }
@@ -159,17 +163,43 @@ internal static class ProjectEndpoints
 
     private static string? Blank(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
-    /// <summary>Projects with their environments and domains, in two queries for the whole page.</summary>
-    internal static async Task<IReadOnlyList<ProjectResponse>> ResponsesAsync(SlipwayDb db, ApiOptions api, IReadOnlyList<Project> projects,
-        CancellationToken ct)
+    private static readonly Func<SlipwayDb, string, IAsyncEnumerable<ProjectEnvironment>> EnvironmentsOf =
+        EF.CompileAsyncQuery<SlipwayDb, string, ProjectEnvironment>((db, projectId) => db.Environments.Where(e => e.ProjectId == projectId).OrderBy(e => e.Id));
+
+    private static readonly Func<SlipwayDb, string, IAsyncEnumerable<Domain>> DomainsOf =
+        EF.CompileAsyncQuery<SlipwayDb, string, Domain>((db, projectId) => db.Domains.Where(d => d.ProjectId == projectId).OrderBy(d => d.Id));
+
+    /// <summary>
+    /// Projects with their environments and domains: two queries for a whole page, or two compiled single-project
+    /// queries for one project (the hot GET path; an IN list costs more than the lookup itself on SQLite).
+    /// </summary>
+    internal static async Task<IReadOnlyList<ProjectResponse>> ResponsesAsync(SlipwayDb db, ApiOptions api, Supervisor supervisor,
+        IReadOnlyList<Project> projects, CancellationToken ct)
     {
-        var ids = projects.Select(p => p.Id).ToList();
-        var environments = await db.Environments.Where(e => ids.Contains(e.ProjectId)).OrderBy(e => e.Id).ToListAsync(ct);
-        var domains = await db.Domains.Where(d => ids.Contains(d.ProjectId)).OrderBy(d => d.Id).ToListAsync(ct);
+        // A live release without a supervised process is either a static site (served by the router) or a process
+        // that could not be brought back: one query tells which, only for those.
+        var unsupervised = projects.Select(p => p.LiveDeploymentId).OfType<string>().Where(id => supervisor.Find(id) is null).ToList();
+        var staticLive = unsupervised.Count == 0 ? [] : await db.Deployments
+            .Where(d => unsupervised.Contains(d.Id) && d.StaticDirectory != null).Select(d => d.Id).ToListAsync(ct);
+        LiveStatus? Status(string? live) => live is null ? null
+            : supervisor.Find(live)?.Status ?? (staticLive.Contains(live) ? LiveStatus.Running : LiveStatus.Stopped);
+        List<ProjectEnvironment> environments;
+        List<Domain> domains;
+        if (projects.Count == 1)
+        {
+            environments = await EnvironmentsOf(db, projects[0].Id).ToListAsync(ct);
+            domains = await DomainsOf(db, projects[0].Id).ToListAsync(ct);
+        }
+        else
+        {
+            var ids = projects.Select(p => p.Id).ToList();
+            environments = await db.Environments.Where(e => ids.Contains(e.ProjectId)).OrderBy(e => e.Id).ToListAsync(ct);
+            domains = await db.Domains.Where(d => ids.Contains(d.ProjectId)).OrderBy(d => d.Id).ToListAsync(ct);
+        }
         var envNames = environments.ToDictionary(e => e.Id, e => e.Name);
         return projects.Select(p => new ProjectResponse(
             p.Id, p.WorkspaceId, p.Name, p.RepoUrl, p.Branch, p.BuildCommand, p.StartCommand, p.Port, p.Framework, p.RootDirectory,
-            p.OutputDirectory, p.HealthCheckPath, p.AutoDeploy, Url(api, p.Name), p.LiveDeploymentId,
+            p.OutputDirectory, p.HealthCheckPath, p.AutoDeploy, Url(api, p.Name), p.LiveDeploymentId, Status(p.LiveDeploymentId),
             domains.Where(d => d.ProjectId == p.Id).Select(d => new ProjectDomainResponse(d.Id, d.Hostname, envNames[d.EnvironmentId])).ToList(),
             environments.Where(e => e.ProjectId == p.Id).Select(e => EnvironmentResponse.From(e, p)).ToList(),
             p.CreatedAt, p.UpdatedAt)).ToList();

@@ -72,6 +72,7 @@ public sealed class DeployingAppsTests : IAsyncLifetime
 
         var project = (await server.GetAsync($"/api/v1/projects/{projectId}", user.Token)).AssertStatus(200).Json;
         Assert.Equal(ready["id"]!.GetValue<string>(), project["live_deployment_id"]!.GetValue<string>());
+        Assert.Equal("running", project["live_status"]!.GetValue<string>());
         var build = (await server.GetAsync($"/api/v1/builds/{ready["build_id"]}", user.Token)).AssertStatus(200).Json;
         Assert.Equal("succeeded", build["status"]!.GetValue<string>());
     }
@@ -230,6 +231,27 @@ public sealed class DeployingAppsTests : IAsyncLifetime
 
         Assert.True(sent > 50, $"only {sent} requests were sent");
         Assert.Empty(failures);
+    }
+
+    [Fact]
+    public async Task DeletingTheProject_StopsItsProcess_RemovesItsRoute_AndFreesItsFiles()
+    {
+        repo.Commit("doomed", NodeApp("doomed"));
+        var projectId = await NodeProjectAsync("node-doomed");
+        var ready = await server.WaitForStatusAsync(user.Token, (await server.DeployAsync(user.Token, projectId))["id"]!.GetValue<string>(), Deploy, "ready");
+        var release = Path.Combine(server.DataDirectory, "releases", ready["id"]!.GetValue<string>());
+        var artifact = Path.Combine(server.DataDirectory, "artifacts", ready["artifact"]!["sha256"]!.GetValue<string>() + ".tar.gz");
+        Assert.True(Directory.Exists(release));
+        Assert.True(File.Exists(artifact));
+        var pid = server.Service<Slipway.Server.Runtime.Supervisor>().Find(ready["id"]!.GetValue<string>())!.ProcessId;
+
+        (await server.DeleteAsync($"/api/v1/projects/{projectId}", user.Token)).AssertStatus(204);
+
+        Assert.Equal(404, (int)(await server.RouterGetAsync("node-doomed.localhost", "/")).StatusCode);
+        await WaitUntilAsync(() => !Directory.Exists($"/proc/{pid}") || File.ReadAllText($"/proc/{pid}/stat").Split(' ')[2] == "Z", TimeSpan.FromSeconds(10));
+        Assert.False(Directory.Exists(release));
+        Assert.False(File.Exists(artifact));
+        (await server.GetAsync($"/api/v1/deployments/{ready["id"]}", user.Token)).AssertError(404, "not_found");
     }
 
     private int BuildsRun() => File.Exists(Path.Combine(markerDirectory, "builds.log")) ? File.ReadAllLines(Path.Combine(markerDirectory, "builds.log")).Length : 0;

@@ -1,0 +1,36 @@
+using Slipway.Server.Builds;
+using Slipway.Server.Data;
+using Slipway.Server.Hosting;
+using Slipway.Server.Runtime;
+
+namespace Slipway.Server.Deployments;
+
+/// <summary>
+/// What deleting a project means for the engine: its running deployments are canceled, its processes stopped,
+/// its routes removed and its releases and artifacts freed (an artifact another project still uses stays).
+/// </summary>
+internal sealed class ProjectTeardown(SlipwayDb db, DeploymentQueue queue, Supervisor supervisor, RouteSync routes, ArtifactStore artifacts,
+    IConfiguration configuration)
+{
+    public async Task DeleteAsync(string projectId, CancellationToken ct)
+    {
+        var deployments = await db.Deployments.Where(d => d.ProjectId == projectId)
+            .Select(d => new { d.Id, d.ArtifactSha256 }).ToListAsync(ct);
+        foreach (var d in deployments) queue.Cancel(d.Id);
+        // Cascades to environments, env vars, domains, deployments, their logs and the keys restricted to the project.
+        await db.Projects.Where(p => p.Id == projectId).ExecuteDeleteAsync(ct);
+        await routes.RebuildAsync(ct);
+        await Task.WhenAll(deployments.Select(d => supervisor.StopAsync(d.Id, TimeSpan.Zero)));
+
+        var releases = Path.Combine(configuration.DataDirectory(), "releases");
+        foreach (var d in deployments)
+        {
+            var directory = Path.Combine(releases, d.Id);
+            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+        }
+        foreach (var sha in deployments.Select(d => d.ArtifactSha256).OfType<string>().Distinct())
+        {
+            if (!await db.Deployments.AnyAsync(d => d.ArtifactSha256 == sha, ct)) artifacts.Delete(sha);
+        }
+    }
+}
