@@ -21,6 +21,7 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
     private readonly TaskCompletionSource<int> exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource outputClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int closedStreams;
+    private volatile bool shellExited;
 
     private ProcessGroup(Process process)
     {
@@ -97,7 +98,7 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
     {
         if (OperatingSystem.IsWindows()) return;
         // Right after Start, setsid may not have made the group yet: then the shell is the one to signal.
-        if (Kill(-Pid, signal) != 0 && Marshal.GetLastPInvokeError() == Esrch && !Exited.IsCompleted) _ = Kill(Pid, signal);
+        if (Kill(-Pid, signal) != 0 && Marshal.GetLastPInvokeError() == Esrch && !shellExited) _ = Kill(Pid, signal);
     }
 
     /// <summary>
@@ -114,6 +115,16 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
         // Also after a clean exit: children that outlived the shell (daemons, watchers) must not linger.
         Signal(SigKill);
         if (!Exited.IsCompleted) await ((Task)Exited).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    /// <summary>Kills whatever is left of the group (e.g. after the shell exited on its own).</summary>
+    public void KillAll() => Signal(SigKill);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!Exited.IsCompleted) await StopAsync(TimeSpan.FromSeconds(2));
+        KillAll();
+        process.Dispose();
     }
 
     /// <summary>Whether any process of the group is still running.</summary>
@@ -146,21 +157,20 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
     /// </summary>
     private async Task CompleteAsync()
     {
-        using (var drain = new CancellationTokenSource(OutputDrainTimeout))
+        shellExited = true;
+        try
         {
+            using var drain = new CancellationTokenSource(OutputDrainTimeout);
             await process.WaitForExitAsync(drain.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
-        exited.TrySetResult(SafeExitCode(process));
-    }
-
-    /// <summary>Kills whatever is left of the group (e.g. after the shell exited on its own).</summary>
-    public void KillAll() => Signal(SigKill);
-
-    public async ValueTask DisposeAsync()
-    {
-        if (!Exited.IsCompleted) await StopAsync(TimeSpan.FromSeconds(2));
-        KillAll();
-        process.Dispose();
+        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
+        {
+            // Disposed meanwhile: the exit code below says -1.
+        }
+        finally
+        {
+            exited.TrySetResult(SafeExitCode(process));
+        }
     }
 
     private static int SafeExitCode(Process process)

@@ -93,6 +93,14 @@ internal sealed class RunningRelease
         }
     }
 
+    internal ProcessGroup? CurrentOrNull
+    {
+        get
+        {
+            lock (gate) return current;
+        }
+    }
+
     internal DateTimeOffset? HealthySince
     {
         get

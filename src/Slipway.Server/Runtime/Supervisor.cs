@@ -146,7 +146,7 @@ internal sealed class Supervisor : IAsyncDisposable
         foreach (var release in releases.Values)
         {
             release.RequestStop();
-            release.Current.KillAll();
+            release.CurrentOrNull?.KillAll();
         }
     }
 

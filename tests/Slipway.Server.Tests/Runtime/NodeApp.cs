@@ -12,8 +12,8 @@ namespace Slipway.Server.Tests.Runtime;
 /// </summary>
 internal sealed class NodeApp
 {
-    // CRASH_PLAN: per start (1-based, comma separated) how many ms after starting to exit with code 3; "x" exits
-    // before listening; starts beyond the plan stay up.
+    // GET /crash answers, then exits with code 3. CRASH_PLAN: per start (1-based, comma separated) "x" to exit with
+    // code 3 before listening, a number of ms to run before exiting, "-" (or starts beyond the plan) to stay up.
     private const string Script = """
         const http = require('http');
         const fs = require('fs');
@@ -27,10 +27,9 @@ internal sealed class NodeApp
           if (!env.IGNORE_SIGTERM) process.exit(0);
         });
         if (env.EXIT_AT_ONCE) process.exit(2);
-        const plan = (env.CRASH_PLAN || '').split(',').filter(s => s.length > 0);
-        const crash = plan[starts - 1];
+        const crash = (env.CRASH_PLAN || '').split(',')[starts - 1] || '-';
         if (crash === 'x') process.exit(3);
-        if (crash !== undefined) setTimeout(() => { console.error('crashing'); process.exit(3); }, Number(crash));
+        if (crash !== '-') setTimeout(() => { console.error('crashing'); process.exit(3); }, Number(crash));
         if (env.SPAWN_CHILD) {
           const child = require('child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
           fs.writeFileSync(`child-${starts}.pid`, String(child.pid));
@@ -42,6 +41,9 @@ internal sealed class NodeApp
             if (req.url === '/health') {
               res.writeHead(Number(env.HEALTH_STATUS || 200), { location: '/broken' });
               res.end('health');
+            } else if (req.url === '/crash') {
+              console.error('crashing');
+              res.end('bye', () => process.exit(3));
             } else if (req.url === '/broken') {
               res.writeHead(500);
               res.end('broken');
@@ -107,7 +109,9 @@ internal sealed class RuntimeHarness : IAsyncDisposable
 
     public RuntimeOptions Options { get; } = RuntimeTesting.FastOptions();
 
-    public Supervisor Supervisor => supervisor ??= RuntimeTesting.NewSupervisor(Options);
+    public TimeProvider Time { get; set; } = TimeProvider.System;
+
+    public Supervisor Supervisor => supervisor ??= new Supervisor(Options, new PortAllocator(), Time, NullLogger<Supervisor>.Instance);
 
     public NodeApp NewApp()
     {
@@ -141,9 +145,6 @@ internal static class RuntimeTesting
         RestartBackoffInitial = TimeSpan.FromMilliseconds(200),
         RestartBackoffMax = TimeSpan.FromSeconds(5),
     };
-
-    public static Supervisor NewSupervisor(RuntimeOptions options) =>
-        new(options, new PortAllocator(), TimeProvider.System, NullLogger<Supervisor>.Instance);
 
     public static async Task<bool> HealthyWithinAsync(this Supervisor supervisor, RunningRelease release) =>
         await supervisor.WaitHealthyAsync(release, CancellationToken.None).WaitAsync(Patience);

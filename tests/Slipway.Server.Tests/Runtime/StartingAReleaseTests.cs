@@ -120,6 +120,17 @@ public sealed class StartingAReleaseTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task StartAsync_DirectoryMissing_ThrowsAndKeepsNothing()
+    {
+        var spec = app.Spec() with { Directory = Path.Combine(app.Directory, "missing") };
+
+        await Assert.ThrowsAnyAsync<Exception>(() => Supervisor.StartAsync(spec, app.OnLine, CancellationToken.None));
+
+        Assert.Null(Supervisor.Find(spec.DeploymentId));
+        Assert.Empty(Supervisor.Running);
+    }
+
+    [Fact]
     public async Task StartAsync_DeploymentAlreadyRunning_Throws()
     {
         var spec = app.Spec();
