@@ -17,6 +17,7 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
     private const int Esrch = 3;
     private static readonly TimeSpan OutputDrainTimeout = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan GroupPollInterval = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan KillWait = TimeSpan.FromSeconds(2);
     private readonly Process process;
     private readonly TaskCompletionSource<int> exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource outputClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -115,6 +116,9 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
         // Also after a clean exit: children that outlived the shell (daemons, watchers) must not linger.
         Signal(SigKill);
         if (!Exited.IsCompleted) await ((Task)Exited).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        // SIGKILL is delivered asynchronously: when this returns, nothing of the group runs or holds a port any more.
+        var killDeadline = Stopwatch.GetTimestamp() + (long)(KillWait.TotalSeconds * Stopwatch.Frequency);
+        while (GroupAlive() && Stopwatch.GetTimestamp() < killDeadline) await Task.Delay(GroupPollInterval / 5);
     }
 
     /// <summary>Kills whatever is left of the group (e.g. after the shell exited on its own).</summary>

@@ -101,8 +101,12 @@ internal sealed class NodeApp
     }
 }
 
-/// <summary>One supervisor per test (options may be changed until it is first used) and the apps it ran.</summary>
-internal sealed class RuntimeHarness : IAsyncDisposable
+/// <summary>
+/// One supervisor per test (options may be changed until it is first used) and the apps it ran. Not IAsyncDisposable:
+/// xunit v2 does not dispose test classes asynchronously, so test classes call <see cref="CleanUpAsync"/> from
+/// <see cref="IAsyncLifetime.DisposeAsync"/>.
+/// </summary>
+internal sealed class RuntimeHarness
 {
     private readonly List<NodeApp> apps = [];
     private Supervisor? supervisor;
@@ -120,7 +124,7 @@ internal sealed class RuntimeHarness : IAsyncDisposable
         return app;
     }
 
-    public async ValueTask DisposeAsync()
+    public async Task CleanUpAsync()
     {
         if (supervisor is not null)
         {

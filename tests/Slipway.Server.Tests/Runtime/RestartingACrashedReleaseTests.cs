@@ -4,7 +4,7 @@ using Slipway.Server.Tests.Support;
 namespace Slipway.Server.Tests.Runtime;
 
 [Collection(RuntimeCollection.Name)]
-public sealed class RestartingACrashedReleaseTests : IAsyncDisposable
+public sealed class RestartingACrashedReleaseTests : IAsyncLifetime
 {
     private static readonly TimeSpan Tolerance = TimeSpan.FromMilliseconds(100);
     private readonly RuntimeHarness runtime = new();
@@ -17,7 +17,9 @@ public sealed class RestartingACrashedReleaseTests : IAsyncDisposable
 
     private Supervisor Supervisor => runtime.Supervisor;
 
-    public ValueTask DisposeAsync() => runtime.DisposeAsync();
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => runtime.CleanUpAsync();
 
     [Fact]
     public async Task CrashAfterHealthy_IsRestartedOnTheSamePortAndServesAgain()

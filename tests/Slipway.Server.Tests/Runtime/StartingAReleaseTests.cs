@@ -5,7 +5,7 @@ using Slipway.Server.Runtime;
 namespace Slipway.Server.Tests.Runtime;
 
 [Collection(RuntimeCollection.Name)]
-public sealed class StartingAReleaseTests : IAsyncDisposable
+public sealed class StartingAReleaseTests : IAsyncLifetime
 {
     private readonly RuntimeHarness runtime = new();
     private readonly NodeApp app;
@@ -19,7 +19,9 @@ public sealed class StartingAReleaseTests : IAsyncDisposable
 
     private Supervisor Supervisor => runtime.Supervisor;
 
-    public ValueTask DisposeAsync() => runtime.DisposeAsync();
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => runtime.CleanUpAsync();
 
     [Fact]
     public async Task StartAsync_HealthyApp_ServesOnItsPortWithPortHostAndItsEnvironment()

@@ -5,7 +5,7 @@ using Slipway.Server.Tests.Support;
 namespace Slipway.Server.Tests.Runtime;
 
 [Collection(RuntimeCollection.Name)]
-public sealed class StoppingAReleaseTests : IAsyncDisposable
+public sealed class StoppingAReleaseTests : IAsyncLifetime
 {
     private readonly RuntimeHarness runtime = new();
     private readonly NodeApp app;
@@ -17,7 +17,9 @@ public sealed class StoppingAReleaseTests : IAsyncDisposable
 
     private Supervisor Supervisor => runtime.Supervisor;
 
-    public ValueTask DisposeAsync() => runtime.DisposeAsync();
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => runtime.CleanUpAsync();
 
     [Fact]
     public async Task StopAsync_RunningApp_SendsSigtermFirstAndTheAppExitsCleanly()
