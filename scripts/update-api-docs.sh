@@ -36,13 +36,19 @@ mkdir -p "$work/data"
 env Slipway__DataDirectory="$work/data" \
   Slipway__Database__Provider=sqlite \
   Slipway__Database__ConnectionString= \
+  Slipway__Router__Urls=http://127.0.0.1:0 \
   ASPNETCORE_ENVIRONMENT=Production \
   dotnet "$dll" --urls "http://127.0.0.1:0" >"$work/server.log" 2>&1 &
 server_pid=$!
 
+# Two listeners log "Now listening on" (the API and the router): the API is the one that serves /ready.
 url=""
 for _ in $(seq 1 300); do
-  url="$(grep -oE 'Now listening on: http://127\.0\.0\.1:[0-9]+' "$work/server.log" | head -n1 | sed 's/^Now listening on: //' || true)"
+  for candidate in $(grep -oE 'Now listening on: http://127\.0\.0\.1:[0-9]+' "$work/server.log" | sed 's/^Now listening on: //' || true); do
+    if node -e 'fetch(process.argv[1]).then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$candidate/ready" 2>/dev/null; then
+      url="$candidate"
+    fi
+  done
   [[ -n "$url" ]] && break
   if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
   sleep 0.1
