@@ -23,7 +23,7 @@ internal sealed record ProjectDomainResponse(string Id, string Domain, string En
 internal sealed record ProjectResponse(
     string Id, string WorkspaceId, string Name, string RepoUrl, string Branch, string? BuildCommand, string? StartCommand, int Port,
     Framework Framework, string? RootDirectory, string? OutputDirectory, string HealthCheckPath, bool AutoDeploy, string Url,
-    string? LiveDeploymentId, LiveStatus? LiveStatus, IReadOnlyList<ProjectDomainResponse> Domains, IReadOnlyList<EnvironmentResponse> Environments,
+    string? LiveDeploymentId, string? LiveStatus, IReadOnlyList<ProjectDomainResponse> Domains, IReadOnlyList<EnvironmentResponse> Environments,
     DateTime CreatedAt, DateTime UpdatedAt);
 
 internal static class ProjectEndpoints
@@ -163,15 +163,10 @@ internal static class ProjectEndpoints
 
     private static string? Blank(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
-    private static readonly Func<SlipwayDb, string, IAsyncEnumerable<ProjectEnvironment>> EnvironmentsOf =
-        EF.CompileAsyncQuery<SlipwayDb, string, ProjectEnvironment>((db, projectId) => db.Environments.Where(e => e.ProjectId == projectId).OrderBy(e => e.Id));
-
-    private static readonly Func<SlipwayDb, string, IAsyncEnumerable<Domain>> DomainsOf =
-        EF.CompileAsyncQuery<SlipwayDb, string, Domain>((db, projectId) => db.Domains.Where(d => d.ProjectId == projectId).OrderBy(d => d.Id));
-
     /// <summary>
-    /// Projects with their environments and domains: two queries for a whole page, or two compiled single-project
-    /// queries for one project (the hot GET path; an IN list costs more than the lookup itself on SQLite).
+    /// Projects with their environments and domains: two queries for a whole page, or two single-project queries for
+    /// one (the hot GET path: an IN list costs more than the lookup itself on SQLite). No EF compiled queries: they
+    /// cache their executor for the first database provider that ran them.
     /// </summary>
     internal static async Task<IReadOnlyList<ProjectResponse>> ResponsesAsync(SlipwayDb db, ApiOptions api, Supervisor supervisor,
         IReadOnlyList<Project> projects, CancellationToken ct)
@@ -181,14 +176,17 @@ internal static class ProjectEndpoints
         var unsupervised = projects.Select(p => p.LiveDeploymentId).OfType<string>().Where(id => supervisor.Find(id) is null).ToList();
         var staticLive = unsupervised.Count == 0 ? [] : await db.Deployments
             .Where(d => unsupervised.Contains(d.Id) && d.StaticDirectory != null).Select(d => d.Id).ToListAsync(ct);
-        LiveStatus? Status(string? live) => live is null ? null
-            : supervisor.Find(live)?.Status ?? (staticLive.Contains(live) ? LiveStatus.Running : LiveStatus.Stopped);
+        // A plain string (running, restarting, crashed, stopped, starting), null without a live release.
+        string? Status(string? live) => live is null ? null
+            : System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(
+                (supervisor.Find(live)?.Status ?? (staticLive.Contains(live) ? LiveStatus.Running : LiveStatus.Stopped)).ToString());
         List<ProjectEnvironment> environments;
         List<Domain> domains;
         if (projects.Count == 1)
         {
-            environments = await EnvironmentsOf(db, projects[0].Id).ToListAsync(ct);
-            domains = await DomainsOf(db, projects[0].Id).ToListAsync(ct);
+            var id = projects[0].Id;
+            environments = await db.Environments.Where(e => e.ProjectId == id).OrderBy(e => e.Id).ToListAsync(ct);
+            domains = await db.Domains.Where(d => d.ProjectId == id).OrderBy(d => d.Id).ToListAsync(ct);
         }
         else
         {

@@ -11,12 +11,6 @@ namespace Slipway.Server.Workspaces;
 /// </summary>
 internal sealed class Access(SlipwayDb db)
 {
-    private static readonly Func<SlipwayDb, string, Task<Project?>> ProjectById =
-        EF.CompileAsyncQuery((SlipwayDb db, string id) => db.Projects.FirstOrDefault(p => p.Id == id));
-
-    private static readonly Func<SlipwayDb, string, string, Task<WorkspaceRole?>> MemberRole =
-        EF.CompileAsyncQuery((SlipwayDb db, string workspaceId, string userId) =>
-            db.WorkspaceMembers.Where(m => m.WorkspaceId == workspaceId && m.UserId == userId).Select(m => (WorkspaceRole?)m.Role).FirstOrDefault());
 
     /// <summary>The caller's effective role in a workspace, or null when it cannot see it.</summary>
     public async Task<WorkspaceRole?> RoleAsync(Caller caller, string workspaceId, CancellationToken ct)
@@ -26,7 +20,8 @@ internal sealed class Access(SlipwayDb db)
             // Keys are minted by owners and admins; their power is bounded by their scopes.
             return caller.KeyWorkspaceId == workspaceId ? WorkspaceRole.Admin : null;
         }
-        return await MemberRole(db, workspaceId, caller.UserId);
+        return await db.WorkspaceMembers.Where(m => m.WorkspaceId == workspaceId && m.UserId == caller.UserId)
+            .Select(m => (WorkspaceRole?)m.Role).FirstOrDefaultAsync(ct);
     }
 
     /// <summary>The workspace ids this caller can see (for list filters).</summary>
@@ -58,7 +53,7 @@ internal sealed class Access(SlipwayDb db)
     {
         if (string.IsNullOrEmpty(projectId)) throw ApiException.Validation(field, "is required");
         var project = Ids.IsValid(projectId) && (caller.KeyProjectId is null || caller.KeyProjectId == projectId)
-            ? await ProjectById(db, projectId)
+            ? await db.Projects.FirstOrDefaultAsync(p => p.Id == projectId, ct)
             : null;
         var role = project is null ? null : await RoleAsync(caller, project.WorkspaceId, ct);
         if (project is null || role is null) throw ApiException.NotFound("Project", projectId);
