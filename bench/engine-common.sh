@@ -98,7 +98,7 @@ start_server() {
 }
 
 api() { # method path [json] -> body; fails on a non-2xx answer
-  curl -sS -f -X "$1" "$BASE$2" -H 'Content-Type: application/json' ${TOKEN:+-H "Authorization: Bearer $TOKEN"} ${3:+-d "$3"}
+  curl -sS -f --max-time 30 -X "$1" "$BASE$2" -H 'Content-Type: application/json' ${TOKEN:+-H "Authorization: Bearer $TOKEN"} ${3:+-d "$3"}
 }
 
 # The app answers "<version> <deployment id>" so a client can tell which release served it.
