@@ -214,6 +214,8 @@ internal sealed partial class DeploymentWorker(
 
             var previousLive = environment.LiveDeploymentId;
             await logs.FlushAsync(CancellationToken.None);
+            // Route first, then commit: whoever sees "ready" reaches the new release. A failed commit routes back.
+            await routes.RebuildAsync(CancellationToken.None, goingLive: deployment);
             var isProduction = environment.Name == ProjectEnvironment.Production;
             var switched = await states.TransitionAsync(id, d => d.Status == DeploymentStatus.Deploying, DeploymentStatus.Ready, null, ct,
                 alsoInTransaction: async () =>
@@ -225,8 +227,11 @@ internal sealed partial class DeploymentWorker(
                         await db.Projects.Where(p => p.Id == project.Id).ExecuteUpdateAsync(s => s.SetProperty(p => p.LiveDeploymentId, id), ct);
                     }
                 });
-            if (!switched) throw new OperationCanceledException(ct);
-            await routes.RebuildAsync(CancellationToken.None);
+            if (!switched)
+            {
+                await routes.RebuildAsync(CancellationToken.None);
+                throw new OperationCanceledException(ct);
+            }
             Log("system", $"Live: {deployment.Id} serves {environment.Name}.");
             started = null;
             if (previousLive is not null && previousLive != id)
@@ -254,7 +259,12 @@ internal sealed partial class DeploymentWorker(
         }
         finally
         {
-            if (started is not null) await supervisor.StopAsync(id, TimeSpan.Zero);
+            if (started is not null)
+            {
+                // Never became live: make sure no route still points at it (route-first switch), then stop it.
+                await routes.RebuildAsync(CancellationToken.None);
+                await supervisor.StopAsync(id, TimeSpan.Zero);
+            }
             queue.Unregister(id);
             TryDelete(workDirectory);
         }

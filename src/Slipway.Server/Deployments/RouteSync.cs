@@ -16,7 +16,10 @@ internal sealed class RouteSync(IServiceScopeFactory scopes, RouteTable table, S
     private readonly string releases = Path.Combine(configuration.DataDirectory(), "releases");
     private Dictionary<string, RouteTarget>? lastWritten;
 
-    public async Task RebuildAsync(CancellationToken ct)
+    /// <param name="ct">Cancels the rebuild.</param>
+    /// <param name="goingLive">A release about to become live in its environment: routed before the database says
+    /// so, so that a client that sees <c>ready</c> never reaches the previous release.</param>
+    public async Task RebuildAsync(CancellationToken ct, Deployment? goingLive = null)
     {
         await gate.WaitAsync(ct);
         try
@@ -29,7 +32,8 @@ internal sealed class RouteSync(IServiceScopeFactory scopes, RouteTable table, S
                                       from d in live.DefaultIfEmpty()
                                       select new { EnvironmentId = e.Id, Environment = e.Name, Project = p.Name, Live = d }).ToListAsync(ct);
             var domains = await db.Domains.Select(d => new { d.Hostname, d.EnvironmentId }).ToListAsync(ct);
-            var targets = environments.ToDictionary(e => e.EnvironmentId, e => Target(e.Live));
+            var targets = environments.ToDictionary(e => e.EnvironmentId,
+                e => Target(goingLive is not null && goingLive.EnvironmentId == e.EnvironmentId ? goingLive : e.Live));
             var map = new Dictionary<string, RouteTarget>(StringComparer.OrdinalIgnoreCase);
             foreach (var e in environments) map[$"{Hosts.EnvironmentLabel(e.Project, e.Environment)}.{options.BaseDomain}"] = targets[e.EnvironmentId];
             foreach (var d in domains) map[d.Hostname] = targets[d.EnvironmentId];

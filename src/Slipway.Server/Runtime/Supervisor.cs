@@ -283,6 +283,9 @@ internal sealed class Supervisor : IAsyncDisposable
         await group.DisposeAsync();
     }
 
+    private static readonly TimeSpan FastProbeInterval = TimeSpan.FromMilliseconds(25);
+    private static readonly TimeSpan FastProbingFor = TimeSpan.FromSeconds(2);
+
     private async Task<ProbeOutcome> ProbeUntilHealthyAsync(RunningRelease release, ProcessGroup group, CancellationToken ct)
     {
         var path = release.Spec.HealthCheckPath;
@@ -296,7 +299,9 @@ internal sealed class Supervisor : IAsyncDisposable
             var remaining = options.HealthCheckTimeout - time.GetElapsedTime(started);
             if (remaining <= TimeSpan.Zero) return ProbeOutcome.TimedOut;
             if (await ProbeOnceAsync(uri, Min(remaining, ProbeRequestTimeout), ct)) return ProbeOutcome.Healthy;
-            await Task.WhenAny(group.Exited, Task.Delay(options.HealthCheckInterval, time, ct));
+            // Most apps listen within a second: probe quickly at first, then settle to the configured interval.
+            var interval = time.GetElapsedTime(started) < FastProbingFor ? Min(options.HealthCheckInterval, FastProbeInterval) : options.HealthCheckInterval;
+            await Task.WhenAny(group.Exited, Task.Delay(interval, time, ct));
             ct.ThrowIfCancellationRequested();
         }
     }
