@@ -20,7 +20,7 @@ namespace Slipway.Server.Deployments;
 /// </summary>
 internal sealed partial class DeploymentWorker(
     IServiceScopeFactory scopes, DeploymentQueue queue, LogWriter logs, GitSource git, ShellRunner shell, ArtifactStore artifacts,
-    Supervisor supervisor, RouteSync routes, BuildOptions buildOptions, RuntimeOptions runtimeOptions, IConfiguration configuration,
+    Supervisor supervisor, RouteSync routes, ProjectReadCache projectCache, BuildOptions buildOptions, RuntimeOptions runtimeOptions, IConfiguration configuration,
     TimeProvider time, ILogger<DeploymentWorker> logger) : BackgroundService
 {
     private const int ContextLines = 15;
@@ -227,6 +227,7 @@ internal sealed partial class DeploymentWorker(
                         await db.Projects.Where(p => p.Id == project.Id).ExecuteUpdateAsync(s => s.SetProperty(p => p.LiveDeploymentId, id), ct);
                     }
                 });
+            projectCache.Invalidate(project.Id);
             if (!switched)
             {
                 await routes.RebuildAsync(CancellationToken.None);

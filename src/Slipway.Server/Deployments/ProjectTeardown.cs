@@ -1,6 +1,7 @@
 using Slipway.Server.Builds;
 using Slipway.Server.Data;
 using Slipway.Server.Hosting;
+using Slipway.Server.Projects;
 using Slipway.Server.Runtime;
 
 namespace Slipway.Server.Deployments;
@@ -9,7 +10,7 @@ namespace Slipway.Server.Deployments;
 /// What deleting a project means for the engine: its running deployments are canceled, its processes stopped,
 /// its routes removed and its releases and artifacts freed (an artifact another project still uses stays).
 /// </summary>
-internal sealed class ProjectTeardown(SlipwayDb db, DeploymentQueue queue, Supervisor supervisor, RouteSync routes, ArtifactStore artifacts,
+internal sealed class ProjectTeardown(SlipwayDb db, ProjectReadCache cache, DeploymentQueue queue, Supervisor supervisor, RouteSync routes, ArtifactStore artifacts,
     IConfiguration configuration)
 {
     public async Task DeleteAsync(string projectId, CancellationToken ct)
@@ -19,6 +20,7 @@ internal sealed class ProjectTeardown(SlipwayDb db, DeploymentQueue queue, Super
         foreach (var d in deployments) queue.Cancel(d.Id);
         // Cascades to environments, env vars, domains, deployments, their logs and the keys restricted to the project.
         await db.Projects.Where(p => p.Id == projectId).ExecuteDeleteAsync(ct);
+        cache.Invalidate(projectId);
         await routes.RebuildAsync(ct);
         await Task.WhenAll(deployments.Select(d => supervisor.StopAsync(d.Id, TimeSpan.Zero)));
 

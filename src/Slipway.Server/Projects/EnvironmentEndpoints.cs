@@ -41,8 +41,8 @@ internal static class EnvironmentEndpoints
         return await db.Environments.Where(e => e.ProjectId == project.Id).ToPageAsync(page, e => EnvironmentResponse.From(e, project), ct);
     }
 
-    private static async Task<Created<EnvironmentResponse>> CreateAsync(string projectId, CreateEnvironmentRequest body, Caller caller, Access access, SlipwayDb db,
-        TimeProvider time, CancellationToken ct)
+    private static async Task<Created<EnvironmentResponse>> CreateAsync(string projectId, CreateEnvironmentRequest body, Caller caller, Access access,
+        SlipwayDb db, ProjectReadCache cache, TimeProvider time, CancellationToken ct)
     {
         var v = new Validator().Required(body.Name, "name");
         Check(v, body.Name, body.Branch, body.BuildCommand, body.StartCommand);
@@ -57,6 +57,7 @@ internal static class EnvironmentEndpoints
         };
         db.Environments.Add(environment);
         await db.SaveUniqueAsync($"An environment named '{environment.Name}' already exists in this project.", ct);
+        cache.Invalidate(project.Id);
         return TypedResults.Created($"/api/v1/projects/{project.Id}/environments/{environment.Id}", EnvironmentResponse.From(environment, project));
     }
 
@@ -68,7 +69,7 @@ internal static class EnvironmentEndpoints
     }
 
     private static async Task<EnvironmentResponse> UpdateAsync(string projectId, string envId, UpdateEnvironmentRequest body, Caller caller,
-        Access access, SlipwayDb db, TimeProvider time, CancellationToken ct)
+        Access access, SlipwayDb db, ProjectReadCache cache, TimeProvider time, CancellationToken ct)
     {
         var v = new Validator();
         Check(v, body.Name, body.Branch, body.BuildCommand, body.StartCommand);
@@ -88,15 +89,18 @@ internal static class EnvironmentEndpoints
         environment.UpdatedAt = time.UtcNowMs();
         db.Environments.Update(environment);
         await db.SaveUniqueAsync($"An environment named '{environment.Name}' already exists in this project.", ct);
+        cache.Invalidate(project.Id);
         return EnvironmentResponse.From(environment, project);
     }
 
-    private static async Task<NoContent> DeleteAsync(string projectId, string envId, Caller caller, Access access, SlipwayDb db, CancellationToken ct)
+    private static async Task<NoContent> DeleteAsync(string projectId, string envId, Caller caller, Access access, SlipwayDb db,
+        ProjectReadCache cache, CancellationToken ct)
     {
         var (project, _) = await access.ProjectAsync(caller, projectId, Need.Write, ct);
         var environment = await FindAsync(db, project.Id, envId, ct);
         if (environment.Name == ProjectEnvironment.Production) throw ApiException.Conflict("The production environment cannot be deleted.");
         await db.Environments.Where(e => e.Id == environment.Id).ExecuteDeleteAsync(ct);
+        cache.Invalidate(project.Id);
         return TypedResults.NoContent();
     }
 

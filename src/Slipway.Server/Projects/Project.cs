@@ -32,6 +32,9 @@ internal sealed class Project : IHasId
     public string? LiveDeploymentId { get; set; }
     public DateTime CreatedAt { get; init; }
     public DateTime UpdatedAt { get; set; }
+
+    /// <summary>A private copy: cached snapshots are shared and must never be changed by a caller.</summary>
+    public Project Copy() => (Project)MemberwiseClone();
 }
 
 /// <summary>A named deployment target of a project (production, staging, previews). BuildPixel calls these build settings.</summary>

@@ -31,6 +31,7 @@ internal static class ProjectEndpoints
     public static WebApplicationBuilder AddProjects(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton(builder.Configuration.GetSection(ProjectOptions.SectionName).Get<ProjectOptions>() ?? new ProjectOptions());
+        builder.Services.AddSingleton<ProjectReadCache>();
         return builder;
     }
 
@@ -46,7 +47,7 @@ internal static class ProjectEndpoints
     }
 
     private static async Task<Created<ProjectResponse>> CreateAsync(CreateProjectRequest body, Caller caller, Access access, SlipwayDb db,
-        ProjectOptions options, ApiOptions api, Supervisor supervisor, TimeProvider time, CancellationToken ct)
+        ProjectOptions options, ApiOptions api, Supervisor supervisor, ProjectReadCache cache, TimeProvider time, CancellationToken ct)
     {
         var v = new Validator()
             .Required(body.Name, "name").Check(body.Name is null || ProjectRules.IsDnsLabel(body.Name), "name",
@@ -77,28 +78,28 @@ internal static class ProjectEndpoints
             Id = Ids.New(time), ProjectId = project.Id, Name = ProjectEnvironment.Production, CreatedAt = now, UpdatedAt = now,
         });
         await db.SaveUniqueAsync($"A project named '{project.Name}' already exists.", ct);
-        return TypedResults.Created($"/api/v1/projects/{project.Id}", (await ResponsesAsync(db, api, supervisor, [project], ct))[0]);
+        return TypedResults.Created($"/api/v1/projects/{project.Id}", (await ResponsesAsync(db, cache, api, supervisor, [project], ct))[0]);
     }
 
     private static async Task<Page<ProjectResponse>> ListAsync(Caller caller, Access access, SlipwayDb db, ApiOptions api, Supervisor supervisor,
-        PageQuery page,
+        ProjectReadCache cache, PageQuery page,
         [Microsoft.AspNetCore.Mvc.FromQuery(Name = "workspace_id")] string? workspaceId, CancellationToken ct)
     {
         var query = access.VisibleProjects(caller);
         if (workspaceId is not null) query = query.Where(p => p.WorkspaceId == workspaceId);
         var rows = await query.ToPageAsync(page, p => p, ct);
-        return new Page<ProjectResponse>(await ResponsesAsync(db, api, supervisor, rows.Data, ct), rows.NextCursor);
+        return new Page<ProjectResponse>(await ResponsesAsync(db, cache, api, supervisor, rows.Data, ct), rows.NextCursor);
     }
 
     private static async Task<ProjectResponse> GetAsync(string id, Caller caller, Access access, SlipwayDb db, ApiOptions api, Supervisor supervisor,
-        CancellationToken ct)
+        ProjectReadCache cache, CancellationToken ct)
     {
         var (project, _) = await access.ProjectAsync(caller, id, Need.Read, ct);
-        return (await ResponsesAsync(db, api, supervisor, [project], ct))[0];
+        return (await ResponsesAsync(db, cache, api, supervisor, [project], ct))[0];
     }
 
     private static async Task<ProjectResponse> UpdateAsync(string id, UpdateProjectRequest body, Caller caller, Access access, SlipwayDb db,
-        ProjectOptions options, ApiOptions api, Supervisor supervisor, TimeProvider time, CancellationToken ct)
+        ProjectOptions options, ApiOptions api, Supervisor supervisor, ProjectReadCache cache, TimeProvider time, CancellationToken ct)
     {
         var v = new Validator().Check(body.Name is null || ProjectRules.IsDnsLabel(body.Name), "name",
             "must be a DNS label: 1-63 lowercase letters, digits or '-', not starting or ending with '-'");
@@ -124,7 +125,8 @@ internal static class ProjectEndpoints
         project.UpdatedAt = time.UtcNowMs();
         db.Projects.Update(project);
         await db.SaveUniqueAsync($"A project named '{project.Name}' already exists.", ct);
-        return (await ResponsesAsync(db, api, supervisor, [project], ct))[0];
+        cache.Invalidate(project.Id);
+        return (await ResponsesAsync(db, cache, api, supervisor, [project], ct))[0];
     }
 
     private static async Task<NoContent> DeleteAsync(string id, Caller caller, Access access, ProjectTeardown teardown, ApiKeyAuthenticator keys,
@@ -164,12 +166,11 @@ internal static class ProjectEndpoints
     private static string? Blank(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
     /// <summary>
-    /// Projects with their environments and domains: two queries for a whole page, or two single-project queries for
-    /// one (the hot GET path: an IN list costs more than the lookup itself on SQLite). No EF compiled queries: they
-    /// cache their executor for the first database provider that ran them.
+    /// Projects with their environments and domains: two queries for a whole page, or the read cache for one (the hot
+    /// GET path). No EF compiled queries: they cache their executor for the first database provider that ran them.
     /// </summary>
-    internal static async Task<IReadOnlyList<ProjectResponse>> ResponsesAsync(SlipwayDb db, ApiOptions api, Supervisor supervisor,
-        IReadOnlyList<Project> projects, CancellationToken ct)
+    internal static async Task<IReadOnlyList<ProjectResponse>> ResponsesAsync(SlipwayDb db, ProjectReadCache cache, ApiOptions api,
+        Supervisor supervisor, IReadOnlyList<Project> projects, CancellationToken ct)
     {
         // A live release without a supervised process is either a static site (served by the router) or a process
         // that could not be brought back: one query tells which, only for those.
@@ -184,9 +185,9 @@ internal static class ProjectEndpoints
         List<Domain> domains;
         if (projects.Count == 1)
         {
-            var id = projects[0].Id;
-            environments = await db.Environments.Where(e => e.ProjectId == id).OrderBy(e => e.Id).ToListAsync(ct);
-            domains = await db.Domains.Where(d => d.ProjectId == id).OrderBy(d => d.Id).ToListAsync(ct);
+            var snapshot = await cache.GetAsync(db, projects[0].Id, ct);
+            environments = snapshot?.Environments.ToList() ?? [];
+            domains = snapshot?.Domains.ToList() ?? [];
         }
         else
         {

@@ -9,7 +9,7 @@ namespace Slipway.Server.Workspaces;
 /// The one place that answers "may this caller see / change this?". What the caller cannot see is
 /// reported as not found, so ids of other workspaces never leak.
 /// </summary>
-internal sealed class Access(SlipwayDb db)
+internal sealed class Access(SlipwayDb db, ProjectReadCache projects)
 {
 
     /// <summary>The caller's effective role in a workspace, or null when it cannot see it.</summary>
@@ -53,7 +53,7 @@ internal sealed class Access(SlipwayDb db)
     {
         if (string.IsNullOrEmpty(projectId)) throw ApiException.Validation(field, "is required");
         var project = Ids.IsValid(projectId) && (caller.KeyProjectId is null || caller.KeyProjectId == projectId)
-            ? await db.Projects.FirstOrDefaultAsync(p => p.Id == projectId, ct)
+            ? (await projects.GetAsync(db, projectId, ct))?.Project.Copy()
             : null;
         var role = project is null ? null : await RoleAsync(caller, project.WorkspaceId, ct);
         if (project is null || role is null) throw ApiException.NotFound("Project", projectId);

@@ -1,0 +1,41 @@
+using Slipway.Server.Tests.Support;
+
+namespace Slipway.Server.Tests.Projects;
+
+/// <summary>Project reads are served from memory; every write through the API must show on the very next read.</summary>
+public sealed class ReadingProjectsAfterWritesTests : IAsyncLifetime
+{
+    private SlipwayServer server = null!;
+
+    public async Task InitializeAsync() => server = await SlipwayServer.StartAsync();
+
+    public async Task DisposeAsync() => await server.DisposeAsync();
+
+    [Fact]
+    public async Task EveryWrite_IsVisibleOnTheNextRead()
+    {
+        var user = await server.RegisterUserAsync();
+        var id = (await server.CreateProjectAsync(user.Token, "cached-app"))["id"]!.GetValue<string>();
+        async Task<System.Text.Json.Nodes.JsonNode> Read() => (await server.GetAsync($"/api/v1/projects/{id}", user.Token)).AssertStatus(200).Json;
+        await Read();
+
+        (await server.PatchAsync($"/api/v1/projects/{id}", new { port = 4242 }, user.Token)).AssertStatus(200);
+        Assert.Equal(4242, (await Read())["port"]!.GetValue<int>());
+
+        var domain = (await server.PostAsync("/api/v1/domains", new { project_id = id, domain = "cached.example.com" }, user.Token)).AssertStatus(201).Json;
+        Assert.Equal("cached.example.com", (await Read())["domains"]![0]!["domain"]!.GetValue<string>());
+
+        var staging = (await server.PostAsync($"/api/v1/projects/{id}/environments", new { name = "staging" }, user.Token)).AssertStatus(201).Json;
+        Assert.Equal(2, (await Read())["environments"]!.AsArray().Count);
+        (await server.PatchAsync($"/api/v1/projects/{id}/environments/{staging["id"]}", new { branch = "dev" }, user.Token)).AssertStatus(200);
+        Assert.Contains((await Read())["environments"]!.AsArray(), e => e!["branch"]?.GetValue<string>() == "dev");
+        (await server.DeleteAsync($"/api/v1/projects/{id}/environments/{staging["id"]}", user.Token)).AssertStatus(204);
+        Assert.Single((await Read())["environments"]!.AsArray());
+
+        (await server.DeleteAsync($"/api/v1/domains/{domain["id"]}", user.Token)).AssertStatus(204);
+        Assert.Empty((await Read())["domains"]!.AsArray());
+
+        (await server.DeleteAsync($"/api/v1/projects/{id}", user.Token)).AssertStatus(204);
+        (await server.GetAsync($"/api/v1/projects/{id}", user.Token)).AssertError(404, "not_found");
+    }
+}
