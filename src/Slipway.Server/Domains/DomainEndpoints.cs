@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Mvc;
 using Slipway.Server.Auth;
 using Slipway.Server.Data;
+using Slipway.Server.Deployments;
 using Slipway.Server.Hosting;
 using Slipway.Server.Projects;
 using Slipway.Server.Workspaces;
@@ -26,7 +27,7 @@ internal static class DomainEndpoints
     }
 
     private static async Task<Created<DomainResponse>> CreateAsync(CreateDomainRequest body, Caller caller, Access access, SlipwayDb db,
-        ProjectReadCache cache, TimeProvider time, CancellationToken ct)
+        ProjectReadCache cache, RouteSync routes, TimeProvider time, CancellationToken ct)
     {
         var v = new Validator().Required(body.ProjectId, "project_id").Required(body.Domain, "domain");
         if (body.Domain is { Length: > 0 } && Hostnames.Problem(body.Domain) is { } problem) v.Check(false, "domain", problem);
@@ -44,6 +45,7 @@ internal static class DomainEndpoints
         db.Domains.Add(domain);
         await db.SaveUniqueAsync(Taken(hostname).Message, ct);
         cache.Invalidate(project.Id);
+        await routes.RebuildAsync(ct);
         return TypedResults.Created($"/api/v1/domains/{domain.Id}", DomainResponse.From(domain, environment.Name));
     }
 
@@ -68,7 +70,7 @@ internal static class DomainEndpoints
         return new Page<DomainResponse>(rows.Data.Select(d => DomainResponse.From(d, names[d.EnvironmentId])).ToList(), rows.NextCursor);
     }
 
-    private static async Task<NoContent> DeleteAsync(string id, Caller caller, Access access, SlipwayDb db, ProjectReadCache cache, CancellationToken ct)
+    private static async Task<NoContent> DeleteAsync(string id, Caller caller, Access access, SlipwayDb db, ProjectReadCache cache, RouteSync routes, CancellationToken ct)
     {
         // Looked up among visible projects first, so a domain of another workspace is a plain 404 that names no project.
         var visible = access.VisibleProjects(caller).Select(p => p.Id);
@@ -77,6 +79,7 @@ internal static class DomainEndpoints
         await access.ProjectAsync(caller, domain.ProjectId, Need.Write, ct);
         await db.Domains.Where(d => d.Id == domain.Id).ExecuteDeleteAsync(ct);
         cache.Invalidate(domain.ProjectId);
+        await routes.RebuildAsync(ct);
         return TypedResults.NoContent();
     }
 

@@ -1,5 +1,6 @@
 using Slipway.Server.Auth;
 using Slipway.Server.Data;
+using Slipway.Server.Deployments;
 using Slipway.Server.Hosting;
 using Slipway.Server.OpenApi;
 using Slipway.Server.Workspaces;
@@ -42,7 +43,7 @@ internal static class EnvironmentEndpoints
     }
 
     private static async Task<Created<EnvironmentResponse>> CreateAsync(string projectId, CreateEnvironmentRequest body, Caller caller, Access access,
-        SlipwayDb db, ProjectReadCache cache, TimeProvider time, CancellationToken ct)
+        SlipwayDb db, ProjectReadCache cache, RouteSync routes, TimeProvider time, CancellationToken ct)
     {
         var v = new Validator().Required(body.Name, "name");
         Check(v, body.Name, body.Branch, body.BuildCommand, body.StartCommand);
@@ -58,6 +59,7 @@ internal static class EnvironmentEndpoints
         db.Environments.Add(environment);
         await db.SaveUniqueAsync($"An environment named '{environment.Name}' already exists in this project.", ct);
         cache.Invalidate(project.Id);
+        await routes.RebuildAsync(ct);
         return TypedResults.Created($"/api/v1/projects/{project.Id}/environments/{environment.Id}", EnvironmentResponse.From(environment, project));
     }
 
@@ -69,7 +71,7 @@ internal static class EnvironmentEndpoints
     }
 
     private static async Task<EnvironmentResponse> UpdateAsync(string projectId, string envId, UpdateEnvironmentRequest body, Caller caller,
-        Access access, SlipwayDb db, ProjectReadCache cache, TimeProvider time, CancellationToken ct)
+        Access access, SlipwayDb db, ProjectReadCache cache, RouteSync routes, TimeProvider time, CancellationToken ct)
     {
         var v = new Validator();
         Check(v, body.Name, body.Branch, body.BuildCommand, body.StartCommand);
@@ -90,17 +92,19 @@ internal static class EnvironmentEndpoints
         db.Environments.Update(environment);
         await db.SaveUniqueAsync($"An environment named '{environment.Name}' already exists in this project.", ct);
         cache.Invalidate(project.Id);
+        await routes.RebuildAsync(ct);
         return EnvironmentResponse.From(environment, project);
     }
 
     private static async Task<NoContent> DeleteAsync(string projectId, string envId, Caller caller, Access access, SlipwayDb db,
-        ProjectReadCache cache, CancellationToken ct)
+        ProjectReadCache cache, RouteSync routes, CancellationToken ct)
     {
         var (project, _) = await access.ProjectAsync(caller, projectId, Need.Write, ct);
         var environment = await FindAsync(db, project.Id, envId, ct);
         if (environment.Name == ProjectEnvironment.Production) throw ApiException.Conflict("The production environment cannot be deleted.");
         await db.Environments.Where(e => e.Id == environment.Id).ExecuteDeleteAsync(ct);
         cache.Invalidate(project.Id);
+        await routes.RebuildAsync(ct);
         return TypedResults.NoContent();
     }
 

@@ -47,7 +47,8 @@ internal static class ProjectEndpoints
     }
 
     private static async Task<Created<ProjectResponse>> CreateAsync(CreateProjectRequest body, Caller caller, Access access, SlipwayDb db,
-        ProjectOptions options, ApiOptions api, Supervisor supervisor, ProjectReadCache cache, TimeProvider time, CancellationToken ct)
+        ProjectOptions options, ApiOptions api, Supervisor supervisor, ProjectReadCache cache, RouteSync routes, TimeProvider time,
+        CancellationToken ct)
     {
         var v = new Validator()
             .Required(body.Name, "name").Check(body.Name is null || ProjectRules.IsDnsLabel(body.Name), "name",
@@ -78,6 +79,7 @@ internal static class ProjectEndpoints
             Id = Ids.New(time), ProjectId = project.Id, Name = ProjectEnvironment.Production, CreatedAt = now, UpdatedAt = now,
         });
         await db.SaveUniqueAsync($"A project named '{project.Name}' already exists.", ct);
+        await routes.RebuildAsync(ct);
         return TypedResults.Created($"/api/v1/projects/{project.Id}", (await ResponsesAsync(db, cache, api, supervisor, [project], ct))[0]);
     }
 
@@ -99,7 +101,8 @@ internal static class ProjectEndpoints
     }
 
     private static async Task<ProjectResponse> UpdateAsync(string id, UpdateProjectRequest body, Caller caller, Access access, SlipwayDb db,
-        ProjectOptions options, ApiOptions api, Supervisor supervisor, ProjectReadCache cache, TimeProvider time, CancellationToken ct)
+        ProjectOptions options, ApiOptions api, Supervisor supervisor, ProjectReadCache cache, RouteSync routes, TimeProvider time,
+        CancellationToken ct)
     {
         var v = new Validator().Check(body.Name is null || ProjectRules.IsDnsLabel(body.Name), "name",
             "must be a DNS label: 1-63 lowercase letters, digits or '-', not starting or ending with '-'");
@@ -126,6 +129,7 @@ internal static class ProjectEndpoints
         db.Projects.Update(project);
         await db.SaveUniqueAsync($"A project named '{project.Name}' already exists.", ct);
         cache.Invalidate(project.Id);
+        await routes.RebuildAsync(ct);
         return (await ResponsesAsync(db, cache, api, supervisor, [project], ct))[0];
     }
 

@@ -254,6 +254,50 @@ public sealed class DeployingAppsTests : IAsyncLifetime
         (await server.GetAsync($"/api/v1/deployments/{ready["id"]}", user.Token)).AssertError(404, "not_found");
     }
 
+    [Fact]
+    public async Task CustomDomainAndStagingEnvironment_AreRoutedToTheirOwnReleases()
+    {
+        repo.Commit("prod", NodeApp("production-build"));
+        var projectId = await NodeProjectAsync("node-hosts");
+        await server.WaitForStatusAsync(user.Token, (await server.DeployAsync(user.Token, projectId))["id"]!.GetValue<string>(), Deploy, "ready");
+        (await server.PostAsync("/api/v1/domains", new { project_id = projectId, domain = "www.hosts-example.test" }, user.Token)).AssertStatus(201);
+        Assert.Equal("production-build", await server.RouterGetStringAsync("www.hosts-example.test", "/"));
+
+        repo.Commit("staging", NodeApp("staging-build"), branch: "develop");
+        (await server.PostAsync($"/api/v1/projects/{projectId}/environments", new { name = "staging", branch = "develop" }, user.Token)).AssertStatus(201);
+        Assert.Equal(503, (int)(await server.RouterGetAsync("node-hosts-staging.localhost", "/")).StatusCode);
+        var staging = await server.WaitForStatusAsync(user.Token, (await server.DeployAsync(user.Token, projectId, "staging"))["id"]!.GetValue<string>(), Deploy, "ready");
+        Assert.Equal("http://node-hosts-staging.localhost:8000", staging["url"]!.GetValue<string>());
+        Assert.Equal("staging-build", await server.RouterGetStringAsync("node-hosts-staging.localhost", "/"));
+        Assert.Equal("production-build", await server.RouterGetStringAsync("node-hosts.localhost", "/"));
+        Assert.Equal(404, (int)(await server.RouterGetAsync("unknown-host.localhost", "/")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Artifact_DownloadsWithETagAndRanges()
+    {
+        repo.Commit("artifact", NodeApp("artifact"));
+        var projectId = await NodeProjectAsync("node-artifact");
+        var ready = await server.WaitForStatusAsync(user.Token, (await server.DeployAsync(user.Token, projectId))["id"]!.GetValue<string>(), Deploy, "ready");
+        var sha = ready["artifact"]!["sha256"]!.GetValue<string>();
+        var size = ready["artifact"]!["size"]!.GetValue<long>();
+
+        using var client = new HttpClient { BaseAddress = server.BaseAddress };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", user.Token);
+        using var full = await client.GetAsync($"/api/v1/builds/{ready["build_id"]}/artifact");
+        Assert.Equal(200, (int)full.StatusCode);
+        Assert.Equal($"\"{sha}\"", full.Headers.ETag!.Tag);
+        Assert.Equal(size, full.Content.Headers.ContentLength);
+        var bytes = await full.Content.ReadAsByteArrayAsync();
+        Assert.Equal(sha, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)));
+
+        using var range = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/builds/{ready["build_id"]}/artifact");
+        range.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(10, 19);
+        using var partial = await client.SendAsync(range);
+        Assert.Equal(206, (int)partial.StatusCode);
+        Assert.Equal(bytes[10..20], await partial.Content.ReadAsByteArrayAsync());
+    }
+
     private int BuildsRun() => File.Exists(Path.Combine(markerDirectory, "builds.log")) ? File.ReadAllLines(Path.Combine(markerDirectory, "builds.log")).Length : 0;
 
     private static int SleepersAlive(string marker)

@@ -1,0 +1,38 @@
+using Slipway.Server.Tests.Support;
+
+namespace Slipway.Server.Tests.Deployments;
+
+public sealed class RetainingReleasesTests
+{
+    [Fact]
+    public async Task OlderReleasesBeyondTheLimit_AreCollected_AndCannotBeRolledBackTo()
+    {
+        var settings = EngineSettings.Fast;
+        settings["Slipway:Builds:RetainedReleases"] = "2";
+        await using var server = await SlipwayServer.StartAsync(settings);
+        using var repo = GitRepo.Create();
+        var user = await server.RegisterUserAsync();
+        var projectId = (await server.CreateProjectAsync(user.Token, "retained",
+            new { repo_url = repo.BarePath, framework = "static" }))["id"]!.GetValue<string>();
+
+        var deployments = new List<System.Text.Json.Nodes.JsonNode>();
+        for (var i = 1; i <= 3; i++)
+        {
+            repo.Commit($"v{i}", SampleApps.Static($"version {i}"));
+            deployments.Add(await server.WaitForStatusAsync(user.Token, (await server.DeployAsync(user.Token, projectId))["id"]!.GetValue<string>(),
+                TimeSpan.FromSeconds(60), "ready"));
+        }
+
+        var oldest = (await server.GetAsync($"/api/v1/deployments/{deployments[0]["id"]}", user.Token)).AssertStatus(200).Json;
+        Assert.Null(oldest["artifact"]);
+        Assert.False(Directory.Exists(Path.Combine(server.DataDirectory, "releases", deployments[0]["id"]!.GetValue<string>())));
+        Assert.False(File.Exists(Path.Combine(server.DataDirectory, "artifacts", deployments[0]["artifact"]!["sha256"]!.GetValue<string>() + ".tar.gz")));
+        (await server.PostAsync($"/api/v1/deployments/{deployments[0]["id"]}/rollback", null, user.Token)).AssertError(409, "invalid_state");
+
+        var kept = (await server.GetAsync($"/api/v1/deployments/{deployments[1]["id"]}", user.Token)).AssertStatus(200).Json;
+        Assert.NotNull(kept["artifact"]);
+        var rollback = (await server.PostAsync($"/api/v1/deployments/{deployments[1]["id"]}/rollback", null, user.Token)).AssertStatus(201).Json;
+        await server.WaitForStatusAsync(user.Token, rollback["id"]!.GetValue<string>(), TimeSpan.FromSeconds(60), "ready");
+        Assert.Contains("version 2", await server.RouterGetStringAsync("retained.localhost", "/"));
+    }
+}
