@@ -59,6 +59,7 @@ namespace Slipway.Server
             app.UseRequestIds();
             app.UseObservability();
             app.UseApiErrors();
+            app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(20) });
             app.UseRouting();
             app.UseSlipwayAuthentication();
             app.UseIdempotency();

@@ -22,7 +22,7 @@ internal static class Authentication
         }
         var required = endpoint.Metadata.GetMetadata<RequiredScope>()
                        ?? throw new InvalidOperationException($"Endpoint '{endpoint.DisplayName}' declares neither a scope nor Anonymous.");
-        var caller = await AuthenticateAsync(context);
+        var caller = await AuthenticateAsync(context, endpoint.Metadata.GetMetadata<QueryToken>() is not null);
         if (!caller.HasScope(required.Scope))
         {
             throw required.Scope == Scopes.UserSession
@@ -33,9 +33,13 @@ internal static class Authentication
         await next(context);
     });
 
-    private static async Task<Caller> AuthenticateAsync(HttpContext context)
+    private static async Task<Caller> AuthenticateAsync(HttpContext context, bool queryTokenAllowed)
     {
         var header = context.Request.Headers.Authorization.ToString();
+        if (header.Length == 0 && queryTokenAllowed && context.Request.Query["token"].ToString() is { Length: > 0 } queryToken)
+        {
+            header = "Bearer " + queryToken;
+        }
         if (header.Length == 0) throw ApiException.Unauthenticated("Send 'Authorization: Bearer <token or API key>'.");
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) || header.Length > 4096)
         {

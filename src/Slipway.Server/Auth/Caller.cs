@@ -44,6 +44,9 @@ internal sealed record Caller(
 /// <summary>Endpoint metadata: the scope an operation needs (read by the auth middleware and the OpenAPI document).</summary>
 internal sealed record RequiredScope(string Scope);
 
+/// <summary>Endpoint metadata: the token may come as <c>?token=</c> (WebSocket, EventSource cannot set headers).</summary>
+internal sealed record QueryToken;
+
 /// <summary>Endpoint metadata: no credentials needed.</summary>
 internal sealed record Anonymous;
 
@@ -51,6 +54,9 @@ internal static class ScopeConventions
 {
     public static TBuilder RequireScope<TBuilder>(this TBuilder builder, string scope) where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new RequiredScope(scope));
+
+    public static TBuilder AllowQueryToken<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new QueryToken());
 
     public static TBuilder Anonymous<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new Anonymous());

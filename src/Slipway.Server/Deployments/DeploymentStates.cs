@@ -3,6 +3,7 @@ using System.Text.Json;
 using Slipway.Server.Data;
 using Slipway.Server.Events;
 using Slipway.Server.Hosting;
+using Slipway.Server.Logs;
 
 namespace Slipway.Server.Deployments;
 
@@ -10,7 +11,7 @@ namespace Slipway.Server.Deployments;
 /// The one way a deployment changes state: a guarded set-based update (zero rows: someone else got there first)
 /// and its <c>deployment.status_changed</c> event, in one transaction.
 /// </summary>
-internal sealed class DeploymentStates(SlipwayDb db, TimeProvider time, ApiOptions api)
+internal sealed class DeploymentStates(SlipwayDb db, LogHub hub, TimeProvider time, ApiOptions api)
 {
     public static readonly Expression<Func<Deployment, bool>> NotTerminal =
         d => d.Status != DeploymentStatus.Ready && d.Status != DeploymentStatus.Failed && d.Status != DeploymentStatus.Canceled;
@@ -44,6 +45,7 @@ internal sealed class DeploymentStates(SlipwayDb db, TimeProvider time, ApiOptio
         await AddEventAsync(id, "deployment.status_changed", ct);
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
+        hub.PublishStatus(id, LogFollower.Text(to));
         return true;
     }
 

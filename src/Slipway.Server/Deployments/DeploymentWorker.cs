@@ -213,9 +213,11 @@ internal sealed partial class DeploymentWorker(
             timings["total_ms"] = total.ElapsedMilliseconds;
 
             var previousLive = environment.LiveDeploymentId;
-            await logs.FlushAsync(CancellationToken.None);
             // Route first, then commit: whoever sees "ready" reaches the new release. A failed commit routes back.
             await routes.RebuildAsync(CancellationToken.None, goingLive: deployment);
+            // Every line is written before the terminal state, so a follower's "end" really is the end of the log.
+            Log("system", $"Live: {deployment.Id} serves {environment.Name}.");
+            await logs.FlushAsync(CancellationToken.None);
             var isProduction = environment.Name == ProjectEnvironment.Production;
             var switched = await states.TransitionAsync(id, d => d.Status == DeploymentStatus.Deploying, DeploymentStatus.Ready, null, ct,
                 alsoInTransaction: async () =>
@@ -233,7 +235,6 @@ internal sealed partial class DeploymentWorker(
                 await routes.RebuildAsync(CancellationToken.None);
                 throw new OperationCanceledException(ct);
             }
-            Log("system", $"Live: {deployment.Id} serves {environment.Name}.");
             started = null;
             if (previousLive is not null && previousLive != id)
             {

@@ -4,6 +4,7 @@ using Slipway.Server.Auth;
 using Slipway.Server.Data;
 using Slipway.Server.Deployments;
 using Slipway.Server.Hosting;
+using Slipway.Server.Workspaces;
 
 namespace Slipway.Server.Logs;
 
@@ -15,6 +16,8 @@ internal static class LogEndpoints
 
     public static WebApplicationBuilder AddLogs(this WebApplicationBuilder builder)
     {
+        builder.Services.AddSingleton<LogHub>();
+        builder.Services.AddSingleton<LogFollower>();
         builder.Services.AddSingleton<LogWriter>();
         builder.Services.AddHostedService(s => s.GetRequiredService<LogWriter>());
         return builder;
@@ -22,14 +25,83 @@ internal static class LogEndpoints
 
     public static IEndpointRouteBuilder MapLogEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGroup("/api/v1/logs").WithTags("Logs").MapGet("/{deploymentId}", ListAsync).RequireScope(Scopes.LogsRead);
+        var logs = app.MapGroup("/api/v1/logs").WithTags("Logs");
+        logs.MapGet("/{deploymentId}", ListAsync).RequireScope(Scopes.LogsRead).AllowQueryToken()
+            .Produces<Page<LogLineResponse>>(StatusCodes.Status200OK).Produces<StreamMessage>(StatusCodes.Status200OK, "application/x-ndjson");
+        logs.MapGet("/{deploymentId}/events", EventsAsync).RequireScope(Scopes.LogsRead).AllowQueryToken()
+            .Produces<StreamMessage>(StatusCodes.Status200OK, "text/event-stream");
+        logs.MapGet("/{deploymentId}/stream", WebSocketAsync).RequireScope(Scopes.LogsRead).AllowQueryToken()
+            .Produces(StatusCodes.Status101SwitchingProtocols);
+        app.MapGet("/api/v1/projects/{projectId}/logs", ProjectLogsAsync).RequireScope(Scopes.LogsRead).AllowQueryToken().WithTags("Logs")
+            .Produces<Page<LogLineResponse>>(StatusCodes.Status200OK).Produces<StreamMessage>(StatusCodes.Status200OK, "application/x-ndjson");
         return app;
     }
 
+    /// <summary>Server-Sent Events: <c>id:</c> is the seq; resumes after <c>Last-Event-ID</c> (or <c>?after=</c>); <c>event: end</c> at the end.</summary>
+    private static async Task EventsAsync(string deploymentId, HttpContext http, Caller caller, DeploymentAccess deployments, LogFollower follower,
+        [FromQuery] string? after, CancellationToken ct)
+    {
+        var from = ParseAfter(http.Request.Headers["Last-Event-ID"].ToString() is { Length: > 0 } lastEventId ? lastEventId : after,
+            http.Request.Headers.ContainsKey("Last-Event-ID") ? "Last-Event-ID" : "after");
+        var deployment = await deployments.FindAsync(caller, deploymentId, Workspaces.Need.Read, ct);
+        await LogStreaming.ServerSentEventsAsync(http, follower.FollowAsync(deployment.Id, from, ct), ct);
+    }
+
+    /// <summary>WebSocket: JSON messages (<c>log</c>, <c>status</c>, <c>gap</c>, then <c>end</c> and a normal close).</summary>
+    private static async Task WebSocketAsync(string deploymentId, HttpContext http, Caller caller, DeploymentAccess deployments,
+        LogFollower follower, [FromQuery] string? after, CancellationToken ct)
+    {
+        if (!http.WebSockets.IsWebSocketRequest) throw ApiException.Validation("upgrade", "this endpoint expects a WebSocket upgrade");
+        var from = ParseAfter(after, "after");
+        var deployment = await deployments.FindAsync(caller, deploymentId, Workspaces.Need.Read, ct);
+        using var socket = await http.WebSockets.AcceptWebSocketAsync();
+        await LogStreaming.WebSocketAsync(socket, follower.FollowAsync(deployment.Id, from, ct), ct);
+    }
+
+    /// <summary>The live release's runtime output (<c>stream=runtime</c>); with <c>follow=true</c> it keeps streaming as NDJSON.</summary>
+    private static async Task<IResult> ProjectLogsAsync(string projectId, HttpContext http, Caller caller, Access access, SlipwayDb db,
+        LogFollower follower, [FromQuery] string? environment, [FromQuery] bool? follow, [FromQuery] string? after, CancellationToken ct)
+    {
+        var from = ParseAfter(after, "after");
+        var (project, _) = await access.ProjectAsync(caller, projectId, Workspaces.Need.Read, ct);
+        var env = await Projects.EnvironmentEndpoints.ByNameAsync(db, project.Id, environment, ct);
+        var live = env.LiveDeploymentId ?? throw ApiException.NotFound($"Environment '{env.Name}' has no live release.");
+        if (follow != true)
+        {
+            var rows = await db.LogLines.Where(l => l.DeploymentId == live && l.Stream == "runtime" && l.Seq > from).OrderBy(l => l.Seq)
+                .Take(MaxLimit + 1).ToListAsync(ct);
+            var more = rows.Count > MaxLimit;
+            if (more) rows.RemoveAt(rows.Count - 1);
+            return TypedResults.Ok(new Page<LogLineResponse>(rows.Select(Response).ToList(),
+                more ? rows[^1].Seq.ToString(CultureInfo.InvariantCulture) : null));
+        }
+        // A live release's deployment is already terminal (ready): follow its runtime lines without ending.
+        await LogStreaming.NdjsonAsync(http, RuntimeOnly(follower.FollowAsync(live, from, ct, endAtTerminal: false)), ct);
+        return Results.Empty;
+    }
+
+    private static async IAsyncEnumerable<LogEvent> RuntimeOnly(IAsyncEnumerable<LogEvent> events)
+    {
+        await foreach (var evt in events)
+        {
+            if (evt.Line is null || evt.Line.Stream == "runtime") yield return evt;
+        }
+    }
+
+    private static long ParseAfter(string? value, string field)
+    {
+        if (string.IsNullOrEmpty(value)) return 0;
+        return long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var seq)
+            ? seq
+            : throw ApiException.Validation(field, "must be a log sequence number");
+    }
+
+    private static LogLineResponse Response(LogLine l) => new(l.Seq, l.DeploymentId, l.Timestamp, l.Level, l.Stream, l.Message);
+
     /// <summary>Lines in <c>seq</c> order after <c>after</c> (or the cursor); <c>limit</c> up to 1000 (default 100).</summary>
-    private static async Task<Page<LogLineResponse>> ListAsync(string deploymentId, Caller caller, DeploymentAccess deployments, SlipwayDb db,
-        [FromQuery] string? after, [FromQuery] string? cursor, [FromQuery] string? limit, [FromQuery] string? stream, [FromQuery] string? level,
-        CancellationToken ct)
+    private static async Task<IResult> ListAsync(string deploymentId, HttpContext http, Caller caller, DeploymentAccess deployments, SlipwayDb db,
+        LogFollower follower, [FromQuery] string? after, [FromQuery] string? cursor, [FromQuery] string? limit, [FromQuery] string? stream,
+        [FromQuery] string? level, [FromQuery] bool? follow, CancellationToken ct)
     {
         var v = new Validator();
         long afterSeq = 0;
@@ -43,6 +115,12 @@ internal static class LogEndpoints
         v.Check(level is null or "debug" or "info" or "warn" or "error", "level", "must be debug, info, warn or error");
         v.ThrowIfInvalid();
         var deployment = await deployments.FindAsync(caller, deploymentId, Workspaces.Need.Read, ct);
+        if (follow == true)
+        {
+            // NDJSON: one JSON object per line, flushed per batch, ending with an "end" object when the deployment ends.
+            await LogStreaming.NdjsonAsync(http, Filter(follower.FollowAsync(deployment.Id, afterSeq, ct), stream, level), ct);
+            return Results.Empty;
+        }
 
         var query = db.LogLines.Where(l => l.DeploymentId == deployment.Id && l.Seq > afterSeq);
         if (stream is not null) query = query.Where(l => l.Stream == stream);
@@ -50,8 +128,15 @@ internal static class LogEndpoints
         var rows = await query.OrderBy(l => l.Seq).Take(take + 1).ToListAsync(ct);
         var more = rows.Count > take;
         if (more) rows.RemoveAt(rows.Count - 1);
-        return new Page<LogLineResponse>(
-            rows.Select(l => new LogLineResponse(l.Seq, l.DeploymentId, l.Timestamp, l.Level, l.Stream, l.Message)).ToList(),
-            more ? rows[^1].Seq.ToString(CultureInfo.InvariantCulture) : null);
+        return TypedResults.Ok(new Page<LogLineResponse>(rows.Select(Response).ToList(), more ? rows[^1].Seq.ToString(CultureInfo.InvariantCulture) : null));
+    }
+
+    private static async IAsyncEnumerable<LogEvent> Filter(IAsyncEnumerable<LogEvent> events, string? stream, string? level)
+    {
+        await foreach (var evt in events)
+        {
+            if (evt.Line is { } line && ((stream is not null && line.Stream != stream) || (level is not null && line.Level != level))) continue;
+            yield return evt;
+        }
     }
 }

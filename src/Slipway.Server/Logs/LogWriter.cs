@@ -11,7 +11,7 @@ namespace Slipway.Server.Logs;
 /// Appends log lines to deployments: assigns each line its <c>seq</c> (strictly increasing, no gaps) and persists in
 /// batches from one background loop, so a process writing as fast as it can costs one insert per batch, not per line.
 /// </summary>
-internal sealed partial class LogWriter(IServiceScopeFactory scopes, TimeProvider time, ILogger<LogWriter> logger) : BackgroundService
+internal sealed partial class LogWriter(IServiceScopeFactory scopes, LogHub hub, TimeProvider time, ILogger<LogWriter> logger) : BackgroundService
 {
     public const int MaxMessageLength = 16 * 1024;
     private const int BatchSize = 1000;
@@ -42,6 +42,7 @@ internal sealed partial class LogWriter(IServiceScopeFactory scopes, TimeProvide
             };
             Interlocked.Increment(ref enqueued);
             queue.Writer.TryWrite(line);
+            hub.Publish(line);
         }
     }
 

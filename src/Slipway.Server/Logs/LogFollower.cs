@@ -1,0 +1,72 @@
+using System.Runtime.CompilerServices;
+using Slipway.Server.Data;
+using Slipway.Server.Deployments;
+
+namespace Slipway.Server.Logs;
+
+/// <summary>
+/// Backlog then live lines of one deployment, every line exactly once and in order, then <c>end</c> when it reaches
+/// a terminal state. Registration comes before the snapshot (subscribe, flush the writer, read the stored lines), so
+/// no line falls between backlog and live. A follower whose buffer overflowed is told (<c>gap</c>) and catches up
+/// from the database before going live again: slow readers lose nothing and slow down no one.
+/// </summary>
+internal sealed class LogFollower(LogHub hub, LogWriter writer, IServiceScopeFactory scopes)
+{
+    private const int BacklogPage = 2_000;
+
+    public async IAsyncEnumerable<LogEvent> FollowAsync(string deploymentId, long afterSeq, [EnumeratorCancellation] CancellationToken ct,
+        bool endAtTerminal = true)
+    {
+        var last = afterSeq;
+        while (true)
+        {
+            using var subscription = hub.Subscribe(deploymentId);
+            await writer.FlushAsync(ct);
+            await using (var scope = scopes.CreateAsyncScope())
+            {
+                var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
+                while (true)
+                {
+                    var from = last;
+                    var page = await db.LogLines.Where(l => l.DeploymentId == deploymentId && l.Seq > from).OrderBy(l => l.Seq)
+                        .Take(BacklogPage).ToListAsync(ct);
+                    foreach (var line in page)
+                    {
+                        last = line.Seq;
+                        yield return new LogEvent("log", line);
+                    }
+                    if (page.Count < BacklogPage) break;
+                }
+                var status = await db.Deployments.Where(d => d.Id == deploymentId).Select(d => (DeploymentStatus?)d.Status).FirstOrDefaultAsync(ct);
+                if (status is null || (endAtTerminal && Deployment.IsTerminal(status.Value)))
+                {
+                    yield return new LogEvent("end", Status: status is null ? "deleted" : Text(status.Value));
+                    yield break;
+                }
+            }
+
+            await foreach (var evt in subscription.Reader.ReadAllAsync(ct))
+            {
+                if (evt.Line is { } line)
+                {
+                    if (line.Seq <= last) continue;
+                    last = line.Seq;
+                    yield return evt;
+                }
+                else if (evt.Status is { } status)
+                {
+                    yield return evt;
+                    if (endAtTerminal && status is "ready" or "failed" or "canceled")
+                    {
+                        yield return new LogEvent("end", Status: status);
+                        yield break;
+                    }
+                }
+            }
+            // The reader completed: this follower fell behind. Say so, then catch up from the database.
+            yield return new LogEvent("gap", From: last + 1);
+        }
+    }
+
+    public static string Text(DeploymentStatus status) => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(status.ToString());
+}

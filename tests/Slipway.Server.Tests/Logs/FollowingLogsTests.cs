@@ -1,0 +1,176 @@
+using System.Net.Http.Headers;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json.Nodes;
+using Slipway.Server.Tests.Support;
+
+namespace Slipway.Server.Tests.Logs;
+
+/// <summary>Live build logs over NDJSON, Server-Sent Events and WebSocket: every line once, in order, then the end.</summary>
+public sealed class FollowingLogsTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
+    private SlipwayServer server = null!;
+    private TestUser user = null!;
+    private readonly List<GitRepo> repos = [];
+
+    public async Task InitializeAsync()
+    {
+        server = await SlipwayServer.StartAsync(EngineSettings.Fast);
+        user = await server.RegisterUserAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await server.DisposeAsync();
+        foreach (var repo in repos) repo.Dispose();
+    }
+
+    /// <summary>A static site whose build prints <paramref name="lines"/> numbered lines, a few at a time.</summary>
+    private async Task<string> StartBuildAsync(string name, int lines, string tail = "true")
+    {
+        var repo = GitRepo.Create();
+        repos.Add(repo);
+        var files = SampleApps.Static(name);
+        files["build.sh"] = $"i=1; while [ $i -le {lines} ]; do echo \"line $i\"; if [ $((i % 20)) -eq 0 ]; then sleep 0.05; fi; i=$((i+1)); done; {tail}\n";
+        repo.Commit(name, files);
+        var projectId = (await server.CreateProjectAsync(user.Token, name,
+            new { repo_url = repo.BarePath, framework = "static", build_command = "sh build.sh" }))["id"]!.GetValue<string>();
+        return (await server.DeployAsync(user.Token, projectId))["id"]!.GetValue<string>();
+    }
+
+    private HttpClient Client()
+    {
+        var client = new HttpClient { BaseAddress = server.BaseAddress, Timeout = Timeout };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", user.Token);
+        return client;
+    }
+
+    private static void AssertBuildLinesInOrder(IReadOnlyList<JsonNode> messages, int lines)
+    {
+        var logs = messages.Where(m => m["type"]!.GetValue<string>() == "log").ToList();
+        var seqs = logs.Select(m => m["seq"]!.GetValue<long>()).ToList();
+        Assert.Equal(seqs.Count, seqs.Distinct().Count());
+        Assert.Equal(seqs.Order(), seqs);
+        Assert.Equal(Enumerable.Range((int)seqs[0], seqs.Count).Select(i => (long)i), seqs);
+        var build = logs.Where(m => m["stream"]!.GetValue<string>() == "build").Select(m => m["message"]!.GetValue<string>()).ToList();
+        Assert.Equal(Enumerable.Range(1, lines).Select(i => $"line {i}"), build);
+    }
+
+    [Fact]
+    public async Task Ndjson_FollowsABuildToTheEnd_AndResumesAfterASeq()
+    {
+        var id = await StartBuildAsync("ndjson-site", 300);
+        using var client = Client();
+        using var response = await client.GetAsync($"/api/v1/logs/{id}?follow=true", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal("application/x-ndjson", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("no", response.Headers.GetValues("X-Accel-Buffering").Single());
+        var messages = new List<JsonNode>();
+        using (var reader = new StreamReader(await response.Content.ReadAsStreamAsync()))
+        {
+            while (await reader.ReadLineAsync().WaitAsync(Timeout) is { } line) messages.Add(JsonNode.Parse(line)!);
+        }
+        Assert.Equal("end", messages[^1]["type"]!.GetValue<string>());
+        Assert.Equal("ready", messages[^1]["status"]!.GetValue<string>());
+        Assert.Contains(messages, m => m["type"]!.GetValue<string>() == "status" || m["type"]!.GetValue<string>() == "log");
+        AssertBuildLinesInOrder(messages, 300);
+
+        var middle = messages.Where(m => m["type"]!.GetValue<string>() == "log").ElementAt(100)["seq"]!.GetValue<long>();
+        var rest = (await client.GetStringAsync($"/api/v1/logs/{id}?follow=true&after={middle}")).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => JsonNode.Parse(l)!).ToList();
+        Assert.Equal(middle + 1, rest.First(m => m["type"]!.GetValue<string>() == "log")["seq"]!.GetValue<long>());
+        Assert.Equal(messages.Count(m => m["type"]!.GetValue<string>() == "log" && m["seq"]!.GetValue<long>() > middle),
+            rest.Count(m => m["type"]!.GetValue<string>() == "log"));
+    }
+
+    [Fact]
+    public async Task ServerSentEvents_ResumeFromLastEventId_AndEndWithEndEvent()
+    {
+        var id = await StartBuildAsync("sse-site", 120);
+        await server.WaitForStatusAsync(user.Token, id, Timeout, "ready");
+        using var client = Client();
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/logs/{id}/events");
+        request.Headers.Add("Last-Event-ID", "50");
+        using var response = await client.SendAsync(request);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType!.MediaType);
+        var text = await response.Content.ReadAsStringAsync();
+        var events = text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("id: 51\nevent: log\ndata: ", events[0]);
+        Assert.StartsWith("event: end\ndata: ", events[^1]);
+        Assert.Contains("\"status\":\"ready\"", events[^1]);
+        Assert.DoesNotContain(events, e => e.StartsWith("id: 50\n", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task WebSocket_WithQueryToken_JoinsMidBuild_GetsBacklogAndLiveWithoutGap_ThenEnds()
+    {
+        var id = await StartBuildAsync("ws-site", 400);
+        await server.WaitForStatusAsync(user.Token, id, Timeout, "building");
+        await Task.Delay(300);
+        using var socket = new ClientWebSocket();
+        var uri = new Uri($"ws://{server.BaseAddress.Authority}/api/v1/logs/{id}/stream?token={Uri.EscapeDataString(user.Token)}");
+        using var timeout = new CancellationTokenSource(Timeout);
+        await socket.ConnectAsync(uri, timeout.Token);
+        var messages = new List<JsonNode>();
+        var buffer = new byte[64 * 1024];
+        while (true)
+        {
+            using var message = new MemoryStream();
+            WebSocketReceiveResult result;
+            do
+            {
+                result = await socket.ReceiveAsync(buffer, timeout.Token);
+                message.Write(buffer, 0, result.Count);
+            }
+            while (!result.EndOfMessage);
+            if (result.MessageType == WebSocketMessageType.Close) break;
+            messages.Add(JsonNode.Parse(Encoding.UTF8.GetString(message.ToArray()))!);
+        }
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, socket.CloseStatus);
+        Assert.Equal("end", messages[^1]["type"]!.GetValue<string>());
+        Assert.Contains(messages, m => m["type"]!.GetValue<string>() == "status" && m["status"]!.GetValue<string>() == "deploying");
+        AssertBuildLinesInOrder(messages, 400);
+    }
+
+    [Fact]
+    public async Task FailedAndCanceledDeployments_EndWithTheirStatus()
+    {
+        var failed = await StartBuildAsync("fails-site", 10, "exit 3");
+        var canceled = await StartBuildAsync("cancel-site", 10, "sleep 60");
+        await server.WaitForStatusAsync(user.Token, canceled, Timeout, "building");
+        using var client = Client();
+        var follow = client.GetStringAsync($"/api/v1/logs/{canceled}?follow=true");
+        await Task.Delay(500);
+        (await server.PostAsync($"/api/v1/deployments/{canceled}/cancel", null, user.Token)).AssertStatus(200);
+        Assert.Contains("\"type\":\"end\",\"status\":\"canceled\"", (await follow.WaitAsync(Timeout)).Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]);
+        var failedEnd = (await client.GetStringAsync($"/api/v1/logs/{failed}?follow=true")).Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1];
+        Assert.Contains("\"status\":\"failed\"", failedEnd);
+    }
+
+    [Fact]
+    public async Task ManyConcurrentFollowers_EachGetEveryLineInOrder()
+    {
+        var id = await StartBuildAsync("crowd-site", 200);
+        using var client = Client();
+        var followers = Enumerable.Range(0, 100).Select(async _ =>
+            (await client.GetStringAsync($"/api/v1/logs/{id}?follow=true")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!).ToList()).ToList();
+        foreach (var messages in await Task.WhenAll(followers).WaitAsync(Timeout)) AssertBuildLinesInOrder(messages, 200);
+    }
+
+    [Fact]
+    public async Task StreamsOfAnotherWorkspace_AreNotFound_AndNeedCredentials()
+    {
+        var id = await StartBuildAsync("private-site", 5);
+        var stranger = await server.RegisterUserAsync();
+        (await server.GetAsync($"/api/v1/logs/{id}?follow=true", stranger.Token)).AssertError(404, "not_found");
+        (await server.GetAsync($"/api/v1/logs/{id}/events", stranger.Token)).AssertError(404, "not_found");
+        (await server.GetAsync($"/api/v1/logs/{id}/events?token={Uri.EscapeDataString(stranger.Token)}")).AssertError(404, "not_found");
+        (await server.GetAsync($"/api/v1/logs/{id}/events")).AssertError(401, "unauthenticated");
+        using var socket = new ClientWebSocket();
+        var refused = await Assert.ThrowsAnyAsync<WebSocketException>(() =>
+            socket.ConnectAsync(new Uri($"ws://{server.BaseAddress.Authority}/api/v1/logs/{id}/stream?token={Uri.EscapeDataString(stranger.Token)}"), CancellationToken.None));
+        Assert.NotNull(refused);
+        // ?token= is for streams only: a plain API call with it is still unauthenticated.
+        (await server.GetAsync($"/api/v1/projects?token={Uri.EscapeDataString(user.Token)}")).AssertError(401, "unauthenticated");
+    }
+}
