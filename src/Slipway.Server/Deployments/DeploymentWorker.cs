@@ -30,13 +30,28 @@ internal sealed partial class DeploymentWorker(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await RecoverAsync(stoppingToken);
+        try
+        {
+            await RecoverAsync(stoppingToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            DispatchFailed(logger, ex);
+        }
         using var slots = new SemaphoreSlim(MaxConcurrent);
         var running = new List<Task>();
         while (!stoppingToken.IsCancellationRequested)
         {
             queue.Drain();
-            await DispatchAsync(slots, running, stoppingToken);
+            try
+            {
+                await DispatchAsync(slots, running, stoppingToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // A transient database error must not stop the server (and every app with it): log, wait, try again.
+                DispatchFailed(logger, ex);
+            }
             running.RemoveAll(t => t.IsCompleted);
             try
             {
@@ -91,6 +106,7 @@ internal sealed partial class DeploymentWorker(
         var total = Stopwatch.StartNew();
         SecretMasker masker = new([]);
         RunningRelease? started = null;
+        string? environmentId = null;
         await logs.OpenAsync(id, CancellationToken.None);
 
         void Log(string stream, string line, string level = "info")
@@ -112,6 +128,9 @@ internal sealed partial class DeploymentWorker(
             var deployment = await db.Deployments.AsTracking().FirstAsync(d => d.Id == id, ct);
             var project = await db.Projects.FirstAsync(p => p.Id == deployment.ProjectId, ct);
             var environment = await db.Environments.FirstAsync(e => e.Id == deployment.EnvironmentId, ct);
+            environmentId = environment.Id;
+            // Canceled between the claim and the registration of its cancellation: nothing may start.
+            if (deployment.Status != DeploymentStatus.Building) throw new OperationCanceledException(ct);
             var secrets = scope.ServiceProvider.GetRequiredService<EnvVarSecrets>();
             var variables = await secrets.DecryptAllAsync(project.Id, environment.Id, ct);
             masker = new SecretMasker(variables.Values);
@@ -214,7 +233,7 @@ internal sealed partial class DeploymentWorker(
 
             var previousLive = environment.LiveDeploymentId;
             // Route first, then commit: whoever sees "ready" reaches the new release. A failed commit routes back.
-            await routes.RebuildAsync(CancellationToken.None, goingLive: deployment);
+            await routes.RouteAheadAsync(deployment, CancellationToken.None);
             // Every line is written before the terminal state, so a follower's "end" really is the end of the log.
             Log("system", $"Live: {deployment.Id} serves {environment.Name}.");
             await logs.FlushAsync(CancellationToken.None);
@@ -230,11 +249,8 @@ internal sealed partial class DeploymentWorker(
                     }
                 });
             projectCache.Invalidate(project.Id);
-            if (!switched)
-            {
-                await routes.RebuildAsync(CancellationToken.None);
-                throw new OperationCanceledException(ct);
-            }
+            await routes.SettleAsync(environment.Id, CancellationToken.None);
+            if (!switched) throw new OperationCanceledException(ct);
             started = null;
             if (previousLive is not null && previousLive != id)
             {
@@ -264,7 +280,7 @@ internal sealed partial class DeploymentWorker(
             if (started is not null)
             {
                 // Never became live: make sure no route still points at it (route-first switch), then stop it.
-                await routes.RebuildAsync(CancellationToken.None);
+                if (environmentId is not null) await routes.SettleAsync(environmentId, CancellationToken.None);
                 await supervisor.StopAsync(id, TimeSpan.Zero);
             }
             queue.Unregister(id);
@@ -384,6 +400,9 @@ internal sealed partial class DeploymentWorker(
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Error, Message = "Deployment {DeploymentId} failed with an internal error")]
     private static partial void DeploymentCrashed(ILogger logger, Exception ex, string deploymentId);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Error, Message = "The deployment loop failed; retrying")]
+    private static partial void DispatchFailed(ILogger logger, Exception ex);
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Error, Message = "Could not bring live release {DeploymentId} back after start-up")]
     private static partial void RestoreFailed(ILogger logger, Exception ex, string deploymentId);

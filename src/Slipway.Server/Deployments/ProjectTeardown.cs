@@ -7,19 +7,27 @@ using Slipway.Server.Runtime;
 namespace Slipway.Server.Deployments;
 
 /// <summary>
-/// What deleting a project means for the engine: its running deployments are canceled, its processes stopped,
-/// its routes removed and its releases and artifacts freed (an artifact another project still uses stays).
+/// What deleting a project or an environment means for the engine: its running deployments are canceled, its
+/// processes stopped, its routes removed and its releases and artifacts freed (an artifact still used elsewhere stays).
 /// </summary>
-internal sealed class ProjectTeardown(SlipwayDb db, ProjectReadCache cache, DeploymentQueue queue, Supervisor supervisor, RouteSync routes, ArtifactStore artifacts,
-    IConfiguration configuration)
+internal sealed class ProjectTeardown(SlipwayDb db, ProjectReadCache cache, DeploymentQueue queue, Supervisor supervisor, RouteSync routes,
+    ArtifactStore artifacts, IConfiguration configuration)
 {
-    public async Task DeleteAsync(string projectId, CancellationToken ct)
+    /// <summary>Cascades to environments, env vars, domains, deployments, their logs and the keys restricted to the project.</summary>
+    public Task DeleteAsync(string projectId, CancellationToken ct) =>
+        TearDownAsync(projectId, db.Deployments.Where(d => d.ProjectId == projectId),
+            () => db.Projects.Where(p => p.Id == projectId).ExecuteDeleteAsync(ct), ct);
+
+    /// <summary>Cascades to the environment's env vars, domains, deployments and their logs.</summary>
+    public Task DeleteEnvironmentAsync(string projectId, string environmentId, CancellationToken ct) =>
+        TearDownAsync(projectId, db.Deployments.Where(d => d.EnvironmentId == environmentId),
+            () => db.Environments.Where(e => e.Id == environmentId).ExecuteDeleteAsync(ct), ct);
+
+    private async Task TearDownAsync(string projectId, IQueryable<Deployment> owned, Func<Task<int>> delete, CancellationToken ct)
     {
-        var deployments = await db.Deployments.Where(d => d.ProjectId == projectId)
-            .Select(d => new { d.Id, d.ArtifactSha256 }).ToListAsync(ct);
+        var deployments = await owned.Select(d => new { d.Id, d.ArtifactSha256 }).ToListAsync(ct);
         foreach (var d in deployments) queue.Cancel(d.Id);
-        // Cascades to environments, env vars, domains, deployments, their logs and the keys restricted to the project.
-        await db.Projects.Where(p => p.Id == projectId).ExecuteDeleteAsync(ct);
+        await delete();
         cache.Invalidate(projectId);
         await routes.RebuildAsync(ct);
         await Task.WhenAll(deployments.Select(d => supervisor.StopAsync(d.Id, TimeSpan.Zero)));

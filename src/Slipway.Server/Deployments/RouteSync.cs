@@ -10,16 +10,31 @@ namespace Slipway.Server.Deployments;
 /// it in at once. Called after every change that moves traffic, and periodically as a safety net.
 /// </summary>
 internal sealed class RouteSync(IServiceScopeFactory scopes, RouteTable table, Supervisor supervisor, RouterOptions options,
-    IConfiguration configuration) : BackgroundService
+    IConfiguration configuration, ILogger<RouteSync> logger) : BackgroundService
 {
     private readonly SemaphoreSlim gate = new(1, 1);
     private readonly string releases = Path.Combine(configuration.DataDirectory(), "releases");
     private Dictionary<string, RouteTarget>? lastWritten;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Deployment> goingLive = new(StringComparer.Ordinal);
 
-    /// <param name="ct">Cancels the rebuild.</param>
-    /// <param name="goingLive">A release about to become live in its environment: routed before the database says
-    /// so, so that a client that sees <c>ready</c> never reaches the previous release.</param>
-    public async Task RebuildAsync(CancellationToken ct, Deployment? goingLive = null)
+    /// <summary>
+    /// Routes a release that is about to become live, and keeps routing it through every rebuild until
+    /// <see cref="SettleAsync"/>: a rebuild that reads the database in between must not swap the old release back.
+    /// </summary>
+    public Task RouteAheadAsync(Deployment deployment, CancellationToken ct)
+    {
+        goingLive[deployment.EnvironmentId] = deployment;
+        return RebuildAsync(ct);
+    }
+
+    /// <summary>The switch committed (or failed): the database is the truth for that environment again.</summary>
+    public Task SettleAsync(string environmentId, CancellationToken ct)
+    {
+        goingLive.TryRemove(environmentId, out _);
+        return RebuildAsync(ct);
+    }
+
+    public async Task RebuildAsync(CancellationToken ct)
     {
         await gate.WaitAsync(ct);
         try
@@ -33,10 +48,18 @@ internal sealed class RouteSync(IServiceScopeFactory scopes, RouteTable table, S
                                       select new { EnvironmentId = e.Id, Environment = e.Name, Project = p.Name, Live = d }).ToListAsync(ct);
             var domains = await db.Domains.Select(d => new { d.Hostname, d.EnvironmentId }).ToListAsync(ct);
             var targets = environments.ToDictionary(e => e.EnvironmentId,
-                e => Target(goingLive is not null && goingLive.EnvironmentId == e.EnvironmentId ? goingLive : e.Live));
+                e => Target(goingLive.TryGetValue(e.EnvironmentId, out var ahead) ? ahead : e.Live));
+            // First come, first served, in creation order: names are checked for collisions when they are created, and
+            // whatever slipped through (an older database) never lets a later name take over an earlier one's host.
             var map = new Dictionary<string, RouteTarget>(StringComparer.OrdinalIgnoreCase);
-            foreach (var e in environments) map[$"{Hosts.EnvironmentLabel(e.Project, e.Environment)}.{options.BaseDomain}"] = targets[e.EnvironmentId];
-            foreach (var d in domains) map[d.Hostname] = targets[d.EnvironmentId];
+            foreach (var e in environments.OrderBy(e => e.EnvironmentId, StringComparer.Ordinal))
+            {
+                map.TryAdd($"{Hosts.EnvironmentLabel(e.Project, e.Environment)}.{options.BaseDomain}", targets[e.EnvironmentId]);
+            }
+            foreach (var d in domains.OrderBy(d => d.Hostname, StringComparer.Ordinal))
+            {
+                if (targets.TryGetValue(d.EnvironmentId, out var target)) map.TryAdd(d.Hostname, target);
+            }
             // Only a real change is written: the periodic pass must not churn the table (or its log) every few seconds.
             if (lastWritten is not null && lastWritten.Count == map.Count && map.All(r => lastWritten.TryGetValue(r.Key, out var t) && t == r.Value)) return;
             table.Replace(map);
@@ -68,7 +91,18 @@ internal sealed class RouteSync(IServiceScopeFactory scopes, RouteTable table, S
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(5));
         try
         {
-            while (await timer.WaitForNextTickAsync(stoppingToken)) await RebuildAsync(stoppingToken);
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try
+                {
+                    await RebuildAsync(stoppingToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // The table stays as it was; the next tick tries again.
+                    logger.LogWarning(ex, "Could not refresh the route table");
+                }
+            }
         }
         catch (OperationCanceledException)
         {

@@ -27,10 +27,14 @@ internal static class DomainEndpoints
     }
 
     private static async Task<Created<DomainResponse>> CreateAsync(CreateDomainRequest body, Caller caller, Access access, SlipwayDb db,
-        ProjectReadCache cache, RouteSync routes, TimeProvider time, CancellationToken ct)
+        ProjectReadCache cache, RouteSync routes, Routing.RouterOptions router, TimeProvider time, CancellationToken ct)
     {
         var v = new Validator().Required(body.ProjectId, "project_id").Required(body.Domain, "domain");
         if (body.Domain is { Length: > 0 } && Hostnames.Problem(body.Domain) is { } problem) v.Check(false, "domain", problem);
+        // Names under the router's own base domain belong to projects and environments: a custom domain there could
+        // take over another tenant's URL.
+        v.Check(body.Domain is null || (body.Domain != router.BaseDomain && !body.Domain.EndsWith("." + router.BaseDomain, StringComparison.Ordinal)),
+            "domain", $"must not be under the router's base domain '{router.BaseDomain}'");
         v.ThrowIfInvalid();
         var (project, _) = await access.ProjectAsync(caller, body.ProjectId, Need.Write, ct);
         var environment = await EnvironmentEndpoints.ByNameAsync(db, project.Id, body.Environment, ct);

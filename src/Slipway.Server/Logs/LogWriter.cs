@@ -78,15 +78,28 @@ internal sealed partial class LogWriter(IServiceScopeFactory scopes, LogHub hub,
     {
         try
         {
-            await using var scope = scopes.CreateAsyncScope();
-            var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
-            db.LogLines.AddRange(batch);
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateException ex)
-        {
-            // The deployment was deleted with its project meanwhile: its lines have nowhere to go.
-            WriteFailed(logger, batch.Count, ex.GetType().Name);
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await using var scope = scopes.CreateAsyncScope();
+                    var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
+                    db.LogLines.AddRange(batch);
+                    await db.SaveChangesAsync(ct);
+                    return;
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // A deleted deployment (foreign key) or a database that stays down: after a few tries the batch goes,
+                    // rather than the writer loop (and with it the server).
+                    if (attempt >= 3)
+                    {
+                        WriteFailed(logger, batch.Count, ex.GetType().Name);
+                        return;
+                    }
+                    await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), ct);
+                }
+            }
         }
         finally
         {

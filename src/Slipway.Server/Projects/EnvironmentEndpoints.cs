@@ -50,6 +50,7 @@ internal static class EnvironmentEndpoints
         v.ThrowIfInvalid();
         var (project, _) = await access.ProjectAsync(caller, projectId, Need.Write, ct);
         if (await db.Environments.AnyAsync(e => e.ProjectId == project.Id && e.Name == body.Name, ct)) throw Taken(body.Name!);
+        await RequireFreeHostAsync(db, project, body.Name!, ct);
         var now = time.UtcNowMs();
         var environment = new ProjectEnvironment
         {
@@ -82,6 +83,7 @@ internal static class EnvironmentEndpoints
         {
             if (environment.Name == ProjectEnvironment.Production) throw ApiException.Conflict("The production environment cannot be renamed.");
             if (await db.Environments.AnyAsync(e => e.ProjectId == project.Id && e.Name == body.Name, ct)) throw Taken(body.Name);
+            await RequireFreeHostAsync(db, project, body.Name, ct);
             environment.Name = body.Name;
         }
         if (body.Branch is not null) environment.Branch = Blank(body.Branch);
@@ -90,6 +92,8 @@ internal static class EnvironmentEndpoints
         if (body.AutoDeploy is not null) environment.AutoDeploy = body.AutoDeploy;
         environment.UpdatedAt = time.UtcNowMs();
         db.Environments.Update(environment);
+        // Only the fields a PATCH may change: a deploy may switch the live release meanwhile.
+        db.Entry(environment).Property(e => e.LiveDeploymentId).IsModified = false;
         await db.SaveUniqueAsync($"An environment named '{environment.Name}' already exists in this project.", ct);
         cache.Invalidate(project.Id);
         await routes.RebuildAsync(ct);
@@ -97,14 +101,12 @@ internal static class EnvironmentEndpoints
     }
 
     private static async Task<NoContent> DeleteAsync(string projectId, string envId, Caller caller, Access access, SlipwayDb db,
-        ProjectReadCache cache, RouteSync routes, CancellationToken ct)
+        ProjectTeardown teardown, CancellationToken ct)
     {
         var (project, _) = await access.ProjectAsync(caller, projectId, Need.Write, ct);
         var environment = await FindAsync(db, project.Id, envId, ct);
         if (environment.Name == ProjectEnvironment.Production) throw ApiException.Conflict("The production environment cannot be deleted.");
-        await db.Environments.Where(e => e.Id == environment.Id).ExecuteDeleteAsync(ct);
-        cache.Invalidate(project.Id);
-        await routes.RebuildAsync(ct);
+        await teardown.DeleteEnvironmentAsync(project.Id, environment.Id, ct);
         return TypedResults.NoContent();
     }
 
@@ -125,6 +127,16 @@ internal static class EnvironmentEndpoints
             .Check(branch is null || branch.Length == 0 || ProjectRules.IsRefName(branch), "branch", "must be a valid git branch name")
             .Check(ProjectRules.IsCommand(buildCommand), "build_command", "must be at most 4096 characters without control characters")
             .Check(ProjectRules.IsCommand(startCommand), "start_command", "must be at most 4096 characters without control characters");
+
+    /// <summary>Environment <c>b</c> of project <c>a</c> is served as <c>a-b.{base}</c>: refused while a project has that name.</summary>
+    private static async Task RequireFreeHostAsync(SlipwayDb db, Project project, string environment, CancellationToken ct)
+    {
+        var host = Deployments.Hosts.EnvironmentLabel(project.Name, environment);
+        if (await db.Projects.AnyAsync(p => p.Name == host, ct))
+        {
+            throw ApiException.Conflict($"The host name '{host}' already belongs to another project; choose another environment name.");
+        }
+    }
 
     private static ApiException Taken(string name) => ApiException.Conflict($"An environment named '{name}' already exists in this project.");
 

@@ -63,6 +63,7 @@ internal static class ProjectEndpoints
         if (caller.KeyProjectId is not null) throw ApiException.Forbidden("This API key is restricted to one project.");
         await access.RequireRoleAsync(caller, workspaceId, Need.Write, ct);
         if (await db.Projects.AnyAsync(p => p.Name == body.Name, ct)) throw NameTaken(body.Name!);
+        await RequireFreeHostLabelAsync(db, body.Name!, ct);
 
         var now = time.UtcNowMs();
         var project = new Project
@@ -110,9 +111,15 @@ internal static class ProjectEndpoints
             body.OutputDirectory, body.HealthCheckPath, options);
         v.ThrowIfInvalid();
         var (project, _) = await access.ProjectAsync(caller, id, Need.Write, ct);
-        if (body.Name is not null && body.Name != project.Name && await db.Projects.AnyAsync(p => p.Name == body.Name, ct))
+        if (body.Name is not null && body.Name != project.Name)
         {
-            throw NameTaken(body.Name);
+            if (await db.Projects.AnyAsync(p => p.Name == body.Name, ct)) throw NameTaken(body.Name);
+            await RequireFreeHostLabelAsync(db, body.Name, ct);
+            if (await db.Environments.AnyAsync(e => e.ProjectId == project.Id && e.Name != ProjectEnvironment.Production
+                                                     && db.Projects.Any(p => p.Name == body.Name + "-" + e.Name), ct))
+            {
+                throw ApiException.Conflict($"Renaming to '{body.Name}' would give one of its environments the host name of another project.");
+            }
         }
         project.Name = body.Name ?? project.Name;
         project.RepoUrl = body.RepoUrl ?? project.RepoUrl;
@@ -127,6 +134,8 @@ internal static class ProjectEndpoints
         project.AutoDeploy = body.AutoDeploy ?? project.AutoDeploy;
         project.UpdatedAt = time.UtcNowMs();
         db.Projects.Update(project);
+        // Only the fields a PATCH may change: a deploy may switch the live release meanwhile.
+        db.Entry(project).Property(p => p.LiveDeploymentId).IsModified = false;
         await db.SaveUniqueAsync($"A project named '{project.Name}' already exists.", ct);
         cache.Invalidate(project.Id);
         await routes.RebuildAsync(ct);
@@ -165,6 +174,19 @@ internal static class ProjectEndpoints
                select w.Id).FirstOrDefaultAsync(ct)
         ?? throw ApiException.Validation("workspace_id", "is required: you own no workspace");
 
+    /// <summary>
+    /// A project named <c>a-b</c> and environment <c>b</c> of project <c>a</c> would share the host <c>a-b.{base}</c>:
+    /// the router could send one tenant's traffic to another, so the second name is refused.
+    /// </summary>
+    internal static async Task RequireFreeHostLabelAsync(SlipwayDb db, string projectName, CancellationToken ct)
+    {
+        var taken = await (from e in db.Environments
+                           join p in db.Projects on e.ProjectId equals p.Id
+                           where e.Name != ProjectEnvironment.Production && p.Name + "-" + e.Name == projectName
+                           select e.Id).AnyAsync(ct);
+        if (taken) throw ApiException.Conflict($"The host name '{projectName}' is already used by an environment of another project.");
+    }
+
     private static ApiException NameTaken(string name) => ApiException.Conflict($"A project named '{name}' already exists.");
 
     private static string? Blank(string? value) => string.IsNullOrEmpty(value) ? null : value;
@@ -201,7 +223,7 @@ internal static class ProjectEndpoints
         }
         var envNames = environments.ToDictionary(e => e.Id, e => e.Name);
         return projects.Select(p => new ProjectResponse(
-            p.Id, p.WorkspaceId, p.Name, p.RepoUrl, p.Branch, p.BuildCommand, p.StartCommand, p.Port, p.Framework, p.RootDirectory,
+            p.Id, p.WorkspaceId, p.Name, Builds.SecretMasker.MaskUrlCredentials(p.RepoUrl), p.Branch, p.BuildCommand, p.StartCommand, p.Port, p.Framework, p.RootDirectory,
             p.OutputDirectory, p.HealthCheckPath, p.AutoDeploy, Url(api, p.Name), p.LiveDeploymentId, Status(p.LiveDeploymentId),
             domains.Where(d => d.ProjectId == p.Id).Select(d => new ProjectDomainResponse(d.Id, d.Hostname, envNames[d.EnvironmentId])).ToList(),
             environments.Where(e => e.ProjectId == p.Id).Select(e => EnvironmentResponse.From(e, p)).ToList(),

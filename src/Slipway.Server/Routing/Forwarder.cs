@@ -175,7 +175,9 @@ internal sealed class Forwarder : IDisposable
         var forwardedFor = incoming.Headers["X-Forwarded-For"];
         var clientAddress = clientIp is null ? "unknown" : clientIp.IsIPv4MappedToIPv6 ? clientIp.MapToIPv4().ToString() : clientIp.ToString();
         request.Headers.TryAddWithoutValidation("X-Forwarded-For",
-            StringValues.IsNullOrEmpty(forwardedFor) ? clientAddress : string.Join(", ", forwardedFor.ToArray()) + ", " + clientAddress);
+            StringValues.IsNullOrEmpty(forwardedFor) || !options.TrustForwardedFor
+                ? clientAddress
+                : string.Join(", ", forwardedFor.ToArray()) + ", " + clientAddress);
         request.Headers.TryAddWithoutValidation("X-Forwarded-Proto", incoming.Scheme);
         request.Headers.TryAddWithoutValidation("X-Forwarded-Host", host);
         return request;

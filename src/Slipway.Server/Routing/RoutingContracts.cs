@@ -4,6 +4,12 @@ internal sealed class RouterOptions
 {
     public const string SectionName = "Slipway:Router";
 
+    /// <summary>
+    /// Keep an incoming <c>X-Forwarded-For</c> chain (append the client) only when a trusted proxy sits in front of the
+    /// router; by default the router is the edge and a client-sent chain would let anyone spoof their address.
+    /// </summary>
+    public bool TrustForwardedFor { get; set; }
+
     /// <summary>Where the router listens (separate from the API).</summary>
     public string Urls { get; set; } = "http://127.0.0.1:8000";
 

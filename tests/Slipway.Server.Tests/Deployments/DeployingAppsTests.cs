@@ -271,6 +271,14 @@ public sealed class DeployingAppsTests : IAsyncLifetime
         Assert.Equal("staging-build", await server.RouterGetStringAsync("node-hosts-staging.localhost", "/"));
         Assert.Equal("production-build", await server.RouterGetStringAsync("node-hosts.localhost", "/"));
         Assert.Equal(404, (int)(await server.RouterGetAsync("unknown-host.localhost", "/")).StatusCode);
+
+        var stagingPid = server.Service<Slipway.Server.Runtime.Supervisor>().Find(staging["id"]!.GetValue<string>())!.ProcessId;
+        (await server.DeleteAsync($"/api/v1/projects/{projectId}/environments/{staging["environment_id"]}", user.Token)).AssertStatus(204);
+        Assert.Equal(404, (int)(await server.RouterGetAsync("node-hosts-staging.localhost", "/")).StatusCode);
+        await WaitUntilAsync(() => !Directory.Exists($"/proc/{stagingPid}") || File.ReadAllText($"/proc/{stagingPid}/stat").Split(' ')[2] == "Z",
+            TimeSpan.FromSeconds(10));
+        Assert.False(Directory.Exists(Path.Combine(server.DataDirectory, "releases", staging["id"]!.GetValue<string>())));
+        Assert.Equal("production-build", await server.RouterGetStringAsync("node-hosts.localhost", "/"));
     }
 
     [Fact]
