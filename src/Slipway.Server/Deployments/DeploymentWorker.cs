@@ -260,20 +260,20 @@ internal sealed partial class DeploymentWorker(
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
-            await EndAsync(states, id, DeploymentStatus.Failed, "Interrupted by server shutdown.", Log);
+            await EndAsync(db, states, id, DeploymentStatus.Failed, "Interrupted by server shutdown.", Log, timings);
         }
         catch (OperationCanceledException)
         {
-            await EndAsync(states, id, DeploymentStatus.Canceled, "Canceled by request.", Log);
+            await EndAsync(db, states, id, DeploymentStatus.Canceled, "Canceled by request.", Log, timings);
         }
         catch (Exception ex) when (ex is DeploymentFailedException or BuildException or SecretUnavailableException)
         {
-            await EndAsync(states, id, DeploymentStatus.Failed, WithContext(ex.Message, recent), Log);
+            await EndAsync(db, states, id, DeploymentStatus.Failed, WithContext(ex.Message, recent), Log, timings);
         }
         catch (Exception ex)
         {
             DeploymentCrashed(logger, ex, id);
-            await EndAsync(states, id, DeploymentStatus.Failed, "Slipway hit an internal error while deploying; see the server log.", Log);
+            await EndAsync(db, states, id, DeploymentStatus.Failed, "Slipway hit an internal error while deploying; see the server log.", Log, timings);
         }
         finally
         {
@@ -288,15 +288,26 @@ internal sealed partial class DeploymentWorker(
         }
     }
 
-    private async Task EndAsync(DeploymentStates states, string id, DeploymentStatus status, string error, Action<string, string, string> log)
+    private async Task EndAsync(SlipwayDb db, DeploymentStates states, string id, DeploymentStatus status, string error,
+        Action<string, string, string> log, Dictionary<string, long>? timings = null)
     {
         log("system", error, status == DeploymentStatus.Canceled ? "warn" : "error");
         await logs.FlushAsync(CancellationToken.None);
         var build = status == DeploymentStatus.Canceled ? BuildStatus.Canceled : BuildStatus.Failed;
         // Guarded: a cancel request may already have ended it, and the build may already have succeeded.
         await states.TransitionAsync(id, DeploymentStates.NotTerminal, status, error, CancellationToken.None,
-            buildStatusWhenRunning: build);
+            buildStatusWhenRunning: build,
+            alsoInTransaction: timings is null ? null : () => db.Deployments.Where(d => d.Id == id)
+                .ExecuteUpdateAsync(s => s.SetProperty(d => d.Timings, JsonSerializer.Serialize(timings)), CancellationToken.None));
         TryDelete(Path.Combine(dataDirectory, "releases", id));
+        // A release that never went live is never rolled back to: free its artifact unless another deployment uses it.
+        var sha = await db.Deployments.Where(d => d.Id == id && d.Status != DeploymentStatus.Ready && d.Trigger != DeploymentTrigger.Rollback)
+            .Select(d => d.ArtifactSha256).FirstOrDefaultAsync(CancellationToken.None);
+        if (sha is not null)
+        {
+            await db.Deployments.Where(d => d.Id == id).ExecuteUpdateAsync(s => s.SetProperty(d => d.ArtifactCollected, true), CancellationToken.None);
+            if (!await db.Deployments.AnyAsync(d => d.ArtifactSha256 == sha && !d.ArtifactCollected, CancellationToken.None)) artifacts.Delete(sha);
+        }
     }
 
     private static string WithContext(string message, Queue<string> recent)

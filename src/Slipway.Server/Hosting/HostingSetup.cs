@@ -27,6 +27,19 @@ internal static class HostingSetup
             builder.WebHost.UseUrls(DefaultUrl);
         }
         var api = builder.Configuration.GetSection(ApiOptions.SectionName).Get<ApiOptions>() ?? new ApiOptions();
+        // Project URLs follow the router's own settings unless the public address is configured separately
+        // (e.g. a TLS proxy on 443 in front of the router).
+        if (builder.Configuration["Slipway:Api:RouterBaseDomain"] is null && builder.Configuration["Slipway:Router:BaseDomain"] is { Length: > 0 } baseDomain)
+        {
+            api.RouterBaseDomain = baseDomain;
+        }
+        if (builder.Configuration["Slipway:Api:RouterPublicPort"] is null
+            && builder.Configuration["Slipway:Router:Urls"]?.Split(';')[0] is { Length: > 0 } routerUrl
+            && Uri.TryCreate(routerUrl.Replace("://*", "://localhost", StringComparison.Ordinal).Replace("://+", "://localhost", StringComparison.Ordinal), UriKind.Absolute, out var routerUri)
+            && routerUri.Port > 0)
+        {
+            api.RouterPublicPort = routerUri.Port;
+        }
         builder.Services.AddSingleton(api);
         builder.WebHost.ConfigureKestrel(k =>
         {

@@ -88,6 +88,8 @@ public sealed class DeployingAppsTests : IAsyncLifetime
         var failed = await server.WaitForStatusAsync(user.Token, (await server.DeployAsync(user.Token, projectId))["id"]!.GetValue<string>(), Deploy, "failed");
 
         Assert.Contains("exited with code 7", failed["error"]!.GetValue<string>());
+        Assert.NotNull(failed["timings"]!["clone_ms"]);
+        Assert.NotNull(failed["timings"]!["build_ms"]);
         Assert.Contains("syntax error on line 3", failed["error"]!.GetValue<string>());
         Assert.False(failed["is_live"]!.GetValue<bool>());
         Assert.Equal("good", await server.RouterGetStringAsync("node-fails.localhost", "/"));
@@ -108,6 +110,12 @@ public sealed class DeployingAppsTests : IAsyncLifetime
         var failed = await server.WaitForStatusAsync(user.Token, (await server.DeployAsync(user.Token, projectId))["id"]!.GetValue<string>(), Deploy, "failed");
 
         Assert.Contains("health check", failed["error"]!.GetValue<string>());
+        // It built, but never went live: its artifact is freed (nothing can roll back to it).
+        Assert.Null(failed["artifact"]);
+        var live = (await server.GetAsync($"/api/v1/projects/{projectId}", user.Token)).Json["live_deployment_id"]!.GetValue<string>();
+        var liveSha = (await server.GetAsync($"/api/v1/deployments/{live}", user.Token)).Json["artifact"]!["sha256"]!.GetValue<string>();
+        Assert.All(Directory.GetFiles(Path.Combine(server.DataDirectory, "artifacts"), "*.tar.gz")
+            .Where(f => !Path.GetFileName(f).StartsWith(liveSha, StringComparison.Ordinal)), f => Assert.Fail($"unexpected artifact {f}"));
         Assert.Equal("healthy", await server.RouterGetStringAsync("node-unhealthy.localhost", "/"));
     }
 
