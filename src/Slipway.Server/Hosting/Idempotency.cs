@@ -14,6 +14,11 @@ internal static class Idempotency
 {
     public const string Header = "Idempotency-Key";
     private static readonly TimeSpan Keep = TimeSpan.FromHours(24);
+    /// <summary>A reservation older than this belongs to a request that died with its server: it no longer blocks the key.</summary>
+    private static readonly TimeSpan StaleReservation = TimeSpan.FromMinutes(5);
+
+    private static Task<int> Remove(SlipwayDb db, string caller, string key) =>
+        db.IdempotencyRecords.Where(r => r.Caller == caller && r.Key == key).ExecuteDeleteAsync(CancellationToken.None);
     private const string Purpose = "idempotency";
 
     private static byte[] Open(HttpContext context, IdempotencyRecord stored)
@@ -58,19 +63,43 @@ internal static class Idempotency
         var db = context.RequestServices.GetRequiredService<SlipwayDb>();
         var time = context.RequestServices.GetRequiredService<TimeProvider>();
         var now = time.UtcNowMs();
-        var stored = await db.IdempotencyRecords.FirstOrDefaultAsync(r => r.Caller == caller.Id && r.Key == key, context.RequestAborted);
-        if (stored is not null && stored.CreatedAt > now - Keep)
+        var box = context.RequestServices.GetRequiredService<SecretBox>();
+
+        // Reserve the key before running the request (status 0 = in progress): of two concurrent retries only one runs.
+        while (true)
         {
-            if (stored.RequestHash != hash)
+            var stored = await db.IdempotencyRecords.FirstOrDefaultAsync(r => r.Caller == caller.Id && r.Key == key, context.RequestAborted);
+            var expired = stored is not null && (stored.CreatedAt <= now - Keep || (stored.StatusCode == 0 && stored.CreatedAt <= now - StaleReservation));
+            if (stored is not null && !expired)
             {
-                throw new ApiException(409, "idempotency_conflict", "This Idempotency-Key was already used with a different request.");
+                if (stored.RequestHash != hash)
+                {
+                    throw new ApiException(409, "idempotency_conflict", "This Idempotency-Key was already used with a different request.");
+                }
+                if (stored.StatusCode == 0)
+                {
+                    throw new ApiException(409, "idempotency_conflict", "A request with this Idempotency-Key is still in progress; retry shortly.");
+                }
+                context.Response.StatusCode = stored.StatusCode;
+                if (stored.ContentType is not null) context.Response.ContentType = stored.ContentType;
+                if (stored.Location is not null) context.Response.Headers.Location = stored.Location;
+                context.Response.Headers["Idempotent-Replayed"] = "true";
+                await context.Response.Body.WriteAsync(Open(context, stored), context.RequestAborted);
+                return;
             }
-            context.Response.StatusCode = stored.StatusCode;
-            if (stored.ContentType is not null) context.Response.ContentType = stored.ContentType;
-            if (stored.Location is not null) context.Response.Headers.Location = stored.Location;
-            context.Response.Headers["Idempotent-Replayed"] = "true";
-            await context.Response.Body.WriteAsync(Open(context, stored), context.RequestAborted);
-            return;
+            if (expired) await Remove(db, caller.Id, key);
+            db.IdempotencyRecords.Add(new IdempotencyRecord { Caller = caller.Id, Key = key, RequestHash = hash, StatusCode = 0, Body = [], CreatedAt = now });
+            try
+            {
+                await db.SaveChangesAsync(context.RequestAborted);
+                db.ChangeTracker.Clear();
+                break;
+            }
+            catch (DbUpdateException ex) when (DbExtensions.IsUniqueViolation(ex))
+            {
+                // Someone reserved it first: look again (replay, conflict or in progress).
+                db.ChangeTracker.Clear();
+            }
         }
 
         var original = context.Response.Body;
@@ -88,29 +117,26 @@ internal static class Idempotency
         finally
         {
             context.Response.Body = original;
+            if (context.Response.StatusCode is < 200 or >= 500 || context.RequestAborted.IsCancellationRequested)
+            {
+                // A 5xx (or an aborted request) may succeed on retry: it is not frozen, the reservation goes.
+                await Remove(db, caller.Id, key);
+            }
         }
         capture.Position = 0;
         await capture.CopyToAsync(original, context.RequestAborted);
         if (context.Response.StatusCode is >= 200 and < 500)
         {
-            var (sealedBody, keyId) = context.RequestServices.GetRequiredService<SecretBox>()
-                .Seal(System.Text.Encoding.UTF8.GetString(capture.GetBuffer(), 0, (int)capture.Length), Purpose, caller.Id, key);
-            await db.IdempotencyRecords.Where(r => r.Caller == caller.Id && r.Key == key).ExecuteDeleteAsync(CancellationToken.None);
-            db.ChangeTracker.Clear();
-            db.IdempotencyRecords.Add(new IdempotencyRecord
-            {
-                Caller = caller.Id, Key = key, RequestHash = hash, StatusCode = context.Response.StatusCode,
-                ContentType = context.Response.ContentType, Location = context.Response.Headers.Location.ToString() is { Length: > 0 } l ? l : null,
-                Body = sealedBody, KeyId = keyId, CreatedAt = now,
-            });
-            try
-            {
-                await db.SaveChangesAsync(CancellationToken.None);
-            }
-            catch (DbUpdateException ex) when (DbExtensions.IsUniqueViolation(ex))
-            {
-                // A concurrent retry with the same key stored first; its response stands.
-            }
+            var (sealedBody, keyId) = box.Seal(System.Text.Encoding.UTF8.GetString(capture.GetBuffer(), 0, (int)capture.Length), Purpose, caller.Id, key);
+            var status = context.Response.StatusCode;
+            var contentType = context.Response.ContentType;
+            var location = context.Response.Headers.Location.ToString() is { Length: > 0 } l ? l : null;
+            await db.IdempotencyRecords.Where(r => r.Caller == caller.Id && r.Key == key).ExecuteUpdateAsync(s => s
+                .SetProperty(r => r.StatusCode, status)
+                .SetProperty(r => r.ContentType, contentType)
+                .SetProperty(r => r.Location, location)
+                .SetProperty(r => r.Body, sealedBody)
+                .SetProperty(r => r.KeyId, keyId), CancellationToken.None);
         }
     });
 }

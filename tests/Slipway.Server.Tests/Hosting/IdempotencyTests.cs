@@ -46,6 +46,20 @@ public sealed class IdempotencyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ConcurrentRetries_WithOneKey_RunTheRequestOnce()
+    {
+        var user = await server.RegisterUserAsync();
+        var responses = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => CreateAsync(user, "k-race", "idem-race")));
+
+        Assert.All(responses, r => Assert.True(r.Status == 201 || r.AssertError(409, "idempotency_conflict") == "idempotency_conflict"));
+        Assert.Single(responses.Where(r => r.Status == 201).Select(r => r.Json["id"]!.GetValue<string>()).Distinct());
+        var list = (await server.GetAsync("/api/v1/projects", user.Token)).AssertStatus(200).Json["data"]!.AsArray();
+        Assert.Single(list);
+        var retry = (await CreateAsync(user, "k-race", "idem-race")).AssertStatus(201);
+        Assert.Equal(list[0]!["id"]!.GetValue<string>(), retry.Json["id"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task SameKey_FromAnotherCaller_IsIndependent()
     {
         var alice = await server.RegisterUserAsync();
