@@ -380,8 +380,13 @@ internal sealed partial class DeploymentWorker(
                 var directory = await UnpackReleaseAsync(l.Deployment, ct);
                 if (l.Deployment.StaticDirectory is not null) return;
                 var variables = await scope.ServiceProvider.GetRequiredService<EnvVarSecrets>().DecryptAllAsync(l.Project.Id, l.Environment.Id, ct);
+                var environment = new Dictionary<string, string>(variables)
+                {
+                    ["SLIPWAY_PROJECT_ID"] = l.Project.Id, ["SLIPWAY_PROJECT_NAME"] = l.Project.Name, ["SLIPWAY_ENVIRONMENT"] = l.Environment.Name,
+                    ["SLIPWAY_DEPLOYMENT_ID"] = l.Deployment.Id, ["SLIPWAY_BRANCH"] = l.Deployment.Branch,
+                };
                 var spec = new ReleaseSpec(l.Deployment.Id, l.Project.Id, l.Environment.Id, directory, l.Deployment.StartCommand!,
-                    new Dictionary<string, string>(variables), l.Project.HealthCheckPath);
+                    environment, l.Project.HealthCheckPath, AlreadyLive: true);
                 var masker = new SecretMasker(variables.Values);
                 var release = await supervisor.StartAsync(spec, (stream, line) =>
                     logs.Append(l.Deployment.Id, stream == "system" ? "system" : "runtime", stream == "stderr" ? "warn" : "info", masker.Mask(line)), ct);

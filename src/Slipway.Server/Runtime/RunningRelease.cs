@@ -28,6 +28,7 @@ internal sealed class RunningRelease
 
     internal RunningRelease(ReleaseSpec spec, int port, LineSink sink, TimeProvider time, Action<RunningRelease, LiveStatusChange> publish)
     {
+        everHealthy = spec.AlreadyLive;
         Spec = spec;
         this.port = port;
         Sink = sink;

@@ -26,7 +26,10 @@ internal enum LiveStatus
     Stopped,
 }
 
-/// <summary>Everything needed to start one release's process.</summary>
+/// <summary>
+/// Everything needed to start one release's process. <see cref="AlreadyLive"/>: a live release brought back after a
+/// restart: if it exits before its first healthy check it is restarted with backoff like any live process, not given up.
+/// </summary>
 internal sealed record ReleaseSpec(
     string DeploymentId,
     string ProjectId,
@@ -34,4 +37,5 @@ internal sealed record ReleaseSpec(
     string Directory,
     string StartCommand,
     IReadOnlyDictionary<string, string> Environment,
-    string HealthCheckPath);
+    string HealthCheckPath,
+    bool AlreadyLive = false);
