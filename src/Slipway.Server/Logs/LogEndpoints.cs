@@ -16,6 +16,9 @@ internal static class LogEndpoints
 
     public static WebApplicationBuilder AddLogs(this WebApplicationBuilder builder)
     {
+        builder.Services.AddSingleton(builder.Configuration.GetSection(LogOptions.SectionName).Get<LogOptions>() ?? new LogOptions());
+        builder.Services.AddSingleton<LogRetention>();
+        builder.Services.AddHostedService(s => s.GetRequiredService<LogRetention>());
         builder.Services.AddSingleton<LogHub>();
         builder.Services.AddSingleton<LogFollower>();
         builder.Services.AddSingleton<LogWriter>();

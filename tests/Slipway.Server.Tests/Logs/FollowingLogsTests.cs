@@ -158,6 +158,33 @@ public sealed class FollowingLogsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Retention_KeepsTheNewestLinesPerDeployment_AndDropsExpiredDeployments()
+    {
+        var id = await StartBuildAsync("retained-logs", 200);
+        await server.WaitForStatusAsync(user.Token, id, Timeout, "ready");
+        var options = server.Service<Slipway.Server.Logs.LogOptions>();
+        var before = (await server.GetAsync($"/api/v1/logs/{id}?limit=1000", user.Token)).AssertStatus(200).Json["data"]!.AsArray();
+        Assert.True(before.Count > 200);
+        var lastSeq = before[^1]!["seq"]!.GetValue<long>();
+
+        options.MaxLinesPerDeployment = 50;
+        Assert.Equal(before.Count - 50, await server.Service<Slipway.Server.Logs.LogRetention>().RunOnceAsync(CancellationToken.None));
+        var after = (await server.GetAsync($"/api/v1/logs/{id}?limit=1000", user.Token)).AssertStatus(200).Json["data"]!.AsArray();
+        Assert.Equal(50, after.Count);
+        Assert.Equal(lastSeq, after[^1]!["seq"]!.GetValue<long>());
+        Assert.Equal(lastSeq - 49, after[0]!["seq"]!.GetValue<long>());
+
+        // The deployment is live: age alone does not remove its lines; once another release is live, it does.
+        options.RetainFor = TimeSpan.Zero;
+        await server.Service<Slipway.Server.Logs.LogRetention>().RunOnceAsync(CancellationToken.None);
+        Assert.Equal(50, (await server.GetAsync($"/api/v1/logs/{id}?limit=1000", user.Token)).Json["data"]!.AsArray().Count);
+        var project = (await server.GetAsync($"/api/v1/deployments/{id}", user.Token)).Json["project_id"]!.GetValue<string>();
+        await server.WaitForStatusAsync(user.Token, (await server.DeployAsync(user.Token, project))["id"]!.GetValue<string>(), Timeout, "ready");
+        await server.Service<Slipway.Server.Logs.LogRetention>().RunOnceAsync(CancellationToken.None);
+        Assert.Empty((await server.GetAsync($"/api/v1/logs/{id}?limit=1000", user.Token)).Json["data"]!.AsArray());
+    }
+
+    [Fact]
     public async Task StreamsOfAnotherWorkspace_AreNotFound_AndNeedCredentials()
     {
         var id = await StartBuildAsync("private-site", 5);
