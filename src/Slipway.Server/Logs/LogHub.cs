@@ -11,14 +11,13 @@ internal sealed record LogEvent(string Type, LogLine? Line = null, string? Statu
 /// buffer, and one that falls behind is cut off with its overflow point recorded, so a slow reader can never slow a
 /// build down (the follower then catches up from the database).
 /// </summary>
-internal sealed class LogHub
+internal sealed class LogHub(LogOptions options)
 {
-    public const int SubscriberCapacity = 20_000;
     private readonly ConcurrentDictionary<string, Subscriber[]> subscribers = new(StringComparer.Ordinal);
 
     public Subscriber Subscribe(string deploymentId)
     {
-        var subscriber = new Subscriber(this, deploymentId);
+        var subscriber = new Subscriber(this, deploymentId, Math.Max(16, options.SubscriberBuffer));
         subscribers.AddOrUpdate(deploymentId, [subscriber], (_, existing) => [.. existing, subscriber]);
         return subscriber;
     }
@@ -49,9 +48,9 @@ internal sealed class LogHub
         }
     }
 
-    internal sealed class Subscriber(LogHub hub, string deploymentId) : IDisposable
+    internal sealed class Subscriber(LogHub hub, string deploymentId, int capacity) : IDisposable
     {
-        private readonly Channel<LogEvent> channel = Channel.CreateBounded<LogEvent>(new BoundedChannelOptions(SubscriberCapacity)
+        private readonly Channel<LogEvent> channel = Channel.CreateBounded<LogEvent>(new BoundedChannelOptions(capacity)
         {
             SingleReader = true, FullMode = BoundedChannelFullMode.Wait,
         });

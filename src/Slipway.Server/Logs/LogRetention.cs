@@ -16,6 +16,9 @@ internal sealed class LogOptions
     public long MaxTotalLines { get; set; } = 10_000_000;
 
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Events buffered per live follower; one that falls further behind is told (gap) and catches up from storage.</summary>
+    public int SubscriberBuffer { get; set; } = 20_000;
 }
 
 /// <summary>Enforces the log limits with set-based deletes, periodically (and on demand for operators and tests).</summary>

@@ -16,7 +16,10 @@ public sealed class FollowingLogsTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        server = await SlipwayServer.StartAsync(EngineSettings.Fast);
+        var settings = EngineSettings.Fast;
+        // Small follower buffers, so a stalled follower really overflows and has to catch up from storage.
+        settings["Slipway:Logs:SubscriberBuffer"] = "500";
+        server = await SlipwayServer.StartAsync(settings);
         user = await server.RegisterUserAsync();
     }
 
@@ -182,6 +185,48 @@ public sealed class FollowingLogsTests : IAsyncLifetime
         await server.WaitForStatusAsync(user.Token, (await server.DeployAsync(user.Token, project))["id"]!.GetValue<string>(), Timeout, "ready");
         await server.Service<Slipway.Server.Logs.LogRetention>().RunOnceAsync(CancellationToken.None);
         Assert.Empty((await server.GetAsync($"/api/v1/logs/{id}?limit=1000", user.Token)).Json["data"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task StalledFollower_DoesNotSlowTheBuild_AndLaterGetsEveryLineOnce()
+    {
+        const int lines = 60_000;
+        async Task<(string Id, TimeSpan Build)> BuildAsync(string name, Func<string, Task>? whileBuilding = null)
+        {
+            var repo = GitRepo.Create();
+            repos.Add(repo);
+            var files = SampleApps.Static(name);
+            files["build.sh"] = $"seq 1 {lines} | sed 's/^/line /'\n";
+            repo.Commit(name, files);
+            var projectId = (await server.CreateProjectAsync(user.Token, name,
+                new { repo_url = repo.BarePath, framework = "static", build_command = "sh build.sh" }))["id"]!.GetValue<string>();
+            var id = (await server.DeployAsync(user.Token, projectId))["id"]!.GetValue<string>();
+            if (whileBuilding is not null) await whileBuilding(id);
+            var ready = await server.WaitForStatusAsync(user.Token, id, Timeout, "ready");
+            return (id, TimeSpan.FromMilliseconds(ready["timings"]!["build_ms"]!.GetValue<long>()));
+        }
+
+        var baseline = await BuildAsync("unwatched-build");
+        using var client = Client();
+        HttpResponseMessage? stalled = null;
+        var watched = await BuildAsync("stalled-build", async id =>
+        {
+            await server.WaitForStatusAsync(user.Token, id, Timeout, "building");
+            // Headers only: the body is not read until the build is over, so this follower's buffers fill up.
+            stalled = await client.GetAsync($"/api/v1/logs/{id}?follow=true", HttpCompletionOption.ResponseHeadersRead);
+        });
+
+        // Loose on purpose (shared CI machines): a follower that blocked the producer would hold the build until the end.
+        Assert.True(watched.Build < baseline.Build * 4 + TimeSpan.FromSeconds(3), $"build took {watched.Build} with a stalled follower, {baseline.Build} without");
+        var messages = new List<JsonNode>();
+        using (stalled!)
+        using (var reader = new StreamReader(await stalled!.Content.ReadAsStreamAsync()))
+        {
+            while (await reader.ReadLineAsync().WaitAsync(Timeout) is { } line) messages.Add(JsonNode.Parse(line)!);
+        }
+        Assert.Equal("end", messages[^1]["type"]!.GetValue<string>());
+        Assert.Contains(messages, m => m["type"]!.GetValue<string>() == "gap");
+        AssertBuildLinesInOrder(messages, lines);
     }
 
     [Fact]
