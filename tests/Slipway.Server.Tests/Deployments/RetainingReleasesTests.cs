@@ -23,7 +23,13 @@ public sealed class RetainingReleasesTests
                 TimeSpan.FromSeconds(60), "ready"));
         }
 
-        var oldest = (await server.GetAsync($"/api/v1/deployments/{deployments[0]["id"]}", user.Token)).AssertStatus(200).Json;
+        // Retention runs right after the switch to the newest release.
+        System.Text.Json.Nodes.JsonNode oldest = null!;
+        await DeployingAppsTests.WaitUntilAsync(async () =>
+        {
+            oldest = (await server.GetAsync($"/api/v1/deployments/{deployments[0]["id"]}", user.Token)).AssertStatus(200).Json;
+            return oldest["artifact"] is null;
+        }, TimeSpan.FromSeconds(10));
         Assert.Null(oldest["artifact"]);
         Assert.False(Directory.Exists(Path.Combine(server.DataDirectory, "releases", deployments[0]["id"]!.GetValue<string>())));
         Assert.False(File.Exists(Path.Combine(server.DataDirectory, "artifacts", deployments[0]["artifact"]!["sha256"]!.GetValue<string>() + ".tar.gz")));
