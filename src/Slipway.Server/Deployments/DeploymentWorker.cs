@@ -294,19 +294,20 @@ internal sealed partial class DeploymentWorker(
         log("system", error, status == DeploymentStatus.Canceled ? "warn" : "error");
         await logs.FlushAsync(CancellationToken.None);
         var build = status == DeploymentStatus.Canceled ? BuildStatus.Canceled : BuildStatus.Failed;
-        // Guarded: a cancel request may already have ended it, and the build may already have succeeded.
+        // Guarded: a cancel request may already have ended it, and the build may already have succeeded. A release that
+        // never went live is never rolled back to: its artifact is marked collected in the same transition.
+        var sha = await db.Deployments.Where(d => d.Id == id && d.Trigger != DeploymentTrigger.Rollback).Select(d => d.ArtifactSha256)
+            .FirstOrDefaultAsync(CancellationToken.None);
+        var timingsJson = timings is null ? null : JsonSerializer.Serialize(timings);
         await states.TransitionAsync(id, DeploymentStates.NotTerminal, status, error, CancellationToken.None,
             buildStatusWhenRunning: build,
-            alsoInTransaction: timings is null ? null : () => db.Deployments.Where(d => d.Id == id)
-                .ExecuteUpdateAsync(s => s.SetProperty(d => d.Timings, JsonSerializer.Serialize(timings)), CancellationToken.None));
+            alsoInTransaction: () => db.Deployments.Where(d => d.Id == id).ExecuteUpdateAsync(s => s
+                .SetProperty(d => d.Timings, d => timingsJson ?? d.Timings)
+                .SetProperty(d => d.ArtifactCollected, d => d.ArtifactSha256 != null && d.Trigger != DeploymentTrigger.Rollback), CancellationToken.None));
         TryDelete(Path.Combine(dataDirectory, "releases", id));
-        // A release that never went live is never rolled back to: free its artifact unless another deployment uses it.
-        var sha = await db.Deployments.Where(d => d.Id == id && d.Status != DeploymentStatus.Ready && d.Trigger != DeploymentTrigger.Rollback)
-            .Select(d => d.ArtifactSha256).FirstOrDefaultAsync(CancellationToken.None);
-        if (sha is not null)
+        if (sha is not null && !await db.Deployments.AnyAsync(d => d.ArtifactSha256 == sha && !d.ArtifactCollected, CancellationToken.None))
         {
-            await db.Deployments.Where(d => d.Id == id).ExecuteUpdateAsync(s => s.SetProperty(d => d.ArtifactCollected, true), CancellationToken.None);
-            if (!await db.Deployments.AnyAsync(d => d.ArtifactSha256 == sha && !d.ArtifactCollected, CancellationToken.None)) artifacts.Delete(sha);
+            artifacts.Delete(sha);
         }
     }
 
