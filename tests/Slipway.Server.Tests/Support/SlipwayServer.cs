@@ -181,6 +181,7 @@ public static class EngineIntents
             await Task.Delay(100);
         }
         var logs = (await server.GetAsync($"/api/v1/logs/{deploymentId}?limit=1000", token)).Body;
+        if (logs.Length > 4000) logs = "…" + logs[^4000..];
         throw new Xunit.Sdk.XunitException($"Deployment {deploymentId} is {deployment["status"]} (wanted {string.Join("/", statuses)}): {deployment["error"]}\nLogs: {logs}");
     }
 
