@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Mvc;
 using Slipway.Server.Auth;
 using Slipway.Server.Data;
 using Slipway.Server.Hosting;
+using Slipway.Server.Routing;
 using Slipway.Server.OpenApi;
 using Slipway.Server.Projects;
 using Slipway.Server.Workspaces;
@@ -58,7 +59,7 @@ internal static partial class DeploymentEndpoints
         return TypedResults.Created($"/api/v1/deployments/{response.Id}", new TriggerResponse(response.BuildId, response.Id, response.Status));
     }
 
-    private static async Task<Page<DeploymentResponse>> ListAsync(Caller caller, Access access, SlipwayDb db, ApiOptions api, PageQuery page,
+    private static async Task<Page<DeploymentResponse>> ListAsync(Caller caller, Access access, SlipwayDb db, RouterOptions router, PageQuery page,
         [FromQuery(Name = "project_id")] string? projectId, [FromQuery] string? environment, [FromQuery] string? status,
         [FromQuery] string? trigger, [FromQuery] string? offset, CancellationToken ct)
     {
@@ -67,7 +68,7 @@ internal static partial class DeploymentEndpoints
         DeploymentTrigger? wantedTrigger = null;
         var skip = 0;
         if (status is not null) v.Check(TryParse(status, out wantedStatus), "status", "must be queued, building, deploying, ready, failed or canceled");
-        if (trigger is not null) v.Check(TryParse(trigger, out wantedTrigger), "trigger", "must be manual, api, github, upload, rollback or redeploy");
+        if (trigger is not null) v.Check(TryParse(trigger, out wantedTrigger), "trigger", "must be manual, router, github, upload, rollback or redeploy");
         v.Check(offset is null || (int.TryParse(offset, NumberStyles.None, CultureInfo.InvariantCulture, out skip) && skip <= 1_000_000), "offset",
             "must be a non-negative integer");
         v.Check(offset is null || page.After is null, "offset", "cannot be combined with cursor");
@@ -92,7 +93,7 @@ internal static partial class DeploymentEndpoints
         var rows = offset is null
             ? await query.ToPageAsync(page, d => d, ct)
             : await OffsetPageAsync(query, skip, page.Limit, ct);
-        return new Page<DeploymentResponse>(await ResponsesAsync(db, api, rows.Data, ct), rows.NextCursor);
+        return new Page<DeploymentResponse>(await ResponsesAsync(db, router, rows.Data, ct), rows.NextCursor);
     }
 
     private static async Task<Page<Deployment>> OffsetPageAsync(IQueryable<Deployment> query, int skip, int limit, CancellationToken ct)
@@ -103,12 +104,12 @@ internal static partial class DeploymentEndpoints
         return new Page<Deployment>(rows, more ? PageQuery.EncodeCursor(rows[^1].Id) : null);
     }
 
-    private static async Task<DeploymentResponse> GetAsync(string id, Caller caller, DeploymentAccess deployments, SlipwayDb db, ApiOptions api,
+    private static async Task<DeploymentResponse> GetAsync(string id, Caller caller, DeploymentAccess deployments, SlipwayDb db, RouterOptions router,
         CancellationToken ct) =>
-        (await ResponsesAsync(db, api, [await deployments.FindAsync(caller, id, Need.Read, ct)], ct))[0];
+        (await ResponsesAsync(db, router, [await deployments.FindAsync(caller, id, Need.Read, ct)], ct))[0];
 
     private static async Task<DeploymentResponse> CancelAsync(string id, Caller caller, DeploymentAccess deployments, DeploymentStates states,
-        DeploymentQueue queue, SlipwayDb db, ApiOptions api, CancellationToken ct)
+        DeploymentQueue queue, SlipwayDb db, RouterOptions router, CancellationToken ct)
     {
         var deployment = await deployments.FindAsync(caller, id, Need.Write, ct);
         if (!await states.TransitionAsync(deployment.Id, DeploymentStates.NotTerminal, DeploymentStatus.Canceled, "Canceled by request.", ct,
@@ -117,7 +118,7 @@ internal static partial class DeploymentEndpoints
             throw ApiException.InvalidState($"Deployment '{id}' has already ended.");
         }
         queue.Cancel(deployment.Id);
-        return (await ResponsesAsync(db, api, [await db.Deployments.FirstAsync(d => d.Id == deployment.Id, ct)], ct))[0];
+        return (await ResponsesAsync(db, router, [await db.Deployments.FirstAsync(d => d.Id == deployment.Id, ct)], ct))[0];
     }
 
     private static async Task<Created<DeploymentResponse>> RedeployAsync(string id, Caller caller, DeploymentAccess deployments, Access access,
@@ -171,13 +172,13 @@ internal static partial class DeploymentEndpoints
         return true;
     }
 
-    internal static async Task<IReadOnlyList<DeploymentResponse>> ResponsesAsync(SlipwayDb db, ApiOptions api, IReadOnlyList<Deployment> rows,
+    internal static async Task<IReadOnlyList<DeploymentResponse>> ResponsesAsync(SlipwayDb db, RouterOptions router, IReadOnlyList<Deployment> rows,
         CancellationToken ct)
     {
         var projectIds = rows.Select(d => d.ProjectId).Distinct().ToList();
         var environmentIds = rows.Select(d => d.EnvironmentId).Distinct().ToList();
         var projects = await db.Projects.Where(p => projectIds.Contains(p.Id)).ToDictionaryAsync(p => p.Id, ct);
         var environments = await db.Environments.Where(e => environmentIds.Contains(e.Id)).ToDictionaryAsync(e => e.Id, ct);
-        return rows.Select(d => DeploymentResponse.From(d, projects[d.ProjectId], environments[d.EnvironmentId], api)).ToList();
+        return rows.Select(d => DeploymentResponse.From(d, projects[d.ProjectId], environments[d.EnvironmentId], router)).ToList();
     }
 }

@@ -1,12 +1,13 @@
 using Slipway.Server.Auth;
 using Slipway.Server.Data;
 using Slipway.Server.Hosting;
+using Slipway.Server.Routing;
 using Slipway.Server.Projects;
 
 namespace Slipway.Server.Deployments;
 
 /// <summary>Creates queued deployments (with their <c>deployment.created</c> event) and wakes the worker.</summary>
-internal sealed class DeploymentQueueing(SlipwayDb db, DeploymentStates states, DeploymentQueue queue, TimeProvider time, ApiOptions api)
+internal sealed class DeploymentQueueing(SlipwayDb db, DeploymentStates states, DeploymentQueue queue, TimeProvider time, RouterOptions router)
 {
     public async Task<DeploymentResponse> QueueAsync(Caller? caller, Project project, ProjectEnvironment environment, DeploymentTrigger trigger,
         string? branch, string? commitSha, Deployment? source, CancellationToken ct, string? commitMessage = null)
@@ -62,6 +63,6 @@ internal sealed class DeploymentQueueing(SlipwayDb db, DeploymentStates states, 
             await tx.CommitAsync(ct);
         }
         queue.Wake();
-        return DeploymentResponse.From(deployment, project, environment, api);
+        return DeploymentResponse.From(deployment, project, environment, router);
     }
 }

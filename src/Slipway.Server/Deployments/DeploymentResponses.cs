@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Slipway.Server.Hosting;
+using Slipway.Server.Routing;
 using Slipway.Server.Projects;
 
 namespace Slipway.Server.Deployments;
@@ -12,9 +12,9 @@ internal sealed record DeploymentResponse(
     string? Framework, ArtifactResponse? Artifact, string? Error, IReadOnlyDictionary<string, long> Timings, string? CreatedBy,
     DateTime CreatedAt, DateTime UpdatedAt, DateTime? StartedAt, DateTime? FinishedAt)
 {
-    public static DeploymentResponse From(Deployment d, Project project, ProjectEnvironment environment, ApiOptions api) => new(
+    public static DeploymentResponse From(Deployment d, Project project, ProjectEnvironment environment, RouterOptions router) => new(
         d.Id, d.BuildId, d.ProjectId, d.EnvironmentId, environment.Name, d.Status, environment.LiveDeploymentId == d.Id,
-        ProjectEndpoints.Url(api, Hosts.EnvironmentLabel(project.Name, environment.Name)), d.Branch, d.CommitSha, d.CommitMessage,
+        ProjectEndpoints.Url(router, Hosts.EnvironmentLabel(project.Name, environment.Name)), d.Branch, d.CommitSha, d.CommitMessage,
         d.Trigger, d.SourceDeploymentId, d.Framework,
         d.ArtifactSha256 is { } sha && !d.ArtifactCollected ? new ArtifactResponse(sha, d.ArtifactSize ?? 0) : null,
         d.Error, ParseTimings(d.Timings), d.CreatedBy, d.CreatedAt, d.UpdatedAt, d.StartedAt, d.FinishedAt);

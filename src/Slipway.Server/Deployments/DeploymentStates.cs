@@ -3,6 +3,7 @@ using System.Text.Json;
 using Slipway.Server.Data;
 using Slipway.Server.Events;
 using Slipway.Server.Hosting;
+using Slipway.Server.Routing;
 using Slipway.Server.Logs;
 
 namespace Slipway.Server.Deployments;
@@ -11,7 +12,7 @@ namespace Slipway.Server.Deployments;
 /// The one way a deployment changes state: a guarded set-based update (zero rows: someone else got there first)
 /// and its <c>deployment.status_changed</c> event, in one transaction.
 /// </summary>
-internal sealed class DeploymentStates(SlipwayDb db, LogHub hub, TimeProvider time, ApiOptions api)
+internal sealed class DeploymentStates(SlipwayDb db, LogHub hub, TimeProvider time, RouterOptions router)
 {
     public static readonly Expression<Func<Deployment, bool>> NotTerminal =
         d => d.Status != DeploymentStatus.Ready && d.Status != DeploymentStatus.Failed && d.Status != DeploymentStatus.Canceled;
@@ -55,7 +56,7 @@ internal sealed class DeploymentStates(SlipwayDb db, LogHub hub, TimeProvider ti
         var deployment = await db.Deployments.FirstAsync(d => d.Id == deploymentId, ct);
         var project = await db.Projects.FirstAsync(p => p.Id == deployment.ProjectId, ct);
         var environment = await db.Environments.FirstAsync(e => e.Id == deployment.EnvironmentId, ct);
-        var response = DeploymentResponse.From(deployment, project, environment, api);
+        var response = DeploymentResponse.From(deployment, project, environment, router);
         db.Events.Add(new Event
         {
             Id = Ids.New(time), WorkspaceId = deployment.WorkspaceId, ProjectId = deployment.ProjectId, Type = type,

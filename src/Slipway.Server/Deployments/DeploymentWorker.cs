@@ -25,6 +25,7 @@ internal sealed partial class DeploymentWorker(
 {
     private const int ContextLines = 15;
     private readonly string dataDirectory = configuration.DataDirectory();
+    private readonly string releases = configuration.ReleasesDirectory();
 
     private int MaxConcurrent => buildOptions.MaxConcurrentBuilds > 0 ? buildOptions.MaxConcurrentBuilds : Math.Max(1, Environment.ProcessorCount / 2);
 
@@ -135,11 +136,6 @@ internal sealed partial class DeploymentWorker(
             var variables = await secrets.DecryptAllAsync(project.Id, environment.Id, ct);
             masker = new SecretMasker(variables.Values);
             timings["queue_ms"] = (long)((deployment.StartedAt ?? deployment.CreatedAt) - deployment.CreatedAt).TotalMilliseconds;
-            var slipwayVariables = new Dictionary<string, string>
-            {
-                ["SLIPWAY_PROJECT_ID"] = project.Id, ["SLIPWAY_PROJECT_NAME"] = project.Name, ["SLIPWAY_ENVIRONMENT"] = environment.Name,
-                ["SLIPWAY_DEPLOYMENT_ID"] = deployment.Id, ["SLIPWAY_BRANCH"] = deployment.Branch,
-            };
 
             if (deployment.Trigger == DeploymentTrigger.Rollback)
             {
@@ -169,8 +165,8 @@ internal sealed partial class DeploymentWorker(
                 if (plan.BuildCommand is { } command)
                 {
                     phase.Restart();
-                    var buildEnvironment = new Dictionary<string, string>(variables) { ["CI"] = "true" };
-                    foreach (var (k, v) in slipwayVariables) buildEnvironment[k] = v;
+                    var buildEnvironment = ProcessEnvironment(variables, project, environment, deployment);
+                    buildEnvironment["CI"] = "true";
                     var result = await shell.RunAsync(command, sourceRoot, buildEnvironment, buildOptions.BuildTimeout,
                         (stream, line) => Log("build", line, stream == "stderr" ? "warn" : "info"), ct);
                     timings["build_ms"] = phase.ElapsedMilliseconds;
@@ -213,10 +209,8 @@ internal sealed partial class DeploymentWorker(
             }
             else
             {
-                var runtimeEnvironment = new Dictionary<string, string>(variables);
-                foreach (var (k, v) in slipwayVariables) runtimeEnvironment[k] = v;
-                var spec = new ReleaseSpec(id, project.Id, environment.Id, releaseDirectory, deployment.StartCommand!, runtimeEnvironment,
-                    project.HealthCheckPath);
+                var spec = new ReleaseSpec(id, project.Id, environment.Id, releaseDirectory, deployment.StartCommand!,
+                    ProcessEnvironment(variables, project, environment, deployment), project.HealthCheckPath);
                 started = await supervisor.StartAsync(spec, (stream, line) => Log(stream == "system" ? "system" : "runtime", line,
                     stream == "stderr" ? "warn" : "info"), ct);
                 Log("system", $"Started `{deployment.StartCommand}` on port {started.Port}; waiting for {project.HealthCheckPath} to answer 2xx/3xx.");
@@ -304,12 +298,20 @@ internal sealed partial class DeploymentWorker(
             alsoInTransaction: () => db.Deployments.Where(d => d.Id == id).ExecuteUpdateAsync(s => s
                 .SetProperty(d => d.Timings, d => timingsJson ?? d.Timings)
                 .SetProperty(d => d.ArtifactCollected, d => d.ArtifactSha256 != null && d.Trigger != DeploymentTrigger.Rollback), CancellationToken.None));
-        TryDelete(Path.Combine(dataDirectory, "releases", id));
+        TryDelete(Path.Combine(releases, id));
         if (sha is not null && !await db.Deployments.AnyAsync(d => d.ArtifactSha256 == sha && !d.ArtifactCollected, CancellationToken.None))
         {
             artifacts.Delete(sha);
         }
     }
+
+    /// <summary>What builds and releases see: the environment's env vars plus <c>SLIPWAY_*</c> (never the server's own environment).</summary>
+    private static Dictionary<string, string> ProcessEnvironment(IReadOnlyDictionary<string, string> variables, Project project,
+        ProjectEnvironment environment, Deployment deployment) => new(variables)
+    {
+        ["SLIPWAY_PROJECT_ID"] = project.Id, ["SLIPWAY_PROJECT_NAME"] = project.Name, ["SLIPWAY_ENVIRONMENT"] = environment.Name,
+        ["SLIPWAY_DEPLOYMENT_ID"] = deployment.Id, ["SLIPWAY_BRANCH"] = deployment.Branch,
+    };
 
     private static string WithContext(string message, Queue<string> recent)
     {
@@ -320,7 +322,7 @@ internal sealed partial class DeploymentWorker(
 
     private async Task<string> UnpackReleaseAsync(Deployment deployment, CancellationToken ct)
     {
-        var directory = Path.Combine(dataDirectory, "releases", deployment.Id);
+        var directory = Path.Combine(releases, deployment.Id);
         if (!Directory.Exists(directory))
         {
             var temporary = directory + ".unpacking";
@@ -344,7 +346,7 @@ internal sealed partial class DeploymentWorker(
         foreach (var old in retained.Where(d => !keep.Contains(d.Id)))
         {
             await db.Deployments.Where(d => d.Id == old.Id).ExecuteUpdateAsync(s => s.SetProperty(d => d.ArtifactCollected, true), ct);
-            TryDelete(Path.Combine(dataDirectory, "releases", old.Id));
+            TryDelete(Path.Combine(releases, old.Id));
             var stillUsed = await db.Deployments.AnyAsync(d => d.ArtifactSha256 == old.ArtifactSha256 && !d.ArtifactCollected, ct);
             if (!stillUsed && old.ArtifactSha256 is { } sha) artifacts.Delete(sha);
         }
@@ -365,7 +367,7 @@ internal sealed partial class DeploymentWorker(
             await states.TransitionAsync(id, DeploymentStates.NotTerminal, DeploymentStatus.Failed, "Interrupted by server restart.", ct,
                 buildStatusWhenRunning: BuildStatus.Failed);
             TryDelete(Path.Combine(dataDirectory, "work", id));
-            TryDelete(Path.Combine(dataDirectory, "releases", id));
+            TryDelete(Path.Combine(releases, id));
         }
         if (interrupted.Count > 0) await logs.FlushAsync(ct);
 
@@ -380,14 +382,11 @@ internal sealed partial class DeploymentWorker(
                 await logs.OpenAsync(l.Deployment.Id, ct);
                 var directory = await UnpackReleaseAsync(l.Deployment, ct);
                 if (l.Deployment.StaticDirectory is not null) return;
-                var variables = await scope.ServiceProvider.GetRequiredService<EnvVarSecrets>().DecryptAllAsync(l.Project.Id, l.Environment.Id, ct);
-                var environment = new Dictionary<string, string>(variables)
-                {
-                    ["SLIPWAY_PROJECT_ID"] = l.Project.Id, ["SLIPWAY_PROJECT_NAME"] = l.Project.Name, ["SLIPWAY_ENVIRONMENT"] = l.Environment.Name,
-                    ["SLIPWAY_DEPLOYMENT_ID"] = l.Deployment.Id, ["SLIPWAY_BRANCH"] = l.Deployment.Branch,
-                };
+                // One scope per release: these run in parallel, and a DbContext serves one operation at a time.
+                await using var releaseScope = scopes.CreateAsyncScope();
+                var variables = await releaseScope.ServiceProvider.GetRequiredService<EnvVarSecrets>().DecryptAllAsync(l.Project.Id, l.Environment.Id, ct);
                 var spec = new ReleaseSpec(l.Deployment.Id, l.Project.Id, l.Environment.Id, directory, l.Deployment.StartCommand!,
-                    environment, l.Project.HealthCheckPath, AlreadyLive: true);
+                    ProcessEnvironment(variables, l.Project, l.Environment, l.Deployment), l.Project.HealthCheckPath, AlreadyLive: true);
                 var masker = new SecretMasker(variables.Values);
                 var release = await supervisor.StartAsync(spec, (stream, line) =>
                     logs.Append(l.Deployment.Id, stream == "system" ? "system" : "runtime", stream == "stderr" ? "warn" : "info", masker.Mask(line)), ct);

@@ -32,7 +32,7 @@ internal sealed class ProjectTeardown(SlipwayDb db, ProjectReadCache cache, Depl
         await routes.RebuildAsync(ct);
         await Task.WhenAll(deployments.Select(d => supervisor.StopAsync(d.Id, TimeSpan.Zero)));
 
-        var releases = Path.Combine(configuration.DataDirectory(), "releases");
+        var releases = configuration.ReleasesDirectory();
         foreach (var d in deployments)
         {
             var directory = Path.Combine(releases, d.Id);

@@ -13,7 +13,7 @@ internal sealed class RouteSync(IServiceScopeFactory scopes, RouteTable table, S
     IConfiguration configuration, ILogger<RouteSync> logger) : BackgroundService
 {
     private readonly SemaphoreSlim gate = new(1, 1);
-    private readonly string releases = Path.Combine(configuration.DataDirectory(), "releases");
+    private readonly string releases = configuration.ReleasesDirectory();
     private Dictionary<string, RouteTarget>? lastWritten;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Deployment> goingLive = new(StringComparer.Ordinal);
 

@@ -10,6 +10,9 @@ internal static class DataPaths
     public static string DataDirectory(this IConfiguration configuration) =>
         Path.GetFullPath(configuration[Key] is { Length: > 0 } dir ? dir : ".slipway");
 
+    /// <summary>Unpacked releases, one directory per deployment id (the engine and the router both read it).</summary>
+    public static string ReleasesDirectory(this IConfiguration configuration) => Path.Combine(configuration.DataDirectory(), "releases");
+
     /// <summary>
     /// Reads a secret file, or creates it with fresh random bytes, readable by the owner only (0600).
     /// Creation uses CreateNew so two processes starting together cannot both write different secrets.

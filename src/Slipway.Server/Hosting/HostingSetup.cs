@@ -9,11 +9,6 @@ internal sealed class ApiOptions
 
     /// <summary>Largest JSON request body accepted, in bytes (413 beyond). Upload endpoints set their own limit.</summary>
     public long MaxBodyBytes { get; set; } = 1 << 20;
-
-    /// <summary>Public base URL of the router, used to build project URLs (<c>http://{name}.{domain}:8000</c>).</summary>
-    public string RouterBaseDomain { get; set; } = "localhost";
-    public string RouterPublicScheme { get; set; } = "http";
-    public int RouterPublicPort { get; set; } = 8000;
 }
 
 internal static class HostingSetup
@@ -27,19 +22,6 @@ internal static class HostingSetup
             builder.WebHost.UseUrls(DefaultUrl);
         }
         var api = builder.Configuration.GetSection(ApiOptions.SectionName).Get<ApiOptions>() ?? new ApiOptions();
-        // Project URLs follow the router's own settings unless the public address is configured separately
-        // (e.g. a TLS proxy on 443 in front of the router).
-        if (builder.Configuration["Slipway:Api:RouterBaseDomain"] is null && builder.Configuration["Slipway:Router:BaseDomain"] is { Length: > 0 } baseDomain)
-        {
-            api.RouterBaseDomain = baseDomain;
-        }
-        if (builder.Configuration["Slipway:Api:RouterPublicPort"] is null
-            && builder.Configuration["Slipway:Router:Urls"]?.Split(';')[0] is { Length: > 0 } routerUrl
-            && Uri.TryCreate(routerUrl.Replace("://*", "://localhost", StringComparison.Ordinal).Replace("://+", "://localhost", StringComparison.Ordinal), UriKind.Absolute, out var routerUri)
-            && routerUri.Port > 0)
-        {
-            api.RouterPublicPort = routerUri.Port;
-        }
         builder.Services.AddSingleton(api);
         builder.WebHost.ConfigureKestrel(k =>
         {

@@ -24,7 +24,8 @@ internal sealed class DocumentTransformer : IOpenApiDocumentTransformer
         - **Request ids**: every response carries `X-Request-Id`, also found in error bodies and server logs.
         - **Paging**: list endpoints take `limit` (1-100, default 25) and `cursor`, and answer `{"data": [...], "next_cursor": ...}`, newest first.
         - **Idempotency**: authenticated POSTs accept `Idempotency-Key`; a retry with the same key replays the first response.
-        - **Rate limits**: 429 `rate_limited` with `Retry-After` when a caller exceeds its limit.
+        - **Rate limits**: 429 `rate_limited` with `Retry-After` when a caller exceeds its limit. Today only sign-in is limited
+          (per account and per address); per-key request budgets by workspace tier are not enforced yet.
         """;
 
     /// <summary>Known feature tags; any other tag still gets a description so the document stays complete.</summary>

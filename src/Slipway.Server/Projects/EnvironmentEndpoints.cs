@@ -54,8 +54,8 @@ internal static class EnvironmentEndpoints
         var now = time.UtcNowMs();
         var environment = new ProjectEnvironment
         {
-            Id = Ids.New(time), ProjectId = project.Id, Name = body.Name!, Branch = Blank(body.Branch), BuildCommand = Blank(body.BuildCommand),
-            StartCommand = Blank(body.StartCommand), AutoDeploy = body.AutoDeploy, CreatedAt = now, UpdatedAt = now,
+            Id = Ids.New(time), ProjectId = project.Id, Name = body.Name!, Branch = ProjectRules.Blank(body.Branch), BuildCommand = ProjectRules.Blank(body.BuildCommand),
+            StartCommand = ProjectRules.Blank(body.StartCommand), AutoDeploy = body.AutoDeploy, CreatedAt = now, UpdatedAt = now,
         };
         db.Environments.Add(environment);
         await db.SaveUniqueAsync($"An environment named '{environment.Name}' already exists in this project.", ct);
@@ -86,9 +86,9 @@ internal static class EnvironmentEndpoints
             await RequireFreeHostAsync(db, project, body.Name, ct);
             environment.Name = body.Name;
         }
-        if (body.Branch is not null) environment.Branch = Blank(body.Branch);
-        if (body.BuildCommand is not null) environment.BuildCommand = Blank(body.BuildCommand);
-        if (body.StartCommand is not null) environment.StartCommand = Blank(body.StartCommand);
+        if (body.Branch is not null) environment.Branch = ProjectRules.Blank(body.Branch);
+        if (body.BuildCommand is not null) environment.BuildCommand = ProjectRules.Blank(body.BuildCommand);
+        if (body.StartCommand is not null) environment.StartCommand = ProjectRules.Blank(body.StartCommand);
         if (body.AutoDeploy is not null) environment.AutoDeploy = body.AutoDeploy;
         environment.UpdatedAt = time.UtcNowMs();
         db.Environments.Update(environment);
@@ -140,5 +140,4 @@ internal static class EnvironmentEndpoints
 
     private static ApiException Taken(string name) => ApiException.Conflict($"An environment named '{name}' already exists in this project.");
 
-    private static string? Blank(string? value) => string.IsNullOrEmpty(value) ? null : value;
 }

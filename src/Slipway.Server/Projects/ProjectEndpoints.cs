@@ -4,6 +4,7 @@ using Slipway.Server.Data;
 using Slipway.Server.Domains;
 using Slipway.Server.Deployments;
 using Slipway.Server.Hosting;
+using Slipway.Server.Routing;
 using Slipway.Server.Runtime;
 using Slipway.Server.Workspaces;
 
@@ -47,7 +48,7 @@ internal static class ProjectEndpoints
     }
 
     private static async Task<Created<ProjectResponse>> CreateAsync(CreateProjectRequest body, Caller caller, Access access, SlipwayDb db,
-        ProjectOptions options, ApiOptions api, Supervisor supervisor, ProjectReadCache cache, RouteSync routes, TimeProvider time,
+        ProjectOptions options, RouterOptions router, Supervisor supervisor, ProjectReadCache cache, RouteSync routes, TimeProvider time,
         CancellationToken ct)
     {
         var v = new Validator()
@@ -69,9 +70,9 @@ internal static class ProjectEndpoints
         var project = new Project
         {
             Id = Ids.New(time), WorkspaceId = workspaceId, Name = body.Name!, RepoUrl = body.RepoUrl!, Branch = body.Branch ?? "main",
-            BuildCommand = Blank(body.BuildCommand), StartCommand = Blank(body.StartCommand), Port = body.Port ?? 3000,
-            Framework = ProjectRules.ParseFramework(body.Framework) ?? Framework.Auto, RootDirectory = Blank(body.RootDirectory),
-            OutputDirectory = Blank(body.OutputDirectory), HealthCheckPath = body.HealthCheckPath ?? "/", AutoDeploy = body.AutoDeploy ?? true,
+            BuildCommand = ProjectRules.Blank(body.BuildCommand), StartCommand = ProjectRules.Blank(body.StartCommand), Port = body.Port ?? 3000,
+            Framework = ProjectRules.ParseFramework(body.Framework) ?? Framework.Auto, RootDirectory = ProjectRules.Blank(body.RootDirectory),
+            OutputDirectory = ProjectRules.Blank(body.OutputDirectory), HealthCheckPath = body.HealthCheckPath ?? "/", AutoDeploy = body.AutoDeploy ?? true,
             CreatedAt = now, UpdatedAt = now,
         };
         db.Projects.Add(project);
@@ -81,28 +82,28 @@ internal static class ProjectEndpoints
         });
         await db.SaveUniqueAsync($"A project named '{project.Name}' already exists.", ct);
         await routes.RebuildAsync(ct);
-        return TypedResults.Created($"/api/v1/projects/{project.Id}", (await ResponsesAsync(db, cache, api, supervisor, [project], ct))[0]);
+        return TypedResults.Created($"/api/v1/projects/{project.Id}", (await ResponsesAsync(db, cache, router, supervisor, [project], ct))[0]);
     }
 
-    private static async Task<Page<ProjectResponse>> ListAsync(Caller caller, Access access, SlipwayDb db, ApiOptions api, Supervisor supervisor,
+    private static async Task<Page<ProjectResponse>> ListAsync(Caller caller, Access access, SlipwayDb db, RouterOptions router, Supervisor supervisor,
         ProjectReadCache cache, PageQuery page,
         [Microsoft.AspNetCore.Mvc.FromQuery(Name = "workspace_id")] string? workspaceId, CancellationToken ct)
     {
         var query = access.VisibleProjects(caller);
         if (workspaceId is not null) query = query.Where(p => p.WorkspaceId == workspaceId);
         var rows = await query.ToPageAsync(page, p => p, ct);
-        return new Page<ProjectResponse>(await ResponsesAsync(db, cache, api, supervisor, rows.Data, ct), rows.NextCursor);
+        return new Page<ProjectResponse>(await ResponsesAsync(db, cache, router, supervisor, rows.Data, ct), rows.NextCursor);
     }
 
-    private static async Task<ProjectResponse> GetAsync(string id, Caller caller, Access access, SlipwayDb db, ApiOptions api, Supervisor supervisor,
+    private static async Task<ProjectResponse> GetAsync(string id, Caller caller, Access access, SlipwayDb db, RouterOptions router, Supervisor supervisor,
         ProjectReadCache cache, CancellationToken ct)
     {
         var (project, _) = await access.ProjectAsync(caller, id, Need.Read, ct);
-        return (await ResponsesAsync(db, cache, api, supervisor, [project], ct))[0];
+        return (await ResponsesAsync(db, cache, router, supervisor, [project], ct))[0];
     }
 
     private static async Task<ProjectResponse> UpdateAsync(string id, UpdateProjectRequest body, Caller caller, Access access, SlipwayDb db,
-        ProjectOptions options, ApiOptions api, Supervisor supervisor, ProjectReadCache cache, RouteSync routes, TimeProvider time,
+        ProjectOptions options, RouterOptions router, Supervisor supervisor, ProjectReadCache cache, RouteSync routes, TimeProvider time,
         CancellationToken ct)
     {
         var v = new Validator().Check(body.Name is null || ProjectRules.IsDnsLabel(body.Name), "name",
@@ -124,12 +125,12 @@ internal static class ProjectEndpoints
         project.Name = body.Name ?? project.Name;
         project.RepoUrl = body.RepoUrl ?? project.RepoUrl;
         project.Branch = body.Branch ?? project.Branch;
-        project.BuildCommand = body.BuildCommand is null ? project.BuildCommand : Blank(body.BuildCommand);
-        project.StartCommand = body.StartCommand is null ? project.StartCommand : Blank(body.StartCommand);
+        project.BuildCommand = body.BuildCommand is null ? project.BuildCommand : ProjectRules.Blank(body.BuildCommand);
+        project.StartCommand = body.StartCommand is null ? project.StartCommand : ProjectRules.Blank(body.StartCommand);
         project.Port = body.Port ?? project.Port;
         project.Framework = ProjectRules.ParseFramework(body.Framework) ?? project.Framework;
-        project.RootDirectory = body.RootDirectory is null ? project.RootDirectory : Blank(body.RootDirectory);
-        project.OutputDirectory = body.OutputDirectory is null ? project.OutputDirectory : Blank(body.OutputDirectory);
+        project.RootDirectory = body.RootDirectory is null ? project.RootDirectory : ProjectRules.Blank(body.RootDirectory);
+        project.OutputDirectory = body.OutputDirectory is null ? project.OutputDirectory : ProjectRules.Blank(body.OutputDirectory);
         project.HealthCheckPath = body.HealthCheckPath ?? project.HealthCheckPath;
         project.AutoDeploy = body.AutoDeploy ?? project.AutoDeploy;
         project.UpdatedAt = time.UtcNowMs();
@@ -139,7 +140,7 @@ internal static class ProjectEndpoints
         await db.SaveUniqueAsync($"A project named '{project.Name}' already exists.", ct);
         cache.Invalidate(project.Id);
         await routes.RebuildAsync(ct);
-        return (await ResponsesAsync(db, cache, api, supervisor, [project], ct))[0];
+        return (await ResponsesAsync(db, cache, router, supervisor, [project], ct))[0];
     }
 
     private static async Task<NoContent> DeleteAsync(string id, Caller caller, Access access, ProjectTeardown teardown, ApiKeyAuthenticator keys,
@@ -189,13 +190,12 @@ internal static class ProjectEndpoints
 
     private static ApiException NameTaken(string name) => ApiException.Conflict($"A project named '{name}' already exists.");
 
-    private static string? Blank(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
     /// <summary>
     /// Projects with their environments and domains: two queries for a whole page, or the read cache for one (the hot
     /// GET path). No EF compiled queries: they cache their executor for the first database provider that ran them.
     /// </summary>
-    internal static async Task<IReadOnlyList<ProjectResponse>> ResponsesAsync(SlipwayDb db, ProjectReadCache cache, ApiOptions api,
+    internal static async Task<IReadOnlyList<ProjectResponse>> ResponsesAsync(SlipwayDb db, ProjectReadCache cache, RouterOptions router,
         Supervisor supervisor, IReadOnlyList<Project> projects, CancellationToken ct)
     {
         // A live release without a supervised process is either a static site (served by the router) or a process
@@ -224,16 +224,16 @@ internal static class ProjectEndpoints
         var envNames = environments.ToDictionary(e => e.Id, e => e.Name);
         return projects.Select(p => new ProjectResponse(
             p.Id, p.WorkspaceId, p.Name, Builds.SecretMasker.MaskUrlCredentials(p.RepoUrl), p.Branch, p.BuildCommand, p.StartCommand, p.Port, p.Framework, p.RootDirectory,
-            p.OutputDirectory, p.HealthCheckPath, p.AutoDeploy, Url(api, p.Name), p.LiveDeploymentId, Status(p.LiveDeploymentId),
+            p.OutputDirectory, p.HealthCheckPath, p.AutoDeploy, Url(router, p.Name), p.LiveDeploymentId, Status(p.LiveDeploymentId),
             domains.Where(d => d.ProjectId == p.Id).Select(d => new ProjectDomainResponse(d.Id, d.Hostname, envNames[d.EnvironmentId])).ToList(),
             environments.Where(e => e.ProjectId == p.Id).Select(e => EnvironmentResponse.From(e, p)).ToList(),
             p.CreatedAt, p.UpdatedAt)).ToList();
     }
 
-    internal static string Url(ApiOptions api, string host)
+    internal static string Url(RouterOptions router, string host)
     {
-        var defaultPort = api.RouterPublicScheme == "https" ? 443 : 80;
-        var port = api.RouterPublicPort == defaultPort ? "" : $":{api.RouterPublicPort}";
-        return $"{api.RouterPublicScheme}://{host}.{api.RouterBaseDomain}{port}";
+        var defaultPort = router.PublicScheme == "https" ? 443 : 80;
+        var port = router.PublicPort == defaultPort ? "" : $":{router.PublicPort}";
+        return $"{router.PublicScheme}://{host}.{router.BaseDomain}{port}";
     }
 }

@@ -20,6 +20,9 @@ internal static partial class ProjectRules
     [GeneratedRegex(@"^git@[A-Za-z0-9.-]+:[A-Za-z0-9._~/-]+$")]
     private static partial Regex ScpStyle();
 
+    /// <summary>An empty string clears an optional text field: stored as null.</summary>
+    public static string? Blank(string? value) => string.IsNullOrEmpty(value) ? null : value;
+
     public static bool IsDnsLabel(string? value) => value is not null && DnsLabel().IsMatch(value);
 
     public static string? RepoUrlProblem(string url, bool allowLocal)

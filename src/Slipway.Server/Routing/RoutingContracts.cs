@@ -14,6 +14,20 @@ internal sealed class RouterOptions
     public string Urls { get; set; } = "http://127.0.0.1:8000";
 
     public string BaseDomain { get; set; } = "localhost";
+
+    /// <summary>Scheme of the address users reach the router at (https behind a TLS proxy); used in project URLs.</summary>
+    public string PublicScheme { get; set; } = "http";
+
+    /// <summary>Port users reach the router at; 0 (default): the port of <see cref="Urls"/>, or 8000 when that is 0.</summary>
+    public int PublicPort
+    {
+        get => publicPort > 0 ? publicPort
+            : Uri.TryCreate(Urls.Split(';')[0].Replace("://*", "://localhost", StringComparison.Ordinal).Replace("://+", "://localhost", StringComparison.Ordinal),
+                UriKind.Absolute, out var uri) && uri.Port > 0 ? uri.Port : 8000;
+        set => publicPort = value;
+    }
+
+    private int publicPort;
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
     public TimeSpan ResponseHeadersTimeout { get; set; } = TimeSpan.FromSeconds(100);
     public long? MaxRequestBodyBytes { get; set; } = 1L << 30;

@@ -25,6 +25,10 @@ public sealed class SurvivingRestartsTests
             repo.Commit("good build", files);
             await first.WaitForStatusAsync(token, (await first.DeployAsync(token, projectId))["id"]!.GetValue<string>(), TimeSpan.FromSeconds(90), "ready");
             Assert.Equal("survivor", await first.RouterGetStringAsync("survivor.localhost", "/"));
+            // A second live app: recovery brings every live release back, in parallel.
+            var secondId = (await first.CreateProjectAsync(token, "survivor-two",
+                new { repo_url = repo.BarePath, build_command = "sh build.sh", start_command = "node server.js" }))["id"]!.GetValue<string>();
+            await first.WaitForStatusAsync(token, (await first.DeployAsync(token, secondId))["id"]!.GetValue<string>(), TimeSpan.FromSeconds(90), "ready");
 
             files["build.sh"] = "sleep 120\n";
             repo.Commit("slow build", files);
@@ -41,6 +45,9 @@ public sealed class SurvivingRestartsTests
             return response.IsSuccessStatusCode;
         }, TimeSpan.FromSeconds(30));
         Assert.Equal("survivor", await second.RouterGetStringAsync("survivor.localhost", "/"));
+        await DeployingAppsTests.WaitUntilAsync(async () => (await second.RouterGetAsync("survivor-two.localhost", "/")).IsSuccessStatusCode,
+            TimeSpan.FromSeconds(30));
+        Assert.Equal("survivor", await second.RouterGetStringAsync("survivor-two.localhost", "/"));
         var deployments = (await second.GetAsync($"/api/v1/deployments?project_id={projectId}", token)).AssertStatus(200).Json["data"]!.AsArray();
         Assert.All(deployments, d => Assert.True(d!["status"]!.GetValue<string>() is "ready" or "failed"));
     }

@@ -75,7 +75,7 @@ public sealed class FollowingLogsTests : IAsyncLifetime
         }
         Assert.Equal("end", messages[^1]["type"]!.GetValue<string>());
         Assert.Equal("ready", messages[^1]["status"]!.GetValue<string>());
-        Assert.Contains(messages, m => m["type"]!.GetValue<string>() == "status" || m["type"]!.GetValue<string>() == "log");
+        Assert.Contains(messages, m => m["type"]!.GetValue<string>() == "status" && m["status"]!.GetValue<string>() == "deploying");
         AssertBuildLinesInOrder(messages, 300);
 
         var middle = messages.Where(m => m["type"]!.GetValue<string>() == "log").ElementAt(100)["seq"]!.GetValue<long>();

@@ -121,7 +121,7 @@ public sealed class ManagingProjectsTests : IAsyncLifetime
         await using var custom = await SlipwayServer.StartAsync(new Dictionary<string, string?>
         {
             ["Slipway:Router:BaseDomain"] = "apps.example.test", ["Slipway:Router:Urls"] = "http://127.0.0.1:0",
-            ["Slipway:Api:RouterPublicPort"] = "8443", ["Slipway:Api:RouterPublicScheme"] = "https",
+            ["Slipway:Router:PublicPort"] = "8443", ["Slipway:Router:PublicScheme"] = "https",
         });
         var user = await custom.RegisterUserAsync();
         Assert.Equal("https://site.apps.example.test:8443", (await custom.CreateProjectAsync(user.Token, "site"))["url"]!.GetValue<string>());
