@@ -1,6 +1,7 @@
 using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore.Diagnostics;
+using Slipway.Server.Events;
 using Slipway.Server.Hosting;
 
 namespace Slipway.Server.Data;
@@ -13,7 +14,8 @@ internal static class DataRegistration
         var dataDirectory = builder.Configuration.DataDirectory();
         Directory.CreateDirectory(dataDirectory);
         builder.Services.AddSingleton(options);
-        builder.Services.AddDbContextPool<SlipwayDb>(db =>
+        builder.Services.AddSingleton<OutboxSignal>();
+        builder.Services.AddDbContextPool<SlipwayDb>((services, db) =>
         {
             switch (options.Provider)
             {
@@ -38,7 +40,7 @@ internal static class DataRegistration
                 default:
                     throw new InvalidOperationException($"Unknown database provider {options.Provider}.");
             }
-            db.UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking);
+            db.UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking).AddInterceptors(services.GetRequiredService<OutboxSignal>());
         });
         builder.Services.AddSingleton<MigrationRunner>();
         return builder;

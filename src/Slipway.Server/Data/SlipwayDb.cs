@@ -9,6 +9,7 @@ using Slipway.Server.Events;
 using Slipway.Server.Hosting;
 using Slipway.Server.Logs;
 using Slipway.Server.Projects;
+using Slipway.Server.Webhooks;
 using Slipway.Server.Workspaces;
 
 namespace Slipway.Server.Data;
@@ -32,6 +33,9 @@ internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext
     public DbSet<Deployment> Deployments => Set<Deployment>();
     public DbSet<LogLine> LogLines => Set<LogLine>();
     public DbSet<Event> Events => Set<Event>();
+    public DbSet<WebhookEndpoint> WebhookEndpoints => Set<WebhookEndpoint>();
+    public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
+    public DbSet<WebhookAttempt> WebhookAttempts => Set<WebhookAttempt>();
 
     protected override void OnModelCreating(ModelBuilder model)
     {
@@ -50,6 +54,9 @@ internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext
         model.Entity<Deployment>().ToTable("deployments");
         model.Entity<LogLine>().ToTable("deployment_logs").HasKey(l => new { l.DeploymentId, l.Seq });
         model.Entity<Event>().ToTable("events");
+        model.Entity<WebhookEndpoint>().ToTable("webhook_endpoints");
+        model.Entity<WebhookDelivery>().ToTable("webhook_deliveries");
+        model.Entity<WebhookAttempt>().ToTable("webhook_attempts");
 
         // Relationships without navigations: they tell EF the insert/delete order the foreign keys in the SQL demand.
         model.Entity<WorkspaceMember>().HasOne<Workspace>().WithMany().HasForeignKey(m => m.WorkspaceId).OnDelete(DeleteBehavior.Cascade);
@@ -67,6 +74,11 @@ internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext
         model.Entity<Deployment>().HasOne<Workspace>().WithMany().HasForeignKey(d => d.WorkspaceId).OnDelete(DeleteBehavior.Cascade);
         model.Entity<Deployment>().HasOne<Project>().WithMany().HasForeignKey(d => d.ProjectId).OnDelete(DeleteBehavior.Cascade);
         model.Entity<Deployment>().HasOne<ProjectEnvironment>().WithMany().HasForeignKey(d => d.EnvironmentId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<WebhookEndpoint>().HasOne<Workspace>().WithMany().HasForeignKey(w => w.WorkspaceId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<WebhookEndpoint>().HasOne<Project>().WithMany().HasForeignKey(w => w.ProjectId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<WebhookDelivery>().HasOne<WebhookEndpoint>().WithMany().HasForeignKey(d => d.EndpointId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<WebhookDelivery>().HasOne<Event>().WithMany().HasForeignKey(d => d.EventId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<WebhookAttempt>().HasOne<WebhookDelivery>().WithMany().HasForeignKey(a => a.DeliveryId).OnDelete(DeleteBehavior.Cascade);
         model.Entity<LogLine>().HasOne<Deployment>().WithMany().HasForeignKey(l => l.DeploymentId).OnDelete(DeleteBehavior.Cascade);
 
         foreach (var entity in model.Model.GetEntityTypes())

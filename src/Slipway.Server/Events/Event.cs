@@ -14,4 +14,6 @@ internal sealed class Event : IHasId
     public required string Type { get; init; }
     public required string Data { get; init; }
     public DateTime CreatedAt { get; init; }
+    /// <summary>Set once the event has been fanned out to webhook deliveries.</summary>
+    public DateTime? DispatchedAt { get; set; }
 }

@@ -167,7 +167,7 @@ internal static class ProjectEndpoints
             .Check(healthCheckPath is null || ProjectRules.IsUrlPath(healthCheckPath), "health_check_path", "must be a URL path starting with '/'");
     }
 
-    private static async Task<string> PersonalWorkspaceAsync(SlipwayDb db, Caller caller, CancellationToken ct) =>
+    internal static async Task<string> PersonalWorkspaceAsync(SlipwayDb db, Caller caller, CancellationToken ct) =>
         await (from m in db.WorkspaceMembers
                join w in db.Workspaces on m.WorkspaceId equals w.Id
                where m.UserId == caller.UserId && m.Role == WorkspaceRole.Owner

@@ -47,9 +47,9 @@ public sealed class SlipwayServer : IAsyncDisposable
         && PostgresAdminConnection is not null;
 
     public static async Task<SlipwayServer> StartAsync(IDictionary<string, string?>? settings = null, string? dataDirectory = null,
-        bool? postgres = null, Action<IServiceCollection>? services = null, Action<WebApplication>? map = null)
+        bool? postgres = null, Action<IServiceCollection>? services = null, Action<WebApplication>? map = null, SlipwayServer? restartOf = null)
     {
-        dataDirectory ??= Directory.CreateTempSubdirectory("slipway-test-").FullName;
+        dataDirectory ??= restartOf?.DataDirectory ?? Directory.CreateTempSubdirectory("slipway-test-").FullName;
         var config = new Dictionary<string, string?>
         {
             ["urls"] = "http://127.0.0.1:0",
@@ -61,8 +61,13 @@ public sealed class SlipwayServer : IAsyncDisposable
             ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
             ["Logging:LogLevel:Microsoft.EntityFrameworkCore"] = "Warning",
         };
-        string? database = null;
-        if (postgres ?? UsePostgres)
+        string? database = restartOf?.postgresDatabase;
+        if (database is not null)
+        {
+            config["Slipway:Database:Provider"] = "postgres";
+            config["Slipway:Database:ConnectionString"] = new NpgsqlConnectionStringBuilder(PostgresAdminConnection) { Database = database }.ToString();
+        }
+        else if (restartOf is null && (postgres ?? UsePostgres))
         {
             database = "slipway_test_" + Guid.NewGuid().ToString("N")[..12];
             await using (var admin = new NpgsqlConnection(PostgresAdminConnection))
@@ -91,12 +96,27 @@ public sealed class SlipwayServer : IAsyncDisposable
 
     public T Service<T>() where T : notnull => app.Services.GetRequiredService<T>();
 
+    /// <summary>
+    /// Stops the host but keeps its data directory and database, for a restart with <c>StartAsync(restartOf: this)</c>.
+    /// Work in flight is cut off as a crash would cut it (nothing gets to finish after the stop).
+    /// </summary>
+    public async Task StopKeepingDataAsync()
+    {
+        keepData = true;
+        await DisposeAsync();
+    }
+
+    private bool keepData;
+    private bool disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (disposed) return;
+        disposed = true;
         Http.Dispose();
         using (var stopping = new CancellationTokenSource(TimeSpan.FromSeconds(10))) await app.StopAsync(stopping.Token);
         await app.DisposeAsync();
-        if (postgresDatabase is not null)
+        if (postgresDatabase is not null && !keepData)
         {
             NpgsqlConnection.ClearAllPools();
             await using var admin = new NpgsqlConnection(PostgresAdminConnection);

@@ -1,0 +1,99 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Slipway.Server.Webhooks;
+
+/// <summary>Raised when a webhook target resolves only to addresses Slipway must not call.</summary>
+internal sealed class TargetRefusedException(string message) : Exception(message);
+
+/// <summary>
+/// SSRF rules for webhook targets. URLs are checked when registered (IP literals and <c>localhost</c>), and every
+/// connection is checked again on the address actually dialled, so DNS that changes after registration (rebinding)
+/// cannot reach loopback, private, link-local or metadata addresses. Redirects are never followed.
+/// </summary>
+internal sealed class TargetGuard(WebhookOptions options)
+{
+    /// <summary>The problem with a target URL, or null when it may be registered.</summary>
+    public string? Problem(string url)
+    {
+        if (url.Length > 2048) return "must be at most 2048 characters";
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+            return "must be an absolute http or https URL";
+        if (uri.UserInfo.Length > 0) return "must not carry credentials; the signature authenticates Slipway";
+        if (uri.Fragment.Length > 0) return "must not have a fragment";
+        var host = uri.IdnHost.TrimEnd('.');
+        if (IsAllowedHost(host)) return null;
+        if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase))
+            return options.AllowLoopback ? null : "points at this machine (loopback), which is not allowed";
+        if (IPAddress.TryParse(host.Trim('[', ']'), out var address) && Refusal(address) is { } reason) return $"points at {reason}, which is not allowed";
+        return null;
+    }
+
+    /// <summary>Why an address is refused, or null.</summary>
+    public string? Refusal(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
+        if (address.AddressFamily == AddressFamily.InterNetwork)
+        {
+            var b = address.GetAddressBytes();
+            if (b[0] == 127) return options.AllowLoopback ? null : "a loopback address";
+            if (b[0] == 0) return "an unspecified address";
+            if (b[0] == 169 && b[1] == 254) return "a link-local or cloud metadata address";
+            if (b[0] >= 224) return "a multicast or reserved address";
+            // Documentation, benchmarking and IETF protocol ranges never host a legitimate receiver.
+            if ((b[0] == 192 && b[1] == 0 && b[2] is 0 or 2) || (b[0] == 198 && b[1] is 18 or 19) || (b[0] == 198 && b[1] == 51 && b[2] == 100)
+                || (b[0] == 203 && b[1] == 0 && b[2] == 113)) return "a reserved address";
+            var isPrivate = b[0] == 10 || (b[0] == 172 && b[1] >= 16 && b[1] <= 31) || (b[0] == 192 && b[1] == 168) || (b[0] == 100 && b[1] >= 64 && b[1] <= 127);
+            return isPrivate && !options.AllowPrivateNetworks ? "a private network address" : null;
+        }
+        if (address.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            if (IPAddress.IPv6Loopback.Equals(address)) return options.AllowLoopback ? null : "a loopback address";
+            if (IPAddress.IPv6Any.Equals(address)) return "an unspecified address";
+            if (address.IsIPv6LinkLocal || address.IsIPv6SiteLocal) return "a link-local address";
+            if (address.IsIPv6Multicast) return "a multicast address";
+            var first = address.GetAddressBytes()[0];
+            return (first & 0xFE) == 0xFC && !options.AllowPrivateNetworks ? "a private network address" : null;
+        }
+        return "an address of an unknown family";
+    }
+
+    public bool IsAllowedHost(string host) => options.AllowedHosts.Any(h => string.Equals(h, host, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// The HTTP handler deliveries go through: every connection dials only an address that passes <see cref="Refusal"/>,
+    /// redirects and cookies are off, and connections are pooled per endpoint.
+    /// </summary>
+    public SocketsHttpHandler CreateHandler(int maxConnectionsPerServer) => new()
+    {
+        AllowAutoRedirect = false,
+        UseCookies = false,
+        UseProxy = false,
+        AutomaticDecompression = DecompressionMethods.None,
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        MaxConnectionsPerServer = maxConnectionsPerServer,
+        ConnectTimeout = options.Timeout,
+        ConnectCallback = async (context, ct) =>
+        {
+            var host = context.DnsEndPoint.Host;
+            IPAddress[] addresses = IPAddress.TryParse(host.Trim('[', ']'), out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, ct);
+            var allowed = IsAllowedHost(host) ? addresses : addresses.Where(a => Refusal(a) is null).ToArray();
+            if (allowed.Length == 0)
+            {
+                var reason = addresses.Length == 0 ? "no address" : Refusal(addresses[0]);
+                throw new TargetRefusedException($"The target {host} resolves to {reason}, which webhooks may not call.");
+            }
+            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(allowed, context.DnsEndPoint.Port, ct);
+                return new NetworkStream(socket, ownsSocket: true);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        },
+    };
+}

@@ -1,0 +1,58 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Slipway.Server.Data;
+using Slipway.Server.EnvVars;
+
+namespace Slipway.Server.Webhooks;
+
+/// <summary>What a delivery needs of its endpoint, secrets already opened.</summary>
+internal sealed record EndpointSnapshot(string Id, string Url, bool Enabled, string? DisabledReason, string Secret, string? PreviousSecret,
+    DateTime? PreviousSecretExpiresAt)
+{
+    /// <summary>The secrets that sign now: the current one, plus the previous one during a rotation overlap.</summary>
+    public IEnumerable<string> SigningSecrets(DateTime now) =>
+        PreviousSecret is not null && PreviousSecretExpiresAt > now ? [Secret, PreviousSecret] : [Secret];
+}
+
+/// <summary>
+/// Endpoints as deliveries see them, cached so that thousands of attempts a second cost no query and no decryption.
+/// Every change through the API (or the worker disabling an endpoint) invalidates its entry. Also the one place that
+/// seals and opens signing secrets: bound to the endpoint id, so a secret copied to another row does not open.
+/// </summary>
+internal sealed class WebhookDirectory(IServiceScopeFactory scopes, SecretBox box)
+{
+    private readonly ConcurrentDictionary<string, EndpointSnapshot> cache = new(StringComparer.Ordinal);
+
+    public async Task<EndpointSnapshot?> GetAsync(string endpointId, CancellationToken ct)
+    {
+        if (cache.TryGetValue(endpointId, out var snapshot)) return snapshot;
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
+        var endpoint = await db.WebhookEndpoints.FirstOrDefaultAsync(w => w.Id == endpointId, ct);
+        if (endpoint is null) return null;
+        snapshot = new EndpointSnapshot(endpoint.Id, endpoint.Url, endpoint.Enabled, endpoint.DisabledReason,
+            Open(endpoint.SecretSealed, endpoint.SecretKeyId, endpoint.Id),
+            endpoint.PreviousSecretSealed is { } previous ? Open(previous, endpoint.PreviousSecretKeyId!, endpoint.Id) : null,
+            endpoint.PreviousSecretExpiresAt);
+        cache[endpointId] = snapshot;
+        return snapshot;
+    }
+
+    public void Invalidate(string endpointId) => cache.TryRemove(endpointId, out _);
+
+    public (byte[] Sealed, string KeyId) Seal(string secret, string endpointId) => box.Seal(secret, "webhook", endpointId, "signing-secret");
+
+    private string Open(byte[] sealedSecret, string keyId, string endpointId) => box.Open(sealedSecret, keyId, "webhook", endpointId, "signing-secret");
+
+    /// <summary>Whether an endpoint subscribed to <paramref name="eventsJson"/> wants an event of this type.</summary>
+    public static bool Wants(string eventsJson, string type)
+    {
+        var wanted = JsonSerializer.Deserialize<string[]>(eventsJson) ?? [];
+        foreach (var pattern in wanted)
+        {
+            if (pattern == "*" || pattern == type) return true;
+            if (pattern.EndsWith(".*", StringComparison.Ordinal) && type.StartsWith(pattern[..^1], StringComparison.Ordinal)) return true;
+        }
+        return false;
+    }
+}

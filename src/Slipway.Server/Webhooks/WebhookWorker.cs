@@ -1,0 +1,425 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using System.Threading.Channels;
+using Slipway.Server.Data;
+using Slipway.Server.Events;
+using Slipway.Server.Hosting;
+
+namespace Slipway.Server.Webhooks;
+
+/// <summary>One attempt to make: the delivery, its endpoint, and the signed body (shared by every endpoint of the event).</summary>
+internal sealed record DeliveryWork(string DeliveryId, string EndpointId, string EventId, string EventType, byte[] Body, int AttemptCount);
+
+internal enum AttemptOutcome
+{
+    Succeeded,
+    Retry,
+    Permanent,
+    Gone,
+    EndpointDisabled,
+}
+
+internal sealed record AttemptResult(DeliveryWork Work, DateTime At, int? StatusCode, int LatencyMs, string? Error, AttemptOutcome Outcome,
+    TimeSpan? RetryAfter);
+
+/// <summary>
+/// Outbox to receivers, at least once. Three loops: fan-out turns committed events into pending deliveries (one per
+/// matching endpoint, in one transaction that marks the events dispatched); the scheduler hands due deliveries to
+/// per-endpoint lanes, each with its own concurrency bound, so one slow or dead receiver never holds up another; and a
+/// recorder persists attempts in batches. The database stays the truth: a delivery is pending until its outcome is
+/// stored, so a crash anywhere means it is sent again after restart, never lost (receivers de-duplicate on webhook-id).
+/// </summary>
+internal sealed partial class WebhookWorker(
+    IServiceScopeFactory scopes, OutboxSignal signal, WebhookDirectory directory, TargetGuard guard, WebhookOptions options, TimeProvider time,
+    ILogger<WebhookWorker> logger) : BackgroundService
+{
+    private const int FanOutBatch = 500;
+    private const int DueBatch = 2000;
+    private const int RecordBatch = 1000;
+    private readonly ConcurrentDictionary<string, Lane> lanes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> inFlight = new(StringComparer.Ordinal);
+    private readonly Channel<AttemptResult> results = Channel.CreateUnbounded<AttemptResult>(new UnboundedChannelOptions { SingleReader = true });
+    private HttpClient? http;
+    private CancellationToken stopping;
+
+    /// <summary>Asks for an immediate look at the outbox and due deliveries (after a test send or a redelivery).</summary>
+    public void Wake() => signal.Notify();
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        stopping = stoppingToken;
+        using var client = new HttpClient(guard.CreateHandler(options.MaxConcurrencyPerEndpoint)) { Timeout = Timeout.InfiniteTimeSpan };
+        http = client;
+        var recorder = RecordAsync(stoppingToken);
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                try
+                {
+                    while (await FanOutAsync(stoppingToken))
+                    {
+                    }
+                    while (await ScheduleDueAsync(stoppingToken))
+                    {
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // The database is briefly unavailable: nothing is lost (the rows stay), so try again on the next round.
+                    LoopFailed(logger, ex.GetType().Name, ex.Message);
+                }
+                await signal.WaitAsync(options.PollInterval, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        results.Writer.TryComplete();
+        await recorder;
+    }
+
+    /// <summary>Turns up to one batch of undispatched events into deliveries; true when there may be more.</summary>
+    private async Task<bool> FanOutAsync(CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
+        var events = await db.Events.Where(e => e.DispatchedAt == null).OrderBy(e => e.Id).Take(FanOutBatch).ToListAsync(ct);
+        if (events.Count == 0) return false;
+        var workspaceIds = events.Select(e => e.WorkspaceId).Distinct().ToList();
+        var endpoints = await db.WebhookEndpoints.Where(w => w.Enabled && workspaceIds.Contains(w.WorkspaceId))
+            .Select(w => new { w.Id, w.WorkspaceId, w.ProjectId, w.Events }).ToListAsync(ct);
+        var now = time.UtcNowMs();
+        var work = new List<DeliveryWork>();
+        foreach (var evt in events)
+        {
+            byte[]? body = null;
+            foreach (var endpoint in endpoints)
+            {
+                if (endpoint.WorkspaceId != evt.WorkspaceId || (endpoint.ProjectId is not null && endpoint.ProjectId != evt.ProjectId)) continue;
+                if (!WebhookDirectory.Wants(endpoint.Events, evt.Type)) continue;
+                var delivery = new WebhookDelivery
+                {
+                    Id = Ids.New(time), EndpointId = endpoint.Id, EventId = evt.Id, WorkspaceId = evt.WorkspaceId, ProjectId = evt.ProjectId,
+                    EventType = evt.Type, Status = DeliveryStatus.Pending, NextAttemptAt = now, CreatedAt = now,
+                };
+                db.WebhookDeliveries.Add(delivery);
+                body ??= Body(evt);
+                work.Add(new DeliveryWork(delivery.Id, endpoint.Id, evt.Id, evt.Type, body, 0));
+            }
+        }
+        var ids = events.Select(e => e.Id).ToList();
+        await using (var tx = await db.Database.BeginTransactionAsync(ct))
+        {
+            await db.SaveChangesAsync(ct);
+            await db.Events.Where(e => ids.Contains(e.Id) && e.DispatchedAt == null).ExecuteUpdateAsync(s => s.SetProperty(e => e.DispatchedAt, now), ct);
+            await tx.CommitAsync(ct);
+        }
+        foreach (var item in work) Enqueue(item);
+        return events.Count == FanOutBatch;
+    }
+
+    /// <summary>Hands due deliveries (retries, redeliveries, and whatever a crash left pending) to their lanes.</summary>
+    private async Task<bool> ScheduleDueAsync(CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
+        var now = time.UtcNowMs();
+        var due = await (from d in db.WebhookDeliveries
+                         join e in db.Events on d.EventId equals e.Id
+                         where d.Status == DeliveryStatus.Pending && d.NextAttemptAt <= now
+                         orderby d.NextAttemptAt
+                         select new { Delivery = d, Event = e }).Take(DueBatch).ToListAsync(ct);
+        var added = 0;
+        foreach (var row in due)
+        {
+            if (inFlight.ContainsKey(row.Delivery.Id)) continue;
+            Enqueue(new DeliveryWork(row.Delivery.Id, row.Delivery.EndpointId, row.Event.Id, row.Event.Type, Body(row.Event), row.Delivery.AttemptCount));
+            added++;
+        }
+        return due.Count == DueBatch && added > 0;
+    }
+
+    /// <summary>The payload: the event as stored, <c>data</c> being the resource as the API returns it.</summary>
+    public static byte[] Body(Event evt)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("id", evt.Id);
+            json.WriteString("type", evt.Type);
+            json.WriteString("created_at", evt.CreatedAt);
+            json.WriteString("workspace_id", evt.WorkspaceId);
+            if (evt.ProjectId is not null) json.WriteString("project_id", evt.ProjectId);
+            json.WritePropertyName("data");
+            json.WriteRawValue(evt.Data, skipInputValidation: true);
+            json.WriteEndObject();
+        }
+        return buffer.ToArray();
+    }
+
+    private void Enqueue(DeliveryWork work)
+    {
+        if (!inFlight.TryAdd(work.DeliveryId, 0)) return;
+        var lane = lanes.GetOrAdd(work.EndpointId, _ => new Lane());
+        lane.Queue.Enqueue(work);
+        Pump(lane);
+    }
+
+    private void Pump(Lane lane)
+    {
+        while (true)
+        {
+            var running = Volatile.Read(ref lane.Running);
+            if (running >= options.MaxConcurrencyPerEndpoint || lane.Queue.IsEmpty) return;
+            if (Interlocked.CompareExchange(ref lane.Running, running + 1, running) == running) _ = Task.Run(() => DrainAsync(lane));
+        }
+    }
+
+    private async Task DrainAsync(Lane lane)
+    {
+        try
+        {
+            while (!stopping.IsCancellationRequested && lane.Queue.TryDequeue(out var work))
+            {
+                var result = await AttemptAsync(work);
+                if (result is null) inFlight.TryRemove(work.DeliveryId, out _);
+                else results.Writer.TryWrite(result);
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref lane.Running);
+            if (!lane.Queue.IsEmpty && !stopping.IsCancellationRequested) Pump(lane);
+        }
+    }
+
+    /// <summary>One HTTP attempt, classified. Null when there is nothing to record (endpoint deleted, or shutting down).</summary>
+    private async Task<AttemptResult?> AttemptAsync(DeliveryWork work)
+    {
+        EndpointSnapshot? endpoint;
+        try
+        {
+            endpoint = await directory.GetAsync(work.EndpointId, stopping);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return new AttemptResult(work, time.UtcNowMs(), null, 0, $"endpoint unavailable: {ex.Message}", AttemptOutcome.Retry, null);
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+        if (endpoint is null) return null;
+        var at = time.UtcNowMs();
+        if (!endpoint.Enabled)
+        {
+            return new AttemptResult(work, at, null, 0, $"endpoint disabled: {endpoint.DisabledReason ?? "by a user"}", AttemptOutcome.EndpointDisabled, null);
+        }
+
+        var timestamp = time.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        var signature = WebhookSigner.Sign(work.EventId, long.Parse(timestamp, CultureInfo.InvariantCulture), work.Body, endpoint.SigningSecrets(at));
+        var dot = work.EventType.IndexOf('.', StringComparison.Ordinal);
+        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint.Url) { Content = new ByteArrayContent(work.Body) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.TryAddWithoutValidation("webhook-id", work.EventId);
+        request.Headers.TryAddWithoutValidation("webhook-timestamp", timestamp);
+        request.Headers.TryAddWithoutValidation("webhook-signature", signature);
+        request.Headers.TryAddWithoutValidation("X-Slipway-Event", dot < 0 ? work.EventType : work.EventType[..dot]);
+        request.Headers.TryAddWithoutValidation("X-Slipway-Action-Type", dot < 0 ? work.EventType : work.EventType[(dot + 1)..]);
+        request.Headers.TryAddWithoutValidation("X-Slipway-Timestamp", timestamp);
+        request.Headers.TryAddWithoutValidation("X-Slipway-Signature", signature);
+        request.Headers.TryAddWithoutValidation("X-Slipway-Delivery", work.DeliveryId);
+        request.Headers.UserAgent.ParseAdd("Slipway-Webhooks/1.0");
+
+        var started = Stopwatch.GetTimestamp();
+        int Elapsed() => (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        timeout.CancelAfter(options.Timeout);
+        try
+        {
+            using var response = await http!.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            // The body is not needed, but reading a little of it lets the connection go back to the pool.
+            await DrainBodyAsync(response, timeout.Token);
+            var code = (int)response.StatusCode;
+            var outcome = code switch
+            {
+                >= 200 and < 300 => AttemptOutcome.Succeeded,
+                410 => AttemptOutcome.Gone,
+                408 or 429 or >= 500 or (>= 300 and < 400) => AttemptOutcome.Retry,
+                _ => AttemptOutcome.Permanent,
+            };
+            var error = outcome == AttemptOutcome.Succeeded ? null : $"receiver answered {code} {response.ReasonPhrase}";
+            return new AttemptResult(work, at, code, Elapsed(), error, outcome, RetryAfter(response));
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            return null;
+        }
+        catch (OperationCanceledException)
+        {
+            return new AttemptResult(work, at, null, Elapsed(), $"timed out after {options.Timeout.TotalSeconds:0.###} s", AttemptOutcome.Retry, null);
+        }
+        catch (HttpRequestException ex) when (ex.InnerException is TargetRefusedException refused)
+        {
+            return new AttemptResult(work, at, null, Elapsed(), refused.Message, AttemptOutcome.Permanent, null);
+        }
+        catch (Exception ex)
+        {
+            return new AttemptResult(work, at, null, Elapsed(), $"request failed: {ex.GetBaseException().Message}", AttemptOutcome.Retry, null);
+        }
+    }
+
+    private static async Task DrainBodyAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        var buffer = new byte[4096];
+        await using var body = await response.Content.ReadAsStreamAsync(ct);
+        var total = 0;
+        int read;
+        while (total < 64 * 1024 && (read = await body.ReadAsync(buffer, ct)) > 0) total += read;
+    }
+
+    private TimeSpan? RetryAfter(HttpResponseMessage response)
+    {
+        if (response.Headers.RetryAfter is not { } header) return null;
+        var wait = header.Delta ?? (header.Date is { } date ? date - time.GetUtcNow() : null);
+        if (wait is not { } value || value <= TimeSpan.Zero) return null;
+        return value > options.MaxRetryAfter ? options.MaxRetryAfter : value;
+    }
+
+    /// <summary>Persists outcomes in batches: attempts, delivery states, and endpoint health (failing since, disabled).</summary>
+    private async Task RecordAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<AttemptResult>(RecordBatch);
+        while (await results.Reader.WaitToReadAsync(CancellationToken.None))
+        {
+            while (batch.Count < RecordBatch && results.Reader.TryRead(out var result)) batch.Add(result);
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await RecordBatchAsync(batch);
+                    break;
+                }
+                catch (Exception ex) when (attempt < 5)
+                {
+                    LoopFailed(logger, ex.GetType().Name, ex.Message);
+                    await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), CancellationToken.None);
+                }
+                catch (Exception ex)
+                {
+                    // Unrecorded attempts stay pending in the database and are sent again: at least once, never lost.
+                    LoopFailed(logger, ex.GetType().Name, ex.Message);
+                    break;
+                }
+            }
+            foreach (var result in batch) inFlight.TryRemove(result.Work.DeliveryId, out _);
+            batch.Clear();
+            if (stoppingToken.IsCancellationRequested && results.Reader.Count == 0) break;
+        }
+    }
+
+    private async Task RecordBatchAsync(List<AttemptResult> batch)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
+        var ids = batch.Select(r => r.Work.DeliveryId).ToList();
+        var deliveries = await db.WebhookDeliveries.AsTracking().Where(d => ids.Contains(d.Id)).ToDictionaryAsync(d => d.Id, CancellationToken.None);
+        var now = time.UtcNowMs();
+        foreach (var result in batch)
+        {
+            if (!deliveries.TryGetValue(result.Work.DeliveryId, out var delivery) || delivery.Status != DeliveryStatus.Pending) continue;
+            DateTime? next = null;
+            var number = delivery.AttemptCount + 1;
+            switch (result.Outcome)
+            {
+                case AttemptOutcome.Succeeded:
+                    delivery.Status = DeliveryStatus.Succeeded;
+                    break;
+                case AttemptOutcome.Retry when number < options.Schedule.Length:
+                    next = result.At + Delay(number, result.RetryAfter);
+                    break;
+                case AttemptOutcome.Retry:
+                case AttemptOutcome.Permanent:
+                case AttemptOutcome.Gone:
+                case AttemptOutcome.EndpointDisabled:
+                    delivery.Status = DeliveryStatus.Dead;
+                    break;
+            }
+            delivery.NextAttemptAt = next;
+            delivery.LastStatusCode = result.StatusCode;
+            delivery.LastError = result.Error;
+            if (delivery.Status != DeliveryStatus.Pending) delivery.CompletedAt = now;
+            if (result.Outcome == AttemptOutcome.EndpointDisabled) continue;
+            delivery.AttemptCount = number;
+            db.WebhookAttempts.Add(new WebhookAttempt
+            {
+                Id = Ids.New(time), DeliveryId = delivery.Id, Number = number, AttemptedAt = result.At, StatusCode = result.StatusCode,
+                LatencyMs = result.LatencyMs, Error = result.Error, NextAttemptAt = next,
+            });
+        }
+
+        await using var tx = await db.Database.BeginTransactionAsync(CancellationToken.None);
+        await db.SaveChangesAsync(CancellationToken.None);
+        var changed = new List<string>();
+        foreach (var group in batch.Where(r => r.Outcome != AttemptOutcome.EndpointDisabled).GroupBy(r => r.Work.EndpointId))
+        {
+            var endpointId = group.Key;
+            var last = group.MaxBy(r => r.At)!;
+            if (group.Any(r => r.Outcome == AttemptOutcome.Gone))
+            {
+                await db.WebhookEndpoints.Where(w => w.Id == endpointId && w.Enabled).ExecuteUpdateAsync(s => s
+                    .SetProperty(w => w.Enabled, false).SetProperty(w => w.DisabledReason, "the receiver answered 410 Gone")
+                    .SetProperty(w => w.UpdatedAt, now), CancellationToken.None);
+                changed.Add(endpointId);
+            }
+            else if (last.Outcome == AttemptOutcome.Succeeded)
+            {
+                await db.WebhookEndpoints.Where(w => w.Id == endpointId && w.FailingSince != null)
+                    .ExecuteUpdateAsync(s => s.SetProperty(w => w.FailingSince, (DateTime?)null), CancellationToken.None);
+            }
+            else
+            {
+                var firstFailure = group.Where(r => r.Outcome != AttemptOutcome.Succeeded).Min(r => r.At);
+                await db.WebhookEndpoints.Where(w => w.Id == endpointId && w.FailingSince == null)
+                    .ExecuteUpdateAsync(s => s.SetProperty(w => w.FailingSince, firstFailure), CancellationToken.None);
+                var cutoff = now - options.DisableAfter;
+                var disabled = await db.WebhookEndpoints.Where(w => w.Id == endpointId && w.Enabled && w.FailingSince <= cutoff).ExecuteUpdateAsync(s => s
+                    .SetProperty(w => w.Enabled, false)
+                    .SetProperty(w => w.DisabledReason, $"every attempt failed for {options.DisableAfter.TotalDays:0.##} days")
+                    .SetProperty(w => w.UpdatedAt, now), CancellationToken.None);
+                if (disabled > 0) changed.Add(endpointId);
+            }
+        }
+        await tx.CommitAsync(CancellationToken.None);
+        foreach (var endpointId in changed)
+        {
+            directory.Invalidate(endpointId);
+            EndpointDisabled(logger, endpointId);
+        }
+    }
+
+    /// <summary>The wait before attempt <paramref name="number"/> + 1: the schedule's step stretched by jitter, or longer when the receiver asked.</summary>
+    private TimeSpan Delay(int number, TimeSpan? retryAfter)
+    {
+        var step = options.Schedule[number];
+        var delay = step + TimeSpan.FromTicks((long)(step.Ticks * options.Jitter * Random.Shared.NextDouble()));
+        return retryAfter is { } asked && asked > delay ? asked : delay;
+    }
+
+    private sealed class Lane
+    {
+        public readonly ConcurrentQueue<DeliveryWork> Queue = new();
+        public int Running;
+    }
+
+    [LoggerMessage(EventId = 7001, Level = LogLevel.Warning, Message = "Webhook worker round failed ({Type}): {Message}")]
+    private static partial void LoopFailed(ILogger logger, string type, string message);
+
+    [LoggerMessage(EventId = 7002, Level = LogLevel.Warning, Message = "Webhook endpoint {EndpointId} disabled")]
+    private static partial void EndpointDisabled(ILogger logger, string endpointId);
+}
