@@ -41,6 +41,9 @@ internal sealed partial class WebhookWorker(
     private const int RecordBatch = 1000;
     private readonly ConcurrentDictionary<string, Lane> lanes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> inFlight = new(StringComparer.Ordinal);
+    // Outcomes stored while the scheduler's query may have read the row as still pending: id -> recording round.
+    private readonly ConcurrentDictionary<string, long> recentlyRecorded = new(StringComparer.Ordinal);
+    private long recordRound;
     private readonly Channel<AttemptResult> results = Channel.CreateUnbounded<AttemptResult>(new UnboundedChannelOptions { SingleReader = true });
     private HttpClient? http;
     private CancellationToken stopping;
@@ -128,6 +131,7 @@ internal sealed partial class WebhookWorker(
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
         var now = time.UtcNowMs();
+        var round = Interlocked.Read(ref recordRound);
         var due = await (from d in db.WebhookDeliveries
                          join e in db.Events on d.EventId equals e.Id
                          where d.Status == DeliveryStatus.Pending && d.NextAttemptAt <= now
@@ -136,9 +140,14 @@ internal sealed partial class WebhookWorker(
         var added = 0;
         foreach (var row in due)
         {
-            if (inFlight.ContainsKey(row.Delivery.Id)) continue;
+            // In flight, or its outcome was stored after this query's snapshot: sending it now would be a duplicate.
+            if (inFlight.ContainsKey(row.Delivery.Id) || (recentlyRecorded.TryGetValue(row.Delivery.Id, out var recorded) && recorded > round)) continue;
             Enqueue(new DeliveryWork(row.Delivery.Id, row.Delivery.EndpointId, row.Event.Id, row.Event.Type, Body(row.Event), row.Delivery.AttemptCount));
             added++;
+        }
+        foreach (var (id, recorded) in recentlyRecorded)
+        {
+            if (recorded <= round) recentlyRecorded.TryRemove(id, out _);
         }
         return due.Count == DueBatch && added > 0;
     }
@@ -317,7 +326,12 @@ internal sealed partial class WebhookWorker(
                     break;
                 }
             }
-            foreach (var result in batch) inFlight.TryRemove(result.Work.DeliveryId, out _);
+            var stored = Interlocked.Increment(ref recordRound);
+            foreach (var result in batch)
+            {
+                recentlyRecorded[result.Work.DeliveryId] = stored;
+                inFlight.TryRemove(result.Work.DeliveryId, out _);
+            }
             batch.Clear();
             if (stoppingToken.IsCancellationRequested && results.Reader.Count == 0) break;
         }
