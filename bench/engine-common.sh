@@ -83,6 +83,8 @@ start_server() {
       "urls=$BASE" \
       "Slipway__Router__Urls=$ROUTER" \
       "Slipway__Projects__AllowLocalRepositories=true" \
+      "Slipway__RateLimits__Standard__RequestsPerMinute=${Slipway__RateLimits__Standard__RequestsPerMinute:-1000000}" \
+      "Slipway__RateLimits__Standard__Burst=${Slipway__RateLimits__Standard__Burst:-1000000}" \
       "Logging__Console__FormatterName=simple" \
       "Logging__Console__FormatterOptions__TimestampFormat=HH:mm:ss.fff " \
       "Logging__Console__FormatterOptions__SingleLine=true" \

@@ -11,6 +11,7 @@ using Slipway.Server.Logs;
 using Slipway.Server.Observability;
 using Slipway.Server.OpenApi;
 using Slipway.Server.Projects;
+using Slipway.Server.RateLimiting;
 using Slipway.Server.Routing;
 using Slipway.Server.Runtime;
 using Slipway.Server.Webhooks;
@@ -46,6 +47,7 @@ namespace Slipway.Server
             builder.AddSlipwayData();
             builder.AddAuth();
             builder.AddApiKeys();
+            builder.AddRateLimits();
             builder.AddProjects();
             builder.AddEnvVars();
             builder.AddLogs();
@@ -64,6 +66,8 @@ namespace Slipway.Server
             app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(20) });
             app.UseRouting();
             app.UseSlipwayAuthentication();
+            app.UseRateLimits();
+            app.UseRequiredScopes();
             app.UseIdempotency();
 
             app.MapObservabilityEndpoints();

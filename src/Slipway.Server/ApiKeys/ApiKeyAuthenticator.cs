@@ -24,7 +24,7 @@ internal sealed class ApiKeyAuthenticator(IServiceScopeFactory scopes, TimeProvi
 
     public static string NewKey() => Prefix + System.Buffers.Text.Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
 
-    /// <summary>Called after any key is created, revoked or deleted (directly or with its project or member).</summary>
+    /// <summary>Called after any key is created, revoked or deleted (directly or with its project or member), and after a tier change.</summary>
     public void Forget() => cache.Clear();
 
     public async Task<Caller?> AuthenticateAsync(string key, CancellationToken ct)
@@ -36,15 +36,21 @@ internal sealed class ApiKeyAuthenticator(IServiceScopeFactory scopes, TimeProvi
         {
             await using var scope = scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
-            var row = await db.ApiKeys.Where(k => k.KeyHash == hash && k.RevokedAt == null).FirstOrDefaultAsync(ct);
-            if (row is null)
+            // With the workspace's tier, which sizes the key's rate-limit bucket.
+            var found = await (from k in db.ApiKeys
+                               join w in db.Workspaces on k.WorkspaceId equals w.Id
+                               where k.KeyHash == hash && k.RevokedAt == null
+                               select new { Key = k, w.Tier }).FirstOrDefaultAsync(ct);
+            if (found is null)
             {
                 cache.TryRemove(hash, out _);
                 return null;
             }
+            var row = found.Key;
             // Keys never carry instance-administrator power, whoever minted them.
             entry = new Entry(new Caller(row.CreatedBy, IsInstanceAdmin: false, row.Id, row.WorkspaceId, row.ProjectId,
-                row.Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal), row.ExpiresAt), now, row.LastUsedAt);
+                row.Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal), row.ExpiresAt, found.Tier), now,
+                row.LastUsedAt);
             cache[hash] = entry;
         }
         if (entry.Caller.KeyExpiresAt is { } expires && expires <= now) return null;

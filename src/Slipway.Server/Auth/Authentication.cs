@@ -1,37 +1,56 @@
 using Slipway.Server.ApiKeys;
 using Slipway.Server.Data;
 using Slipway.Server.Hosting;
+using Slipway.Server.Workspaces;
 
 namespace Slipway.Server.Auth;
 
 /// <summary>
 /// Runs after routing and before body binding: every endpoint declares a <see cref="RequiredScope"/> or is
 /// <see cref="Anonymous"/>, so credentials are checked first and an undeclared endpoint fails closed.
+/// Two steps with the rate limiter between them: <see cref="UseSlipwayAuthentication"/> says who is calling (401),
+/// <see cref="UseRequiredScopes"/> whether the caller may call this endpoint (403), so a refused scope still counts
+/// against the caller's bucket and carries its rate-limit headers.
 /// </summary>
 internal static class Authentication
 {
     public static IApplicationBuilder UseSlipwayAuthentication(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
+        if (Required(context) is { } required)
+        {
+            (await AuthenticateAsync(context, required.Endpoint.Metadata.GetMetadata<QueryToken>() is not null)).Attach(context);
+        }
+        await next(context);
+    });
+
+    public static IApplicationBuilder UseRequiredScopes(this IApplicationBuilder app) => app.Use((context, next) =>
+    {
+        if (Required(context) is { } required)
+        {
+            var caller = Caller.Find(context)
+                         ?? throw new InvalidOperationException("UseRequiredScopes runs after UseSlipwayAuthentication.");
+            if (!caller.HasScope(required.Scope.Scope))
+            {
+                throw required.Scope.Scope == Scopes.UserSession
+                    ? ApiException.Forbidden("This endpoint needs a signed-in user; API keys cannot call it.")
+                    : ApiException.InsufficientScope(required.Scope.Scope);
+            }
+        }
+        return next(context);
+    });
+
+    /// <summary>The scope the endpoint needs, or null for framework endpoints (the 405 one has no HTTP method metadata) and anonymous ones.</summary>
+    private static (Endpoint Endpoint, RequiredScope Scope)? Required(HttpContext context)
+    {
         var endpoint = context.GetEndpoint();
-        // Framework endpoints (the 405 one has no HTTP method metadata) and anonymous ones pass; ours must declare.
         if (endpoint is null || endpoint.Metadata.GetMetadata<Anonymous>() is not null
             || (endpoint.Metadata.GetMetadata<RequiredScope>() is null && endpoint.Metadata.GetMetadata<HttpMethodMetadata>() is null))
         {
-            await next(context);
-            return;
+            return null;
         }
-        var required = endpoint.Metadata.GetMetadata<RequiredScope>()
-                       ?? throw new InvalidOperationException($"Endpoint '{endpoint.DisplayName}' declares neither a scope nor Anonymous.");
-        var caller = await AuthenticateAsync(context, endpoint.Metadata.GetMetadata<QueryToken>() is not null);
-        if (!caller.HasScope(required.Scope))
-        {
-            throw required.Scope == Scopes.UserSession
-                ? ApiException.Forbidden("This endpoint needs a signed-in user; API keys cannot call it.")
-                : ApiException.InsufficientScope(required.Scope);
-        }
-        caller.Attach(context);
-        await next(context);
-    });
+        return (endpoint, endpoint.Metadata.GetMetadata<RequiredScope>()
+                          ?? throw new InvalidOperationException($"Endpoint '{endpoint.DisplayName}' declares neither a scope nor Anonymous."));
+    }
 
     private static async Task<Caller> AuthenticateAsync(HttpContext context, bool queryTokenAllowed)
     {
@@ -55,12 +74,19 @@ internal static class Authentication
         var claims = await services.GetRequiredService<JwtTokens>().ValidateAsync(token)
                      ?? throw ApiException.Unauthenticated("The token is invalid or expired.");
         var db = services.GetRequiredService<SlipwayDb>();
-        var user = await db.Users.Where(u => u.Id == claims.UserId).Select(u => new { u.TokenVersion, u.IsAdmin })
+        // The rate-limit tier rides along in the same query: the highest tier among the user's workspaces.
+        var user = await db.Users.Where(u => u.Id == claims.UserId).Select(u => new
+            {
+                u.TokenVersion,
+                u.IsAdmin,
+                Enterprise = db.WorkspaceMembers.Any(m => m.UserId == u.Id
+                                                          && db.Workspaces.Any(w => w.Id == m.WorkspaceId && w.Tier == RateLimitTier.Enterprise)),
+            })
             .FirstOrDefaultAsync(context.RequestAborted);
         if (user is null || user.TokenVersion != claims.Version)
         {
             throw ApiException.Unauthenticated("The token is no longer valid; sign in again.");
         }
-        return new Caller(claims.UserId, user.IsAdmin);
+        return new Caller(claims.UserId, user.IsAdmin, Tier: user.Enterprise ? RateLimitTier.Enterprise : RateLimitTier.Standard);
     }
 }

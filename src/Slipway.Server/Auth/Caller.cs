@@ -1,11 +1,15 @@
 using System.Reflection;
 using Slipway.Server.Hosting;
+using Slipway.Server.Workspaces;
 
 namespace Slipway.Server.Auth;
 
 /// <summary>
 /// Who sent the request: a signed-in user (JWT: every scope, power from workspace roles) or an API key
 /// (one workspace, optionally one project, exactly its scopes). Resolved once by <see cref="Authentication"/>.
+/// <see cref="Tier"/> sizes the caller's rate-limit bucket: a key's workspace tier; for a user the highest tier among
+/// their workspaces (a session is not bound to one workspace, and membership of an enterprise workspace should not
+/// leave its people on the standard budget).
 /// </summary>
 internal sealed record Caller(
     string UserId,
@@ -14,7 +18,8 @@ internal sealed record Caller(
     string? KeyWorkspaceId = null,
     string? KeyProjectId = null,
     IReadOnlySet<string>? KeyScopes = null,
-    DateTime? KeyExpiresAt = null)
+    DateTime? KeyExpiresAt = null,
+    RateLimitTier Tier = RateLimitTier.Standard)
 {
     private static readonly object ItemKey = new();
 

@@ -18,6 +18,13 @@ internal static class ApiComponents
     private const string RetryAfterHeader = "Retry-After";
     private const string LocationHeader = "Location";
 
+    /// <summary>The headers on every response to an authenticated request (the rate limiter counts those).</summary>
+    public static readonly string[] RateLimitHeaders =
+    [
+        RateLimiting.RateLimitHeaders.Limit, RateLimiting.RateLimitHeaders.Remaining, RateLimiting.RateLimitHeaders.Reset,
+        RateLimiting.RateLimitHeaders.Policy, RateLimiting.RateLimitHeaders.Current,
+    ];
+
     /// <summary>The api-conventions table: one reusable response per error status.</summary>
     private static readonly Dictionary<int, (string Name, string Description)> Errors = new()
     {
@@ -30,7 +37,8 @@ internal static class ApiComponents
         [413] = ("PayloadTooLarge", "`payload_too_large`: the body is over the configured limit."),
         [415] = ("UnsupportedMediaType", "`unsupported_media_type`: send the body as `application/json`."),
         [422] = ("Rejected", "`rejected`: a well-formed upload that fails validation (the reason is in `message`)."),
-        [429] = ("TooManyRequests", "`rate_limited`: too many requests; retry after `Retry-After` seconds."),
+        [429] = ("TooManyRequests", "`rate_limited`: too many requests; retry after `Retry-After` seconds. On authenticated operations the "
+                                    + "`X-RateLimit-*`, `RateLimit-Policy` and `RateLimit` headers say which bucket is empty."),
         [500] = ("InternalError", "`internal_error`: a bug, logged with the request id; clients may retry with backoff."),
         [503] = ("Unavailable", "`unavailable`: a dependency is down or the server is shutting down."),
     };
@@ -79,6 +87,34 @@ internal static class ApiComponents
                 LocationHeader => new OpenApiHeader
                 {
                     Description = "The URL of the created resource.",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+                },
+                RateLimiting.RateLimitHeaders.Limit => new OpenApiHeader
+                {
+                    Description = "Size of the caller's token bucket (the burst): 10 for the standard tier, 50 for enterprise, 1 for a "
+                                  + "`distribution` endpoint. Where two buckets apply, the `X-RateLimit-*` headers describe the emptier one.",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "1" },
+                },
+                RateLimiting.RateLimitHeaders.Remaining => new OpenApiHeader
+                {
+                    Description = "Tokens left in the bucket after this request: how many more requests may be sent at once.",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "0" },
+                },
+                RateLimiting.RateLimitHeaders.Reset => new OpenApiHeader
+                {
+                    Description = "When the bucket is full again if no request is sent, in Unix seconds (rounded up).",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int64" },
+                },
+                RateLimiting.RateLimitHeaders.Policy => new OpenApiHeader
+                {
+                    Description = "IETF draft-ietf-httpapi-ratelimit-headers: each bucket as `\"name\";q=<burst>;w=<seconds to refill it>`, "
+                                  + "e.g. `\"standard\";q=10;w=10` (60 requests/min, 10 at once).",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+                },
+                RateLimiting.RateLimitHeaders.Current => new OpenApiHeader
+                {
+                    Description = "IETF draft: per bucket `\"name\";r=<requests left>;t=<seconds until the next token>`, "
+                                  + "e.g. `\"standard\";r=9;t=1`.",
                     Schema = new OpenApiSchema { Type = JsonSchemaType.String },
                 },
                 _ => throw new ArgumentOutOfRangeException(nameof(name), name, "Unknown header component."),

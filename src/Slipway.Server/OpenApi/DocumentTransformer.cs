@@ -24,8 +24,11 @@ internal sealed class DocumentTransformer : IOpenApiDocumentTransformer
         - **Request ids**: every response carries `X-Request-Id`, also found in error bodies and server logs.
         - **Paging**: list endpoints take `limit` (1-100, default 25) and `cursor`, and answer `{"data": [...], "next_cursor": ...}`, newest first.
         - **Idempotency**: authenticated POSTs accept `Idempotency-Key`; a retry with the same key replays the first response.
-        - **Rate limits**: 429 `rate_limited` with `Retry-After` when a caller exceeds its limit. Today only sign-in is limited
-          (per account and per address); per-key request budgets by workspace tier are not enforced yet.
+        - **Rate limits**: every authenticated request takes a token from a bucket per API key (per user for a JWT) sized by
+          the workspace tier: `standard` 60 requests/min with a burst of 10, `enterprise` 300/min with a burst of 50. Every
+          response to such a request carries `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (Unix seconds)
+          and the IETF draft pair `RateLimit-Policy` / `RateLimit`; an empty bucket answers 429 `rate_limited` with `Retry-After`.
+          Sign-in has its own limits (failures per account and per address).
         """;
 
     /// <summary>Known feature tags; any other tag still gets a description so the document stays complete.</summary>

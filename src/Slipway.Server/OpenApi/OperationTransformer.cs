@@ -11,7 +11,9 @@ namespace Slipway.Server.OpenApi;
 /// <summary>
 /// Completes every operation from its endpoint metadata alone, so endpoints added later are documented without
 /// touching this folder: operation id and summary, bearer security and the required scope, paging parameters,
-/// <c>Idempotency-Key</c>, <c>X-Request-Id</c> on every response and the error responses of api-conventions.md.
+/// <c>Idempotency-Key</c>, <c>X-Request-Id</c> on every response, the rate-limit headers on the responses of
+/// authenticated operations (the shared error responses describe them in words) and the error responses of
+/// api-conventions.md.
 /// </summary>
 internal sealed class OperationTransformer : IOpenApiOperationTransformer
 {
@@ -66,6 +68,10 @@ internal sealed class OperationTransformer : IOpenApiOperationTransformer
             concrete.Headers ??= new Dictionary<string, IOpenApiHeader>(StringComparer.Ordinal);
             concrete.Headers.TryAdd(ApiComponents.RequestIdHeader, ApiComponents.Header(document, ApiComponents.RequestIdHeader));
             if (status == "201") concrete.Headers.TryAdd("Location", ApiComponents.Location(document));
+            if (scope is not null && !anonymous)
+            {
+                foreach (var header in ApiComponents.RateLimitHeaders) concrete.Headers.TryAdd(header, ApiComponents.Header(document, header));
+            }
         }
 
         foreach (var status in ErrorStatuses(method, route, scope is not null && !anonymous, operation.RequestBody is not null, metadata))

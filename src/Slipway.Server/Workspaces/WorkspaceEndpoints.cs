@@ -1,3 +1,4 @@
+using Slipway.Server.ApiKeys;
 using Slipway.Server.Auth;
 using Slipway.Server.Data;
 using Slipway.Server.Hosting;
@@ -79,7 +80,7 @@ internal static class WorkspaceEndpoints
     }
 
     private static async Task<WorkspaceResponse> UpdateAsync(string id, UpdateWorkspaceRequest body, Caller caller, Access access, SlipwayDb db,
-        TimeProvider time, CancellationToken ct)
+        ApiKeyAuthenticator keys, TimeProvider time, CancellationToken ct)
     {
         var tier = WorkspaceRules.ParseTier(body.Tier);
         new Validator()
@@ -105,6 +106,8 @@ internal static class WorkspaceEndpoints
         workspace.UpdatedAt = time.UtcNowMs();
         db.Workspaces.Update(workspace);
         await db.SaveChangesAsync(ct);
+        // Cached API keys carry their workspace's rate-limit tier; user sessions read it on every request.
+        if (tier is not null) keys.Forget();
         return WorkspaceResponse.From(workspace, role);
     }
 

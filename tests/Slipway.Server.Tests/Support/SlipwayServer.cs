@@ -57,6 +57,12 @@ public sealed class SlipwayServer : IAsyncDisposable
             ["Slipway:DataDirectory"] = dataDirectory,
             ["Slipway:Auth:PasswordIterations"] = "1000",
             ["Slipway:Projects:AllowLocalRepositories"] = "true",
+            // Tests fire requests far faster than a person: generous buckets keep the limiter (and its headers) on the
+            // path of every test; RateLimiting/ tests set exact small ones.
+            ["Slipway:RateLimits:Standard:RequestsPerMinute"] = "1000000",
+            ["Slipway:RateLimits:Standard:Burst"] = "1000000",
+            ["Slipway:RateLimits:Enterprise:RequestsPerMinute"] = "1000000",
+            ["Slipway:RateLimits:Enterprise:Burst"] = "1000000",
             ["Logging:LogLevel:Default"] = "Information",
             ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
             ["Logging:LogLevel:Microsoft.EntityFrameworkCore"] = "Warning",

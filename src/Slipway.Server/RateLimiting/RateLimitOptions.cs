@@ -1,0 +1,36 @@
+namespace Slipway.Server.RateLimiting;
+
+/// <summary>One token bucket: it holds <see cref="Burst"/> tokens, each request takes one, and tokens come back at <see cref="RequestsPerMinute"/>.</summary>
+internal sealed class BucketOptions
+{
+    public double RequestsPerMinute { get; set; }
+    public int Burst { get; set; }
+}
+
+internal sealed class RateLimitOptions
+{
+    public const string SectionName = "Slipway:RateLimits";
+
+    /// <summary>Off: no request is counted and no rate-limit header is sent (sign-in throttling is separate and stays on).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Per API key, or per user for a JWT, by workspace tier.</summary>
+    public BucketOptions Standard { get; set; } = new() { RequestsPerMinute = 60, Burst = 10 };
+
+    public BucketOptions Enterprise { get; set; } = new() { RequestsPerMinute = 300, Burst = 50 };
+
+    /// <summary>
+    /// Per-user limits that single endpoints add with <c>RequireRateLimit(name)</c>, on top of the tier bucket.
+    /// <c>distribution</c> (1 per 2 minutes) is for distributing a build.
+    /// </summary>
+    public Dictionary<string, BucketOptions> Policies { get; set; } = new(StringComparer.Ordinal)
+    {
+        [RateLimitPolicies.Distribution] = new() { RequestsPerMinute = 0.5, Burst = 1 },
+    };
+}
+
+/// <summary>The names endpoints pass to <c>RequireRateLimit</c>.</summary>
+internal static class RateLimitPolicies
+{
+    public const string Distribution = "distribution";
+}
