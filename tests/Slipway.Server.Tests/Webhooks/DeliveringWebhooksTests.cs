@@ -23,7 +23,9 @@ public sealed class DeliveringWebhooksTests
         var deploymentId = deployment["id"]!.GetValue<string>();
         await server.WaitForStatusAsync(user.Token, deploymentId, TimeSpan.FromSeconds(90), "ready");
 
-        var received = await receiver.WaitForAsync(r => r.Any(w => w.Body?["data"]?["status"]?.GetValue<string>() == "ready"));
+        // Delivery order is not promised (attempts run concurrently); event ids are time-ordered.
+        var received = (await receiver.WaitForAsync(r => r.Count >= 4 && r.Any(w => w.Body?["data"]?["status"]?.GetValue<string>() == "ready")))
+            .OrderBy(r => r.Id, StringComparer.Ordinal).ToList();
         Assert.All(received, r => Assert.True(r.Verified, r.VerifyError));
         Assert.Equal("deployment.created", received[0].Type);
         var statuses = received.Where(r => r.Type == "deployment.status_changed").Select(r => r.Body!["data"]!["status"]!.GetValue<string>()).ToList();
