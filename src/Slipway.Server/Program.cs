@@ -14,6 +14,7 @@ using Slipway.Server.Projects;
 using Slipway.Server.RateLimiting;
 using Slipway.Server.Routing;
 using Slipway.Server.Runtime;
+using Slipway.Server.Usage;
 using Slipway.Server.Webhooks;
 using Slipway.Server.Workspaces;
 
@@ -83,6 +84,7 @@ namespace Slipway.Server
             app.MapBuildEndpoints();
             app.MapLogEndpoints();
             app.MapWebhookEndpoints();
+            app.MapUsageEndpoints();
             return app;
         }
     }
