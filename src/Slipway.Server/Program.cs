@@ -13,6 +13,7 @@ using Slipway.Server.OpenApi;
 using Slipway.Server.Projects;
 using Slipway.Server.Routing;
 using Slipway.Server.Runtime;
+using Slipway.Server.SocketIo;
 using Slipway.Server.Workspaces;
 
 var migrateOnly = args.Contains("--migrate-only");
@@ -52,6 +53,7 @@ namespace Slipway.Server
             builder.AddRuntime();
             builder.AddSlipwayRouter();
             builder.AddDeployments();
+            builder.AddSocketIo();
             builder.AddOpenApiDocument();
 
             var app = builder.Build();
@@ -76,6 +78,7 @@ namespace Slipway.Server
             app.MapDeploymentEndpoints();
             app.MapBuildEndpoints();
             app.MapLogEndpoints();
+            app.MapSocketIo();
             return app;
         }
     }
