@@ -227,7 +227,8 @@ internal sealed class EngineIoServer(SocketIoOptions options, TimeProvider time,
     /// <summary>One writer loop drains the session's queue; this loop reads. Either ending closes the session.</summary>
     private async Task RunWebSocketAsync(EngineIoSession session, WebSocket socket, CancellationToken requestAborted)
     {
-        var writer = WriteLoopAsync(session, socket);
+        var closeStatus = WebSocketCloseStatus.NormalClosure;
+        var writer = WriteLoopAsync(session, socket, () => closeStatus);
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(requestAborted);
         // Once closed by the server, the client gets a moment to answer the close frame.
         using var afterClose = session.Closed.Register(() => reading.CancelAfter(TimeSpan.FromSeconds(5)));
@@ -242,8 +243,13 @@ internal sealed class EngineIoServer(SocketIoOptions options, TimeProvider time,
                 }
                 catch (InvalidDataException e)
                 {
+                    closeStatus = e.Message switch
+                    {
+                        "binary" => WebSocketCloseStatus.InvalidMessageType,
+                        "payload too large" => WebSocketCloseStatus.MessageTooBig,
+                        _ => WebSocketCloseStatus.InvalidPayloadData,
+                    };
                     session.Close(e.Message);
-                    await CloseQuietlyAsync(socket, e.Message == "binary" ? WebSocketCloseStatus.InvalidMessageType : WebSocketCloseStatus.MessageTooBig);
                     break;
                 }
                 if (message is null) break;
@@ -254,7 +260,7 @@ internal sealed class EngineIoServer(SocketIoOptions options, TimeProvider time,
                 }
             }
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
         {
         }
         finally
@@ -264,7 +270,8 @@ internal sealed class EngineIoServer(SocketIoOptions options, TimeProvider time,
         }
     }
 
-    private static async Task WriteLoopAsync(EngineIoSession session, WebSocket socket)
+    /// <summary>The only sender once the socket runs (WebSocket allows one send at a time), the close frame included.</summary>
+    private static async Task WriteLoopAsync(EngineIoSession session, WebSocket socket, Func<WebSocketCloseStatus> closeStatus)
     {
         try
         {
@@ -276,7 +283,7 @@ internal sealed class EngineIoServer(SocketIoOptions options, TimeProvider time,
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
         {
         }
-        await CloseQuietlyAsync(socket, WebSocketCloseStatus.NormalClosure);
+        await CloseQuietlyAsync(socket, closeStatus());
     }
 
     /// <summary>The next text message (null once the client closed); <see cref="InvalidDataException"/> for binary or oversized ones.</summary>

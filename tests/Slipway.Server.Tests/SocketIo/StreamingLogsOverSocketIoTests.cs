@@ -215,7 +215,11 @@ public sealed class StreamingLogsOverSocketIoTests : IAsyncLifetime
                 if (name == "end") ended.TrySetResult();
             });
         }
+        var connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.OnConnected += (_, _) => connected.TrySetResult();
+        client.OnError += (_, error) => connected.TrySetException(new InvalidOperationException(error));
         await client.ConnectAsync().WaitAsync(Timeout);
+        await connected.Task.WaitAsync(Timeout);
         Assert.True(client.Connected);
 
         var acked = new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously);
