@@ -198,6 +198,51 @@ public sealed class EngineIoProtocolTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task StalledPollingClient_FallsBehind_GetsAGap_ThenEveryLineOnceInOrder()
+    {
+        var s = await StartAsync(new() { ["Slipway:Logs:SubscriberBuffer"] = "200", ["Slipway:SocketIo:SendBuffer"] = "16" });
+        var user = await s.RegisterUserAsync();
+        using var repo = GitRepo.Create();
+        var files = SampleApps.Static("stalled");
+        files["build.sh"] = "seq 1 5000 | sed 's/^/line /'\n";
+        repo.Commit("stalled", files);
+        var projectId = (await s.CreateProjectAsync(user.Token, "sio-stalled",
+            new { repo_url = repo.BarePath, framework = "static", build_command = "sh build.sh" }))["id"]!.GetValue<string>();
+        var id = (await s.DeployAsync(user.Token, projectId))["id"]!.GetValue<string>();
+
+        var (sid, _) = await HandshakeAsync(s);
+        await PostAsync(s, Url(sid), "40" + new JsonObject { ["token"] = user.Token }.ToJsonString());
+        Assert.StartsWith("40{", (await GetAsync(s, Url(sid))).Body, StringComparison.Ordinal);
+        await PostAsync(s, Url(sid), "420[\"subscribe\",{\"deployment_id\":\"" + id + "\"}]");
+        // Nobody polls while the build runs: the socket's queue fills, then the follower's buffer overflows.
+        await s.WaitForStatusAsync(user.Token, id, TimeSpan.FromSeconds(90), "ready");
+
+        var events = new List<JsonArray>();
+        var ack = "";
+        while (events.Count == 0 || events[^1][0]!.GetValue<string>() != "end")
+        {
+            foreach (var packet in (await GetAsync(s, Url(sid))).Body.Split('\x1e'))
+            {
+                if (packet == "2") await PostAsync(s, Url(sid), "3");
+                else if (packet.StartsWith("42[", StringComparison.Ordinal)) events.Add(JsonNode.Parse(packet[2..])!.AsArray());
+                else if (packet.StartsWith("430[", StringComparison.Ordinal)) ack = packet;
+            }
+        }
+        Assert.StartsWith("430[{\"ok\":true", ack, StringComparison.Ordinal);
+        Assert.Contains(events, e => e[0]!.GetValue<string>() == "gap");
+        var logs = events.Where(e => e[0]!.GetValue<string>() == "log").Select(e => e[1]!).ToList();
+        var stored = new List<JsonNode>();
+        for (string? cursor = "0"; cursor is not null;)
+        {
+            var page = (await s.GetAsync($"/api/v1/logs/{id}?limit=1000&after={cursor}", user.Token)).AssertStatus(200).Json;
+            stored.AddRange(page["data"]!.AsArray().Select(l => l!.DeepClone()));
+            cursor = page["next_cursor"]?.GetValue<string>();
+        }
+        Assert.Equal(stored.Select(l => l.ToJsonString()), logs.Select(l => l.ToJsonString()));
+        Assert.Equal(5000, logs.Count(l => l["stream"]!.GetValue<string>() == "build"));
+    }
+
+    [Fact]
     public async Task WebSocket_BinaryFrame_ClosesTheSession()
     {
         var s = await StartAsync();
