@@ -14,6 +14,7 @@ using Slipway.Server.Projects;
 using Slipway.Server.RateLimiting;
 using Slipway.Server.Routing;
 using Slipway.Server.Runtime;
+using Slipway.Server.SocketIo;
 using Slipway.Server.Usage;
 using Slipway.Server.Webhooks;
 using Slipway.Server.Workspaces;
@@ -57,6 +58,7 @@ namespace Slipway.Server
             builder.AddSlipwayRouter();
             builder.AddDeployments();
             builder.AddWebhooks();
+            builder.AddSocketIo();
             builder.AddOpenApiDocument();
 
             var app = builder.Build();
@@ -85,6 +87,7 @@ namespace Slipway.Server
             app.MapLogEndpoints();
             app.MapWebhookEndpoints();
             app.MapUsageEndpoints();
+            app.MapSocketIo();
             return app;
         }
     }

@@ -64,11 +64,19 @@ internal static class Authentication
         {
             throw ApiException.Unauthenticated("The Authorization header must be 'Bearer <token or API key>'.");
         }
-        var token = header[7..].Trim();
-        var services = context.RequestServices;
+        return await AuthenticateTokenAsync(context.RequestServices, header[7..].Trim(), context.RequestAborted);
+    }
+
+    /// <summary>
+    /// A bearer token (JWT or API key) as a caller, or 401 with the reason. Also used where the token does not come in
+    /// an Authorization header (the Socket.IO handshake); <paramref name="services"/> must be a scope (it needs the database).
+    /// </summary>
+    public static async Task<Caller> AuthenticateTokenAsync(IServiceProvider services, string token, CancellationToken ct)
+    {
+        if (token.Length is 0 or > 4096) throw ApiException.Unauthenticated("Send a token or API key.");
         if (token.StartsWith(ApiKeyAuthenticator.Prefix, StringComparison.Ordinal))
         {
-            return await services.GetRequiredService<ApiKeyAuthenticator>().AuthenticateAsync(token, context.RequestAborted)
+            return await services.GetRequiredService<ApiKeyAuthenticator>().AuthenticateAsync(token, ct)
                    ?? throw ApiException.Unauthenticated("The API key is invalid, expired or revoked.");
         }
         var claims = await services.GetRequiredService<JwtTokens>().ValidateAsync(token)
@@ -82,7 +90,7 @@ internal static class Authentication
                 Enterprise = db.WorkspaceMembers.Any(m => m.UserId == u.Id
                                                           && db.Workspaces.Any(w => w.Id == m.WorkspaceId && w.Tier == RateLimitTier.Enterprise)),
             })
-            .FirstOrDefaultAsync(context.RequestAborted);
+            .FirstOrDefaultAsync(ct);
         if (user is null || user.TokenVersion != claims.Version)
         {
             throw ApiException.Unauthenticated("The token is no longer valid; sign in again.");

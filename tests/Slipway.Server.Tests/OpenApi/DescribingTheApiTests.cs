@@ -235,6 +235,8 @@ public sealed partial class DescribingTheApiTests : IAsyncLifetime
         server.Service<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
             .Select(e => (Path: OpenApiPath(e.RoutePattern), Methods: e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? [], Endpoint: e))
             .Where(e => e.Path != "/openapi.json")
+            // Not REST (Socket.IO): excluded on purpose.
+            .Where(e => e.Endpoint.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.IExcludeFromDescriptionMetadata>() is not { ExcludeFromDescription: true })
             .ToList();
 
     private static string OpenApiPath(RoutePattern pattern)
