@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Slipway.Server.Tests.Support;
 
@@ -186,23 +187,38 @@ public sealed class DeliveringWebhooksTests
     }
 
     [Fact]
-    public async Task StoppingTheServerWith1000EventsPending_DeliversEveryOneAfterRestart()
+    public async Task KillingTheServerWith1000EventsPending_DeliversEveryOneAfterRestart()
     {
-        var settings = WebhookIntents.Settings(("MaxConcurrencyPerEndpoint", "2"));
-        var first = await SlipwayServer.StartAsync(settings);
+        var dataDirectory = Directory.CreateTempSubdirectory("slipway-kill-").FullName;
+        var settings = WebhookIntents.Settings(("MaxConcurrencyPerEndpoint", "2")).ToDictionary(kv => kv.Key, kv => kv.Value!);
+        settings["Slipway:DataDirectory"] = dataDirectory;
+        settings["Slipway:Auth:PasswordIterations"] = "1000";
+        await using var database = await OutsideDatabase.CreateAsync(dataDirectory);
+        foreach (var (key, value) in database.Settings) settings[key] = value;
         await using var receiver = await WebhookReceiver.StartAsync(fallback: new { status = 200, delayMs = 5 });
-        var user = await first.RegisterUserAsync();
-        await first.CreateWebhookAsync(user.Token, receiver.Url);
 
-        var ids = await first.InsertEventsAsync(user.WorkspaceId, 1000);
-        await receiver.WaitForAsync(r => r.Count >= 50);
-        await first.StopKeepingDataAsync();
+        string workspaceId;
+        var first = await ServerProcess.StartAsync(settings);
+        await using (first)
+        {
+            using var http = new HttpClient { BaseAddress = first.BaseAddress };
+            var registered = JsonNode.Parse(await (await http.PostAsJsonAsync("/api/v1/auth/register",
+                new { email = "kill@example.test", name = "Kill", password = "correct horse battery" })).EnsureSuccessStatusCode().Content.ReadAsStringAsync())!;
+            http.DefaultRequestHeaders.Authorization = new("Bearer", registered["token"]!.GetValue<string>());
+            var me = JsonNode.Parse(await http.GetStringAsync("/api/v1/auth/me"))!;
+            workspaceId = me["workspaces"]![0]!["id"]!.GetValue<string>();
+            (await http.PostAsJsonAsync("/api/v1/webhooks", new { url = receiver.Url, events = (string[])["*"] })).EnsureSuccessStatusCode();
+
+            await database.InsertEventsAsync(workspaceId, 1000);
+            await receiver.WaitForAsync(r => r.Count >= 50);
+            await first.KillAsync();
+        }
         var beforeRestart = receiver.Received.Select(r => r.Id).Distinct().Count();
-        Assert.True(beforeRestart < 1000, "everything was delivered before the stop; the test proves nothing");
+        Assert.True(beforeRestart < 1000, "everything was delivered before the kill; the test proves nothing");
 
-        await using var second = await SlipwayServer.StartAsync(settings, restartOf: first);
-        var all = await receiver.WaitForAsync(r => r.Select(w => w.Id).Distinct().Count() == 1000, TimeSpan.FromSeconds(60));
-        Assert.Equal(ids.Order(StringComparer.Ordinal), all.Select(r => r.Id).Distinct().Order(StringComparer.Ordinal));
+        await using var second = await ServerProcess.StartAsync(settings);
+        var all = await receiver.WaitForAsync(r => r.Select(w => w.Id).Distinct().Count() == 1000, TimeSpan.FromSeconds(90));
+        Assert.Equal(database.InsertedIds.Order(StringComparer.Ordinal), all.Select(r => r.Id).Distinct().Order(StringComparer.Ordinal));
         Assert.All(all, r => Assert.Equal(200, r.Answered));
     }
 
