@@ -6,6 +6,7 @@ using Slipway.Server.Data;
 using Slipway.Server.Deployments;
 using Slipway.Server.Domains;
 using Slipway.Server.EnvVars;
+using Slipway.Server.GitHub;
 using Slipway.Server.Hosting;
 using Slipway.Server.Logs;
 using Slipway.Server.Observability;
@@ -25,7 +26,9 @@ if (migrateOnly || reencryptSecrets)
     if (!reencryptSecrets) return 0;
     var result = await app.Services.GetRequiredService<EnvVarSecrets>().ReencryptAllAsync(CancellationToken.None);
     Console.WriteLine($"Re-encrypted {result.Reencrypted} env var value(s); {result.Failed} could not be opened.");
-    return result.Failed == 0 ? 0 : 1;
+    var hooks = await app.Services.GetRequiredService<GitHubSecrets>().ReencryptAllAsync(CancellationToken.None);
+    Console.WriteLine($"Re-encrypted {hooks.Reencrypted} GitHub webhook secret(s); {hooks.Failed} could not be opened.");
+    return result.Failed == 0 && hooks.Failed == 0 ? 0 : 1;
 }
 await app.RunAsync();
 return 0;
@@ -52,6 +55,7 @@ namespace Slipway.Server
             builder.AddRuntime();
             builder.AddSlipwayRouter();
             builder.AddDeployments();
+            builder.AddGitHub();
             builder.AddOpenApiDocument();
 
             var app = builder.Build();
@@ -74,6 +78,7 @@ namespace Slipway.Server
             app.MapEnvVarEndpoints();
             app.MapDomainEndpoints();
             app.MapDeploymentEndpoints();
+            app.MapGitHubEndpoints();
             app.MapBuildEndpoints();
             app.MapLogEndpoints();
             return app;

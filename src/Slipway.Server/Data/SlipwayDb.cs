@@ -6,6 +6,7 @@ using Slipway.Server.Deployments;
 using Slipway.Server.Domains;
 using Slipway.Server.EnvVars;
 using Slipway.Server.Events;
+using Slipway.Server.GitHub;
 using Slipway.Server.Hosting;
 using Slipway.Server.Logs;
 using Slipway.Server.Projects;
@@ -32,6 +33,8 @@ internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext
     public DbSet<Deployment> Deployments => Set<Deployment>();
     public DbSet<LogLine> LogLines => Set<LogLine>();
     public DbSet<Event> Events => Set<Event>();
+    public DbSet<GitHubIntegration> GitHubIntegrations => Set<GitHubIntegration>();
+    public DbSet<GitHubDelivery> GitHubDeliveries => Set<GitHubDelivery>();
 
     protected override void OnModelCreating(ModelBuilder model)
     {
@@ -68,6 +71,11 @@ internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext
         model.Entity<Deployment>().HasOne<Project>().WithMany().HasForeignKey(d => d.ProjectId).OnDelete(DeleteBehavior.Cascade);
         model.Entity<Deployment>().HasOne<ProjectEnvironment>().WithMany().HasForeignKey(d => d.EnvironmentId).OnDelete(DeleteBehavior.Cascade);
         model.Entity<LogLine>().HasOne<Deployment>().WithMany().HasForeignKey(l => l.DeploymentId).OnDelete(DeleteBehavior.Cascade);
+
+        model.Entity<GitHubIntegration>().ToTable("github_integrations");
+        model.Entity<GitHubDelivery>().ToTable("github_deliveries").HasKey(d => new { d.HookId, d.DeliveryId });
+        model.Entity<GitHubIntegration>().HasOne<Project>().WithMany().HasForeignKey(i => i.ProjectId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<GitHubDelivery>().HasOne<GitHubIntegration>().WithMany().HasForeignKey(d => d.HookId).OnDelete(DeleteBehavior.Cascade);
 
         foreach (var entity in model.Model.GetEntityTypes())
         {
