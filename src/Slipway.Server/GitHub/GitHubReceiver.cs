@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.OpenApi;
 using Microsoft.Net.Http.Headers;
 using Slipway.Server.Auth;
 using Slipway.Server.Data;
@@ -48,7 +49,21 @@ internal static partial class GitHubReceiver
             .WithDescription("GitHub's payload URL for a project (see the project's GitHub integration). Send `application/json` with " +
                              "`X-GitHub-Event`, `X-GitHub-Delivery` and `X-Hub-Signature-256`. `push` and `pull_request` may queue " +
                              "deployments (202); `ping`, ignored events and replayed delivery ids are 200 with a `reason`. " +
-                             "A missing or wrong signature is 401.");
+                             "A missing or wrong signature is 401.")
+            .AddOpenApiOperationTransformer((operation, _, _) =>
+            {
+                // The body is read raw (the signature covers its bytes), so no parameter describes it: say what it is here.
+                operation.RequestBody = new OpenApiRequestBody
+                {
+                    Required = true,
+                    Description = "GitHub's event payload, exactly as GitHub sent it.",
+                    Content = new Dictionary<string, OpenApiMediaType>(StringComparer.Ordinal)
+                    {
+                        ["application/json"] = new() { Schema = new OpenApiSchema { Type = JsonSchemaType.Object } },
+                    },
+                };
+                return Task.CompletedTask;
+            });
         return app;
     }
 
