@@ -6,6 +6,7 @@ using Slipway.Server.Data;
 using Slipway.Server.Deployments;
 using Slipway.Server.Domains;
 using Slipway.Server.EnvVars;
+using Slipway.Server.GitHub;
 using Slipway.Server.Hosting;
 using Slipway.Server.Logs;
 using Slipway.Server.Observability;
@@ -29,7 +30,11 @@ if (migrateOnly || reencryptSecrets)
     if (!reencryptSecrets) return 0;
     var result = await app.Services.GetRequiredService<EnvVarSecrets>().ReencryptAllAsync(CancellationToken.None);
     Console.WriteLine($"Re-encrypted {result.Reencrypted} env var value(s); {result.Failed} could not be opened.");
-    return result.Failed == 0 ? 0 : 1;
+    var hooks = await app.Services.GetRequiredService<GitHubSecrets>().ReencryptAllAsync(CancellationToken.None);
+    Console.WriteLine($"Re-encrypted {hooks.Reencrypted} GitHub webhook secret(s); {hooks.Failed} could not be opened.");
+    var webhooks = await app.Services.GetRequiredService<WebhookDirectory>().ReencryptAllAsync(CancellationToken.None);
+    Console.WriteLine($"Re-encrypted {webhooks.Reencrypted} webhook endpoint secret(s); {webhooks.Failed} could not be opened.");
+    return result.Failed == 0 && hooks.Failed == 0 && webhooks.Failed == 0 ? 0 : 1;
 }
 await app.RunAsync();
 return 0;
@@ -59,6 +64,7 @@ namespace Slipway.Server
             builder.AddDeployments();
             builder.AddWebhooks();
             builder.AddSocketIo();
+            builder.AddGitHub();
             builder.AddOpenApiDocument();
 
             var app = builder.Build();
@@ -83,6 +89,7 @@ namespace Slipway.Server
             app.MapEnvVarEndpoints();
             app.MapDomainEndpoints();
             app.MapDeploymentEndpoints();
+            app.MapGitHubEndpoints();
             app.MapBuildEndpoints();
             app.MapLogEndpoints();
             app.MapWebhookEndpoints();

@@ -6,6 +6,7 @@ using Slipway.Server.Deployments;
 using Slipway.Server.Domains;
 using Slipway.Server.EnvVars;
 using Slipway.Server.Events;
+using Slipway.Server.GitHub;
 using Slipway.Server.Hosting;
 using Slipway.Server.Logs;
 using Slipway.Server.Projects;
@@ -36,6 +37,8 @@ internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext
     public DbSet<WebhookEndpoint> WebhookEndpoints => Set<WebhookEndpoint>();
     public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
     public DbSet<WebhookAttempt> WebhookAttempts => Set<WebhookAttempt>();
+    public DbSet<GitHubIntegration> GitHubIntegrations => Set<GitHubIntegration>();
+    public DbSet<GitHubDelivery> GitHubDeliveries => Set<GitHubDelivery>();
 
     protected override void OnModelCreating(ModelBuilder model)
     {
@@ -80,6 +83,11 @@ internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext
         model.Entity<WebhookDelivery>().HasOne<Event>().WithMany().HasForeignKey(d => d.EventId).OnDelete(DeleteBehavior.Cascade);
         model.Entity<WebhookAttempt>().HasOne<WebhookDelivery>().WithMany().HasForeignKey(a => a.DeliveryId).OnDelete(DeleteBehavior.Cascade);
         model.Entity<LogLine>().HasOne<Deployment>().WithMany().HasForeignKey(l => l.DeploymentId).OnDelete(DeleteBehavior.Cascade);
+
+        model.Entity<GitHubIntegration>().ToTable("github_integrations");
+        model.Entity<GitHubDelivery>().ToTable("github_deliveries").HasKey(d => new { d.HookId, d.DeliveryId });
+        model.Entity<GitHubIntegration>().HasOne<Project>().WithMany().HasForeignKey(i => i.ProjectId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<GitHubDelivery>().HasOne<GitHubIntegration>().WithMany().HasForeignKey(d => d.HookId).OnDelete(DeleteBehavior.Cascade);
 
         foreach (var entity in model.Model.GetEntityTypes())
         {

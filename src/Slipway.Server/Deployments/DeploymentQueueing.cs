@@ -14,6 +14,8 @@ internal sealed class DeploymentQueueing(SlipwayDb db, DeploymentStates states, 
     {
         var deployment = New(caller, project, environment, trigger, branch ?? environment.Branch ?? project.Branch, commitSha, source?.Id);
         deployment.CommitMessage = commitMessage;
+        // A push names its full commit: shown from the start (the checkout records the same SHA).
+        if (trigger == DeploymentTrigger.Github && commitSha is { Length: 40 }) deployment.CommitSha = commitSha;
         return await SaveAsync(deployment, project, environment,
             trigger == DeploymentTrigger.Redeploy ? "deployment.redeploy_queued" : trigger == DeploymentTrigger.Github ? "deployment.github" : null, ct);
     }
@@ -50,17 +52,21 @@ internal sealed class DeploymentQueueing(SlipwayDb db, DeploymentStates states, 
         };
     }
 
+    /// <summary>
+    /// In its own transaction, or in the caller's when one is open (a GitHub delivery commits its record with the
+    /// deployments it queued; the caller then commits and wakes the worker itself).
+    /// </summary>
     private async Task<DeploymentResponse> SaveAsync(Deployment deployment, Project project, ProjectEnvironment environment, string? extraEvent,
         CancellationToken ct)
     {
-        await using (var tx = await db.Database.BeginTransactionAsync(ct))
+        await using (var tx = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(ct) : null)
         {
             db.Deployments.Add(deployment);
             await db.SaveChangesAsync(ct);
             await states.AddEventAsync(deployment.Id, "deployment.created", ct);
             if (extraEvent is not null) await states.AddEventAsync(deployment.Id, extraEvent, ct);
             await db.SaveChangesAsync(ct);
-            await tx.CommitAsync(ct);
+            if (tx is not null) await tx.CommitAsync(ct);
         }
         queue.Wake();
         return DeploymentResponse.From(deployment, project, environment, router);

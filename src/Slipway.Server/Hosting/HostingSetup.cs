@@ -9,6 +9,12 @@ internal sealed class ApiOptions
 
     /// <summary>Largest JSON request body accepted, in bytes (413 beyond). Upload endpoints set their own limit.</summary>
     public long MaxBodyBytes { get; set; } = 1 << 20;
+
+    /// <summary>
+    /// The API's public base URL (e.g. <c>https://deploy.example.com</c>) for URLs handed to other systems, such as a
+    /// GitHub webhook's payload URL. Unset: the scheme and host of the request that asks.
+    /// </summary>
+    public string? PublicUrl { get; set; }
 }
 
 internal static class HostingSetup
@@ -22,6 +28,12 @@ internal static class HostingSetup
             builder.WebHost.UseUrls(DefaultUrl);
         }
         var api = builder.Configuration.GetSection(ApiOptions.SectionName).Get<ApiOptions>() ?? new ApiOptions();
+        if (api.PublicUrl is { Length: > 0 } publicUrl
+            && (!Uri.TryCreate(publicUrl, UriKind.Absolute, out var parsed) || parsed.Scheme is not ("http" or "https") || parsed.Query.Length > 0
+                || parsed.Fragment.Length > 0 || parsed.UserInfo.Length > 0))
+        {
+            throw new InvalidOperationException($"{ApiOptions.SectionName}:PublicUrl must be an absolute http(s) URL without credentials, query or fragment.");
+        }
         builder.Services.AddSingleton(api);
         builder.WebHost.ConfigureKestrel(k =>
         {

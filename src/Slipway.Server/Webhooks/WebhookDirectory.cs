@@ -44,6 +44,41 @@ internal sealed class WebhookDirectory(IServiceScopeFactory scopes, SecretBox bo
 
     private string Open(byte[] sealedSecret, string keyId, string endpointId) => box.Open(sealedSecret, keyId, "webhook", endpointId, "signing-secret");
 
+    /// <summary>
+    /// Re-seals every signing secret (current and previous) not sealed with the active master key, for a key rotation
+    /// (<c>--reencrypt-secrets</c>). A secret whose key is gone is counted, left alone, and never logged.
+    /// </summary>
+    public async Task<ReencryptResult> ReencryptAllAsync(CancellationToken ct)
+    {
+        var active = box.ActiveKeyId;
+        var reencrypted = 0;
+        var failed = 0;
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
+        var stale = await db.WebhookEndpoints.AsTracking()
+            .Where(w => w.SecretKeyId != active || (w.PreviousSecretKeyId != null && w.PreviousSecretKeyId != active)).ToListAsync(ct);
+        foreach (var endpoint in stale)
+        {
+            try
+            {
+                if (endpoint.SecretKeyId != active) (endpoint.SecretSealed, endpoint.SecretKeyId) = Seal(Open(endpoint.SecretSealed, endpoint.SecretKeyId, endpoint.Id), endpoint.Id);
+                if (endpoint.PreviousSecretSealed is { } previous && endpoint.PreviousSecretKeyId != active)
+                {
+                    (endpoint.PreviousSecretSealed, endpoint.PreviousSecretKeyId) = Seal(Open(previous, endpoint.PreviousSecretKeyId!, endpoint.Id), endpoint.Id);
+                }
+                reencrypted++;
+            }
+            catch (SecretUnavailableException)
+            {
+                db.Entry(endpoint).State = EntityState.Unchanged;
+                failed++;
+            }
+        }
+        await db.SaveChangesAsync(ct);
+        foreach (var endpoint in stale) Invalidate(endpoint.Id);
+        return new ReencryptResult(reencrypted, failed);
+    }
+
     /// <summary>Whether an endpoint subscribed to <paramref name="eventsJson"/> wants an event of this type.</summary>
     public static bool Wants(string eventsJson, string type)
     {

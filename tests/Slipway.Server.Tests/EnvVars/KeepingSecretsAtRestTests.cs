@@ -1,8 +1,5 @@
-using System.Diagnostics;
 using System.Text;
 using Microsoft.EntityFrameworkCore;
-using Npgsql;
-using Slipway.Server.Data;
 using Slipway.Server.EnvVars;
 using Slipway.Server.Tests.Support;
 
@@ -60,7 +57,7 @@ public sealed class KeepingSecretsAtRestTests : IAsyncLifetime
         Assert.Equal(second, values["LEAK_CHECK"]);
         Assert.Equal(third, values["REPLAYED"]);
 
-        var stored = server.IsPostgres ? await PgDumpAsync() : DataDirectoryBytes();
+        var stored = await StoredBytes.ReadAsync(server);
         Assert.True(Contains(stored, "LEAK_CHECK"), "the bytes searched do not even hold the variable name: wrong files?");
         foreach (var secret in secrets)
         {
@@ -99,45 +96,5 @@ public sealed class KeepingSecretsAtRestTests : IAsyncLifetime
         Assert.NotEqual(rows[0].Sealed, rows[1].Sealed);
     }
 
-    private static bool Contains(byte[] haystack, string text) => haystack.AsSpan().IndexOf(Encoding.UTF8.GetBytes(text)) >= 0;
-
-    /// <summary>Every file of the data directory (database, WAL, shared memory), read while the server still has them open.</summary>
-    private byte[] DataDirectoryBytes()
-    {
-        var all = new MemoryStream();
-        var files = Directory.GetFiles(server.DataDirectory, "*", SearchOption.AllDirectories);
-        Assert.Contains(files, f => Path.GetFileName(f) == "slipway.db");
-        Assert.Contains(files, f => Path.GetFileName(f) == "slipway.db-wal");
-        foreach (var file in files)
-        {
-            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            stream.CopyTo(all);
-        }
-        return all.ToArray();
-    }
-
-    private async Task<byte[]> PgDumpAsync()
-    {
-        var cs = new NpgsqlConnectionStringBuilder(server.Service<DatabaseOptions>().ConnectionString);
-        const string versioned = "/usr/lib/postgresql/15/bin/pg_dump";
-        var start = new ProcessStartInfo(File.Exists(versioned) ? versioned : "pg_dump")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var arg in new[] { "--host", cs.Host!, "--port", cs.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                     "--username", cs.Username!, "--dbname", cs.Database!, "--no-password" })
-        {
-            start.ArgumentList.Add(arg);
-        }
-        start.Environment["PGPASSWORD"] = cs.Password ?? "";
-        using var process = Process.Start(start)!;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var dump = new MemoryStream();
-        var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
-        await process.StandardOutput.BaseStream.CopyToAsync(dump, timeout.Token);
-        await process.WaitForExitAsync(timeout.Token);
-        Assert.True(process.ExitCode == 0, $"pg_dump failed: {await stderr}");
-        return dump.ToArray();
-    }
+    private static bool Contains(byte[] haystack, string text) => StoredBytes.Contains(haystack, text);
 }

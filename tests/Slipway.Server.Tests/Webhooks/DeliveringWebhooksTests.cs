@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Slipway.Server.Tests.Support;
+using Slipway.Server.Webhooks;
 
 namespace Slipway.Server.Tests.Webhooks;
 
@@ -264,5 +265,40 @@ public sealed class DeliveringWebhooksTests
         Assert.True(received[0].Id == received[1].Id, $"ids {received[0].Id} and {received[1].Id}");
         Assert.True(received[1].Verified, received[1].VerifyError);
         (await server.PostAsync($"/api/v1/webhooks/{id}/deliveries/{Guid.CreateVersion7()}/redeliver", null, user.Token)).AssertStatus(404);
+    }
+
+    [Fact]
+    public async Task RotatingTheMasterKey_ReencryptsEndpointSecrets_AndDeliveriesStillVerify()
+    {
+        var keyA = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        var keyB = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        var onlyA = WebhookIntents.Settings();
+        onlyA["Slipway:Secrets:Keys:A"] = keyA;
+        var both = WebhookIntents.Settings();
+        both["Slipway:Secrets:Keys:A"] = keyA;
+        both["Slipway:Secrets:Keys:B"] = keyB;
+        both["Slipway:Secrets:ActiveKeyId"] = "B";
+        var onlyB = WebhookIntents.Settings();
+        onlyB["Slipway:Secrets:Keys:B"] = keyB;
+        await using var receiver = await WebhookReceiver.StartAsync();
+
+        var first = await SlipwayServer.StartAsync(onlyA);
+        var user = await first.RegisterUserAsync();
+        var hook = await first.CreateWebhookAsync(user.Token, receiver.Url);
+        var id = hook["id"]!.GetValue<string>();
+        (await first.PostAsync($"/api/v1/webhooks/{id}/rotate-secret", null, user.Token)).AssertStatus(200);
+        await first.StopKeepingDataAsync();
+        var second = await SlipwayServer.StartAsync(both, restartOf: first);
+        var result = await second.Service<WebhookDirectory>().ReencryptAllAsync(CancellationToken.None);
+        Assert.Equal((1, 0), (result.Reencrypted, result.Failed));
+        await second.StopKeepingDataAsync();
+        await using var third = await SlipwayServer.StartAsync(onlyB, restartOf: second);
+
+        await receiver.UseSecretsAsync(hook["secret"]!.GetValue<string>());
+        (await third.PostAsync($"/api/v1/webhooks/{id}/test", null, user.Token)).AssertStatus(202);
+
+        var received = (await receiver.WaitForAsync(r => r.Count == 1))[0];
+        Assert.True(received.Verified, received.VerifyError);
+        Assert.Equal(2, received.Signature.Split(' ').Length);
     }
 }
