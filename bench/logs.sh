@@ -3,8 +3,8 @@
 # clients, once per transport (WebSocket, SSE, socket.io), everything on loopback.
 #
 # The app is a static site whose build_command is `node emit.js`: it waits (at most 120 s) for a go file from this
-# script, then writes "L <n> <epoch ms when written, 3 decimals> <padding>" for n = 1..LINES through stdout, 64 lines
-# per write. The subscribers (bench/logs.js, npm `ws` / Node http / `socket.io-client`, spread over CLIENT_PROCS Node
+# script, then writes "L <n> <epoch ms when written, 3 decimals> <padding>" for n = 1..LINES to stdout, 64 lines
+# per synchronous write(2) (a full pipe makes it wait: it writes as fast as the server reads). The subscribers (bench/logs.js, npm `ws` / Node http / `socket.io-client`, spread over CLIENT_PROCS Node
 # processes) connect to the new deployment's stream first; the go file is written only once every one of them has
 # received a line (so all are live before the build writes). Each checks that seqs arrive contiguous and once and that
 # build lines come 1..LINES in order, ending with `end` status `ready`, and records receive time - written time.
@@ -62,12 +62,25 @@ while (!fs.existsSync(go)) {
 const lines = Number(fs.readFileSync(go, 'utf8'));
 const origin = performance.timeOrigin;
 const pad = ' the quick brown fox jumps over the lazy dog 0123456789';
+// Synchronous writes straight to the pipe (process.stdout would queue in memory when the pipe is full, and the
+// timestamps would then say when a line was queued, not written): a full pipe makes the writer wait, as in C.
+function write(text) {
+  let buffer = Buffer.from(text);
+  while (buffer.length > 0) {
+    try {
+      buffer = buffer.subarray(fs.writeSync(1, buffer));
+    } catch (e) {
+      if (e.code !== 'EAGAIN') throw e;
+      Atomics.wait(pause, 0, 0, 0.05);
+    }
+  }
+}
 let chunk = '';
 for (let n = 1; n <= lines; n++) {
   chunk += 'L ' + n + ' ' + (origin + performance.now()).toFixed(3) + pad + '\n';
-  if (n % 64 === 0) { process.stdout.write(chunk); chunk = ''; }
+  if (n % 64 === 0) { write(chunk); chunk = ''; }
 }
-if (chunk) process.stdout.write(chunk);
+if (chunk) write(chunk);
 JS
 echo '<!doctype html><title>logs bench</title><h1>logs bench</h1>' >"$WORK/src/index.html"
 git -C "$WORK/src" add -A

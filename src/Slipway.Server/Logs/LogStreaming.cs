@@ -70,15 +70,16 @@ internal static class LogStreaming
         {
             await using (var enumerator = events.GetAsyncEnumerator(ct))
             {
-                var next = enumerator.MoveNextAsync();
+                var next = enumerator.MoveNextAsync().AsTask();
                 while (true)
                 {
-                    if (!next.IsCompleted || bursts.Held > 64 * 1024) await bursts.SendHeldAsync(ct);
+                    if (!next.IsCompleted && bursts.Held > 0 && !await CoalesceAsync(next, ct)) await bursts.SendHeldAsync(ct);
+                    if (bursts.Held > 64 * 1024) await bursts.SendHeldAsync(ct);
                     if (!await next) break;
                     var evt = enumerator.Current;
                     await bursts.SendTextAsync(evt.Json, ct);
                     if (evt.Type == "end") break;
-                    next = enumerator.MoveNextAsync();
+                    next = enumerator.MoveNextAsync().AsTask();
                 }
             }
             await bursts.SendHeldAsync(ct);
@@ -89,6 +90,17 @@ internal static class LogStreaming
             // The client went away.
         }
     }
+
+    /// <summary>
+    /// A build's output reaches the hub a few lines at a time; with something written and nothing more at hand, a
+    /// stream waits this long for the next event before it writes. At 100,000 lines a second that turns a write per
+    /// handful of lines into one per few hundred, for at most 2 ms of added latency.
+    /// </summary>
+    private static readonly TimeSpan CoalesceWindow = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>True when <paramref name="next"/> completed within the coalescing window.</summary>
+    private static async Task<bool> CoalesceAsync(Task<bool> next, CancellationToken ct) =>
+        await Task.WhenAny(next, Task.Delay(CoalesceWindow, ct)) == next;
 
     /// <summary>
     /// Writes events as they come and flushes once per burst (whatever is immediately available), so a fast build costs
@@ -114,6 +126,7 @@ internal static class LogStreaming
             var next = enumerator.MoveNextAsync().AsTask();
             while (true)
             {
+                if (!next.IsCompleted && buffer.Length > 0 && buffer.Length <= 64 * 1024) await CoalesceAsync(next, ct);
                 if (!next.IsCompleted || buffer.Length > 64 * 1024)
                 {
                     await SendAsync();
