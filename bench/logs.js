@@ -43,7 +43,7 @@ function worker() {
       onLog(seq, message, t) {
         if (this.lastSeq !== 0 && seq !== this.lastSeq + 1) this.error(`seq ${seq} after ${this.lastSeq}`);
         if (seq > this.lastSeq) this.lastSeq = seq;
-        if (!this.live) { this.live = true; process.send({ kind: 'live' }); }
+        this.markLive();
         if (message.charCodeAt(0) !== 76 || message.charCodeAt(1) !== 32) return; // "L "
         const sp = message.indexOf(' ', 2);
         const n = +message.slice(2, sp);
@@ -57,6 +57,7 @@ function worker() {
         if (n === 1 && !reportedFirst) { reportedFirst = true; process.send({ kind: 'first', seq, written }); }
         if (n === cfg.lines) process.send({ kind: 'last', written, received: t });
       }
+      markLive() { if (!this.live) { this.live = true; process.send({ kind: 'live' }); } }
       onJson(text, t) {
         if (text.startsWith('{"type":"log","seq":')) {
           // Cheaper than JSON.parse at a million messages a second; the bench's own lines hold no quotes.
@@ -118,7 +119,8 @@ function worker() {
         const { io } = require('socket.io-client');
         const socket = io(cfg.base, { auth: { token: cfg.token }, transports: ['websocket'], reconnection: false });
         socket.on('connect', () => socket.emit('subscribe', { deployment_id: cfg.id }, (ack) => {
-          if (ack && (ack.error || ack.ok === false)) { sub.error(`subscribe: ${JSON.stringify(ack)}`); sub.finish('error'); }
+          if (ack && (ack.error || ack.ok === false)) { sub.error(`subscribe: ${JSON.stringify(ack)}`); sub.finish('error'); return; }
+          sub.markLive(); // acknowledged: following, whether or not a backlog comes first
         }));
         socket.on('log', (line) => sub.onLog(line.seq, line.message, now()));
         socket.on('end', (e) => { sub.finish(e && e.status); socket.close(); });
