@@ -57,8 +57,9 @@ internal static class LogEndpoints
         if (!http.WebSockets.IsWebSocketRequest) throw ApiException.Validation("upgrade", "this endpoint expects a WebSocket upgrade");
         var from = ParseAfter(after, "after");
         var deployment = await deployments.FindAsync(caller, deploymentId, Workspaces.Need.Read, ct);
-        using var socket = await http.WebSockets.AcceptWebSocketAsync();
-        await LogStreaming.WebSocketAsync(socket, follower.FollowAsync(deployment.Id, from, ct), ct);
+        var bursts = await WebSocketBursts.AcceptAsync(http);
+        using var socket = bursts.Socket;
+        await LogStreaming.WebSocketAsync(bursts, follower.FollowAsync(deployment.Id, from, ct), ct);
     }
 
     /// <summary>The live release's runtime output (<c>stream=runtime</c>); with <c>follow=true</c> it keeps streaming as NDJSON.</summary>

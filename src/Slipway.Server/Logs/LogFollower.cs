@@ -45,7 +45,7 @@ internal sealed class LogFollower(LogHub hub, LogWriter writer, IServiceScopeFac
                 }
             }
 
-            await foreach (var evt in subscription.Reader.ReadAllAsync(ct))
+            await foreach (var evt in subscription.ReadAllAsync(ct))
             {
                 if (evt.Line is { } line)
                 {

@@ -1,81 +1,170 @@
-using System.Collections.Concurrent;
-using System.Threading.Channels;
+using System.Runtime.CompilerServices;
 
 namespace Slipway.Server.Logs;
 
 /// <summary>What a follower receives: a line, a status change, or a note that it fell behind.</summary>
-internal sealed record LogEvent(string Type, LogLine? Line = null, string? Status = null, long? From = null);
+internal sealed record LogEvent(string Type, LogLine? Line = null, string? Status = null, long? From = null)
+{
+    private byte[]? json;
+
+    /// <summary>
+    /// The event as a UTF-8 JSON stream message, serialized once and shared: every follower of a deployment reads the
+    /// same event instances, so ten followers of a busy build cost one serialization per line, not ten. A race
+    /// serializes twice, harmlessly.
+    /// </summary>
+    public byte[] Json => json ??= StreamMessage.Of(this).ToUtf8();
+}
 
 /// <summary>
-/// Live fan-out of log lines and status changes to subscribers. Publishing never waits: each subscriber has a bounded
-/// buffer, and one that falls behind is cut off with its overflow point recorded, so a slow reader can never slow a
-/// build down (the follower then catches up from the database).
+/// Live fan-out of log lines and status changes. Each followed deployment has one feed: a ring of its latest events
+/// (<c>Slipway:Logs:SubscriberBuffer</c>) that every subscriber reads with its own cursor, in batches. Publishing is an
+/// append and at most one wake-up, whatever the number of subscribers, and never waits: a subscriber whose cursor falls
+/// out of the ring is cut off (the follower then catches up from the database), so a slow reader can never slow a
+/// build down.
 /// </summary>
 internal sealed class LogHub(LogOptions options)
 {
-    private readonly ConcurrentDictionary<string, Subscriber[]> subscribers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Feed> feeds = new(StringComparer.Ordinal);
+    private readonly Lock subscriptions = new();
+    // Read without the lock on every published line; replaced (copy on write) when a feed comes or goes.
+    private volatile Dictionary<string, Feed> published = new(StringComparer.Ordinal);
 
     public Subscriber Subscribe(string deploymentId)
     {
-        var subscriber = new Subscriber(this, deploymentId, Math.Max(16, options.SubscriberBuffer));
-        subscribers.AddOrUpdate(deploymentId, [subscriber], (_, existing) => [.. existing, subscriber]);
-        return subscriber;
+        lock (subscriptions)
+        {
+            if (!feeds.TryGetValue(deploymentId, out var feed))
+            {
+                feed = new Feed(Math.Max(16, options.SubscriberBuffer));
+                feeds[deploymentId] = feed;
+                published = new Dictionary<string, Feed>(feeds, StringComparer.Ordinal);
+            }
+            feed.Subscribers++;
+            return new Subscriber(this, deploymentId, feed, feed.End);
+        }
     }
 
     public void Publish(LogLine line)
     {
-        if (!subscribers.TryGetValue(line.DeploymentId, out var list)) return;
-        var evt = new LogEvent("log", line);
-        foreach (var subscriber in list) subscriber.Offer(evt, line.Seq);
+        if (published.TryGetValue(line.DeploymentId, out var feed)) feed.Append(new LogEvent("log", line));
     }
 
     public void PublishStatus(string deploymentId, string status)
     {
-        if (!subscribers.TryGetValue(deploymentId, out var list)) return;
-        var evt = new LogEvent("status", Status: status);
-        foreach (var subscriber in list) subscriber.Offer(evt, null);
+        if (published.TryGetValue(deploymentId, out var feed)) feed.Append(new LogEvent("status", Status: status));
     }
 
-    private void Remove(Subscriber subscriber)
+    private void Remove(string deploymentId, Feed feed)
     {
-        while (subscribers.TryGetValue(subscriber.DeploymentId, out var list))
+        lock (subscriptions)
         {
-            var rest = list.Where(s => s != subscriber).ToArray();
-            var done = rest.Length == 0
-                ? subscribers.TryRemove(new KeyValuePair<string, Subscriber[]>(subscriber.DeploymentId, list))
-                : subscribers.TryUpdate(subscriber.DeploymentId, rest, list);
-            if (done) return;
+            if (--feed.Subscribers > 0 || !feeds.Remove(deploymentId)) return;
+            published = new Dictionary<string, Feed>(feeds, StringComparer.Ordinal);
         }
     }
 
-    internal sealed class Subscriber(LogHub hub, string deploymentId, int capacity) : IDisposable
+    /// <summary>A ring of the latest events of one deployment; <see cref="End"/> counts every event ever appended.</summary>
+    internal sealed class Feed(int capacity)
     {
-        private readonly Channel<LogEvent> channel = Channel.CreateBounded<LogEvent>(new BoundedChannelOptions(capacity)
+        private readonly LogEvent[] ring = new LogEvent[capacity];
+        private readonly Lock gate = new();
+        private long end;
+        private TaskCompletionSource? waiting;
+
+        public int Subscribers { get; set; }
+
+        public long End
         {
-            SingleReader = true, FullMode = BoundedChannelFullMode.Wait,
-        });
-
-        public string DeploymentId { get; } = deploymentId;
-
-        /// <summary>The first sequence number this subscriber lost, once its buffer overflowed.</summary>
-        public long? OverflowedAt { get; private set; }
-
-        public ChannelReader<LogEvent> Reader => channel.Reader;
-
-        internal void Offer(LogEvent evt, long? seq)
-        {
-            if (OverflowedAt is not null) return;
-            if (!channel.Writer.TryWrite(evt))
+            get
             {
-                OverflowedAt = seq ?? 0;
-                channel.Writer.TryComplete();
+                lock (gate) return end;
+            }
+        }
+
+        public void Append(LogEvent evt)
+        {
+            TaskCompletionSource? wake;
+            lock (gate)
+            {
+                ring[end % ring.Length] = evt;
+                end++;
+                wake = waiting;
+                waiting = null;
+            }
+            wake?.TrySetResult();
+        }
+
+        /// <summary>
+        /// Copies up to <paramref name="max"/> events from <paramref name="cursor"/> on; false when the events at the
+        /// cursor were already overwritten.
+        /// </summary>
+        public bool Read(ref long cursor, List<LogEvent> into, int max)
+        {
+            lock (gate)
+            {
+                if (end - cursor > ring.Length) return false;
+                for (; cursor < end && into.Count < max; cursor++) into.Add(ring[cursor % ring.Length]);
+                return true;
+            }
+        }
+
+        /// <summary>Completes once an event after <paramref name="cursor"/> exists.</summary>
+        public Task WaitAsync(long cursor)
+        {
+            lock (gate)
+            {
+                if (end > cursor) return Task.CompletedTask;
+                waiting ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                return waiting.Task;
+            }
+        }
+    }
+
+    internal sealed class Subscriber : IDisposable
+    {
+        private const int Batch = 1024;
+        private readonly LogHub hub;
+        private readonly Feed feed;
+        private long cursor;
+        private int disposed;
+
+        internal Subscriber(LogHub hub, string deploymentId, Feed feed, long cursor)
+        {
+            this.hub = hub;
+            this.feed = feed;
+            this.cursor = cursor;
+            DeploymentId = deploymentId;
+        }
+
+        public string DeploymentId { get; }
+
+        /// <summary>Whether this subscriber fell out of the ring and lost events (it reads nothing more).</summary>
+        public bool Overflowed { get; private set; }
+
+        /// <summary>Every event published after <see cref="LogHub.Subscribe"/>, in order; ends when this subscriber overflows.</summary>
+        public async IAsyncEnumerable<LogEvent> ReadAllAsync([EnumeratorCancellation] CancellationToken ct)
+        {
+            var batch = new List<LogEvent>(Batch);
+            while (Volatile.Read(ref disposed) == 0)
+            {
+                if (!feed.Read(ref cursor, batch, Batch))
+                {
+                    Overflowed = true;
+                    yield break;
+                }
+                if (batch.Count == 0)
+                {
+                    await feed.WaitAsync(cursor).WaitAsync(ct);
+                    continue;
+                }
+                foreach (var evt in batch) yield return evt;
+                batch.Clear();
             }
         }
 
         public void Dispose()
         {
-            hub.Remove(this);
-            channel.Writer.TryComplete();
+            if (Interlocked.Exchange(ref disposed, 1) == 0) hub.Remove(DeploymentId, feed);
         }
     }
 }

@@ -17,8 +17,11 @@ internal sealed class LogOptions
 
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>Events buffered per live follower; one that falls further behind is told (gap) and catches up from storage.</summary>
-    public int SubscriberBuffer { get; set; } = 20_000;
+    /// <summary>
+    /// Latest events kept in memory per followed deployment, shared by its live followers; one that falls further behind
+    /// is told (gap) and catches up from storage.
+    /// </summary>
+    public int SubscriberBuffer { get; set; } = 100_000;
 }
 
 /// <summary>Enforces the log limits with set-based deletes, periodically (and on demand for operators and tests).</summary>

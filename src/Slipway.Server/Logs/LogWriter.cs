@@ -8,17 +8,20 @@ using Slipway.Server.Hosting;
 namespace Slipway.Server.Logs;
 
 /// <summary>
-/// Appends log lines to deployments: assigns each line its <c>seq</c> (strictly increasing, no gaps) and persists in
-/// batches from one background loop, so a process writing as fast as it can costs one insert per batch, not per line.
+/// Appends log lines to deployments: assigns each line its <c>seq</c> (strictly increasing, no gaps), publishes it to
+/// the hub at once, and persists in batches of up to 5,000 from one background loop through the provider's bulk path
+/// (<see cref="LogBulkInsert"/>), so a process writing as fast as it can costs one transaction or COPY per batch.
 /// </summary>
 internal sealed partial class LogWriter(IServiceScopeFactory scopes, LogHub hub, TimeProvider time, ILogger<LogWriter> logger) : BackgroundService
 {
     public const int MaxMessageLength = 16 * 1024;
-    private const int BatchSize = 1000;
+    private const int BatchSize = 5000;
+    private const int MaxPending = 50_000;
     private readonly Channel<LogLine> queue = Channel.CreateUnbounded<LogLine>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<string, StrongBox<long>> sequences = new(StringComparer.Ordinal);
     private long enqueued;
     private long persisted;
+    private volatile bool stopped;
 
     /// <summary>Prepares a deployment for appending (continues after the lines already stored).</summary>
     public async Task OpenAsync(string deploymentId, CancellationToken ct)
@@ -32,6 +35,7 @@ internal sealed partial class LogWriter(IServiceScopeFactory scopes, LogHub hub,
 
     public void Append(string deploymentId, string stream, string level, string message)
     {
+        if (Interlocked.Read(ref enqueued) - Interlocked.Read(ref persisted) > MaxPending) WaitForStorage();
         var box = sequences.GetOrAdd(deploymentId, _ => new StrongBox<long>(0));
         var text = Clean(message);
         lock (box)
@@ -43,6 +47,20 @@ internal sealed partial class LogWriter(IServiceScopeFactory scopes, LogHub hub,
             Interlocked.Increment(ref enqueued);
             queue.Writer.TryWrite(line);
             hub.Publish(line);
+        }
+    }
+
+    /// <summary>
+    /// Backpressure: while storage is more than <see cref="MaxPending"/> lines behind, the caller (a build's output
+    /// reader) waits, so its pipe fills and the process writing as fast as it can is paced to what the database takes,
+    /// instead of the queue growing without bound. Bounded in time, so a stopped writer cannot hang a caller.
+    /// </summary>
+    private void WaitForStorage()
+    {
+        var deadline = Environment.TickCount64 + 2_000;
+        while (!stopped && Interlocked.Read(ref enqueued) - Interlocked.Read(ref persisted) > MaxPending && Environment.TickCount64 < deadline)
+        {
+            Thread.Sleep(1);
         }
     }
 
@@ -72,10 +90,15 @@ internal sealed partial class LogWriter(IServiceScopeFactory scopes, LogHub hub,
             while (queue.Reader.TryRead(out var line)) batch.Add(line);
             if (batch.Count > 0) await WriteAsync(batch, CancellationToken.None);
         }
+        finally
+        {
+            stopped = true;
+        }
     }
 
     private async Task WriteAsync(List<LogLine> batch, CancellationToken ct)
     {
+        var count = batch.Count;
         try
         {
             for (var attempt = 1; ; attempt++)
@@ -84,14 +107,21 @@ internal sealed partial class LogWriter(IServiceScopeFactory scopes, LogHub hub,
                 {
                     await using var scope = scopes.CreateAsyncScope();
                     var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
-                    db.LogLines.AddRange(batch);
-                    await db.SaveChangesAsync(ct);
+                    await LogBulkInsert.InsertAsync(db, batch, ct);
                     return;
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException && LogBulkInsert.IsMissingDeployment(ex) && attempt < 3)
+                {
+                    // A batch is stored whole or not at all (a COPY fails as one), so one deleted deployment would cost
+                    // the lines of every other deployment in it: drop only the lines whose deployment is gone, and retry.
+                    var dropped = await DropOrphansAsync(batch, ct);
+                    if (dropped > 0) WriteFailed(logger, dropped, "their deployment was deleted");
+                    if (batch.Count == 0) return;
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    // A deleted deployment (foreign key) or a database that stays down: after a few tries the batch goes,
-                    // rather than the writer loop (and with it the server).
+                    // A database that stays down: after a few tries the batch goes, rather than the writer loop (and
+                    // with it the server).
                     if (attempt >= 3)
                     {
                         WriteFailed(logger, batch.Count, ex.GetType().Name);
@@ -103,8 +133,28 @@ internal sealed partial class LogWriter(IServiceScopeFactory scopes, LogHub hub,
         }
         finally
         {
-            Interlocked.Add(ref persisted, batch.Count);
+            Interlocked.Add(ref persisted, count);
         }
+    }
+
+    /// <summary>Removes the lines of deployments that no longer exist from the batch; returns how many went.</summary>
+    private async Task<int> DropOrphansAsync(List<LogLine> batch, CancellationToken ct)
+    {
+        var ids = batch.Select(l => l.DeploymentId).Distinct(StringComparer.Ordinal).ToList();
+        HashSet<string> existing;
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
+            existing = (await db.Deployments.Where(d => ids.Contains(d.Id)).Select(d => d.Id).ToListAsync(ct)).ToHashSet(StringComparer.Ordinal);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return 0; // The next attempt (or the last one's drop) decides.
+        }
+        var removed = batch.RemoveAll(l => !existing.Contains(l.DeploymentId));
+        foreach (var id in ids.Where(id => !existing.Contains(id))) Forget(id);
+        return removed;
     }
 
     /// <summary>Valid UTF-16 (lone surrogates replaced), no NULs, at most 16 KiB with a visible marker when cut.</summary>
