@@ -79,11 +79,13 @@ internal sealed class WebhookDirectory(IServiceScopeFactory scopes, SecretBox bo
         return new ReencryptResult(reencrypted, failed);
     }
 
-    /// <summary>Whether an endpoint subscribed to <paramref name="eventsJson"/> wants an event of this type.</summary>
-    public static bool Wants(string eventsJson, string type)
+    /// <summary>An endpoint's subscribed types, parsed once per fan-out round.</summary>
+    public static string[] Patterns(string eventsJson) => JsonSerializer.Deserialize<string[]>(eventsJson) ?? [];
+
+    /// <summary>Whether an endpoint subscribed to <paramref name="patterns"/> wants an event of this type (<c>*</c> and <c>category.*</c> match many).</summary>
+    public static bool Wants(string[] patterns, string type)
     {
-        var wanted = JsonSerializer.Deserialize<string[]>(eventsJson) ?? [];
-        foreach (var pattern in wanted)
+        foreach (var pattern in patterns)
         {
             if (pattern == "*" || pattern == type) return true;
             if (pattern.EndsWith(".*", StringComparison.Ordinal) && type.StartsWith(pattern[..^1], StringComparison.Ordinal)) return true;

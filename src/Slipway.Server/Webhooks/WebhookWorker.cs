@@ -46,10 +46,19 @@ internal sealed partial class WebhookWorker(
     private long recordRound;
     private readonly Channel<AttemptResult> results = Channel.CreateUnbounded<AttemptResult>(new UnboundedChannelOptions { SingleReader = true });
     private HttpClient? http;
+    // UTC ticks of the next look for due deliveries: the poll, or sooner when a retry falls due before it.
+    private long nextDueScan;
     private CancellationToken stopping;
 
     /// <summary>Asks for an immediate look at the outbox and due deliveries (after a test send or a redelivery).</summary>
-    public void Wake() => signal.Notify();
+    public void Wake()
+    {
+        Volatile.Write(ref dueRequested, 1);
+        signal.Notify();
+    }
+
+    // Set by Wake: look for due deliveries on the next round instead of waiting for the poll.
+    private int dueRequested = 1;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -66,8 +75,14 @@ internal sealed partial class WebhookWorker(
                     while (await FanOutAsync(stoppingToken))
                     {
                     }
-                    while (await ScheduleDueAsync(stoppingToken))
+                    // New events are handed to their lanes by the fan-out itself; the (heavier) look for due
+                    // retries runs on the poll or when asked, not on every commit.
+                    if (Interlocked.Exchange(ref dueRequested, 0) == 1 || time.GetUtcNow().UtcTicks >= Interlocked.Read(ref nextDueScan))
                     {
+                        Interlocked.Exchange(ref nextDueScan, (time.GetUtcNow() + options.PollInterval).UtcTicks);
+                        while (await ScheduleDueAsync(stoppingToken))
+                        {
+                        }
                     }
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
@@ -75,7 +90,9 @@ internal sealed partial class WebhookWorker(
                     // The database is briefly unavailable: nothing is lost (the rows stay), so try again on the next round.
                     LoopFailed(logger, ex.GetType().Name, ex.Message);
                 }
-                await signal.WaitAsync(options.PollInterval, stoppingToken);
+                var wait = TimeSpan.FromTicks(Interlocked.Read(ref nextDueScan) - time.GetUtcNow().UtcTicks);
+                await signal.WaitAsync(wait < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : wait > options.PollInterval ? options.PollInterval : wait,
+                    stoppingToken);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -97,19 +114,21 @@ internal sealed partial class WebhookWorker(
             .Select(w => new { w.Id, w.WorkspaceId, w.ProjectId, w.Events }).ToListAsync(ct);
         var now = time.UtcNowMs();
         var work = new List<DeliveryWork>();
+        var deliveries = new List<WebhookDelivery>();
+        var wanted = endpoints.ToDictionary(e => e.Id, e => WebhookDirectory.Patterns(e.Events), StringComparer.Ordinal);
         foreach (var evt in events)
         {
             byte[]? body = null;
             foreach (var endpoint in endpoints)
             {
                 if (endpoint.WorkspaceId != evt.WorkspaceId || (endpoint.ProjectId is not null && endpoint.ProjectId != evt.ProjectId)) continue;
-                if (!WebhookDirectory.Wants(endpoint.Events, evt.Type)) continue;
+                if (!WebhookDirectory.Wants(wanted[endpoint.Id], evt.Type)) continue;
                 var delivery = new WebhookDelivery
                 {
                     Id = Ids.New(time), EndpointId = endpoint.Id, EventId = evt.Id, WorkspaceId = evt.WorkspaceId, ProjectId = evt.ProjectId,
                     EventType = evt.Type, Status = DeliveryStatus.Pending, NextAttemptAt = now, CreatedAt = now,
                 };
-                db.WebhookDeliveries.Add(delivery);
+                deliveries.Add(delivery);
                 body ??= Body(evt);
                 work.Add(new DeliveryWork(delivery.Id, endpoint.Id, evt.Id, evt.Type, body, 0));
             }
@@ -117,7 +136,7 @@ internal sealed partial class WebhookWorker(
         var ids = events.Select(e => e.Id).ToList();
         await using (var tx = await db.Database.BeginTransactionAsync(ct))
         {
-            await db.SaveChangesAsync(ct);
+            await DeliveryStore.InsertAsync(db, tx, deliveries, ct);
             await db.Events.Where(e => ids.Contains(e.Id) && e.DispatchedAt == null).ExecuteUpdateAsync(s => s.SetProperty(e => e.DispatchedAt, now), ct);
             await tx.CommitAsync(ct);
         }
@@ -132,17 +151,19 @@ internal sealed partial class WebhookWorker(
         var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
         var now = time.UtcNowMs();
         var round = Interlocked.Read(ref recordRound);
-        var due = await (from d in db.WebhookDeliveries
-                         join e in db.Events on d.EventId equals e.Id
-                         where d.Status == DeliveryStatus.Pending && d.NextAttemptAt <= now
-                         orderby d.NextAttemptAt
-                         select new { Delivery = d, Event = e }).Take(DueBatch).ToListAsync(ct);
+        var due = await db.WebhookDeliveries.Where(d => d.Status == DeliveryStatus.Pending && d.NextAttemptAt <= now).OrderBy(d => d.NextAttemptAt)
+            .Select(d => new { d.Id, d.EndpointId, d.EventId, d.AttemptCount }).Take(DueBatch).ToListAsync(ct);
+        // In flight, or its outcome was stored after this query's snapshot: sending it now would be a duplicate.
+        var ready = due.Where(d => !inFlight.ContainsKey(d.Id) && !(recentlyRecorded.TryGetValue(d.Id, out var recorded) && recorded > round)).ToList();
+        var eventIds = ready.Select(d => d.EventId).Distinct().ToList();
+        var events = eventIds.Count == 0 ? [] : await db.Events.Where(e => eventIds.Contains(e.Id)).ToDictionaryAsync(e => e.Id, ct);
+        var bodies = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         var added = 0;
-        foreach (var row in due)
+        foreach (var row in ready)
         {
-            // In flight, or its outcome was stored after this query's snapshot: sending it now would be a duplicate.
-            if (inFlight.ContainsKey(row.Delivery.Id) || (recentlyRecorded.TryGetValue(row.Delivery.Id, out var recorded) && recorded > round)) continue;
-            Enqueue(new DeliveryWork(row.Delivery.Id, row.Delivery.EndpointId, row.Event.Id, row.Event.Type, Body(row.Event), row.Delivery.AttemptCount));
+            if (!events.TryGetValue(row.EventId, out var evt)) continue;
+            if (!bodies.TryGetValue(evt.Id, out var body)) bodies[evt.Id] = body = Body(evt);
+            Enqueue(new DeliveryWork(row.Id, row.EndpointId, evt.Id, evt.Type, body, row.AttemptCount));
             added++;
         }
         foreach (var (id, recorded) in recentlyRecorded)
@@ -341,44 +362,31 @@ internal sealed partial class WebhookWorker(
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
-        var ids = batch.Select(r => r.Work.DeliveryId).ToList();
-        var deliveries = await db.WebhookDeliveries.AsTracking().Where(d => ids.Contains(d.Id)).ToDictionaryAsync(d => d.Id, CancellationToken.None);
         var now = time.UtcNowMs();
+        var outcomes = new List<DeliveryOutcome>(batch.Count);
         foreach (var result in batch)
         {
-            if (!deliveries.TryGetValue(result.Work.DeliveryId, out var delivery) || delivery.Status != DeliveryStatus.Pending) continue;
-            DateTime? next = null;
-            var number = delivery.AttemptCount + 1;
-            switch (result.Outcome)
+            var number = result.Work.AttemptCount + 1;
+            var (status, next) = result.Outcome switch
             {
-                case AttemptOutcome.Succeeded:
-                    delivery.Status = DeliveryStatus.Succeeded;
-                    break;
-                case AttemptOutcome.Retry when number < options.Schedule.Length:
-                    next = result.At + Delay(number, result.RetryAfter);
-                    break;
-                case AttemptOutcome.Retry:
-                case AttemptOutcome.Permanent:
-                case AttemptOutcome.Gone:
-                case AttemptOutcome.EndpointDisabled:
-                    delivery.Status = DeliveryStatus.Dead;
-                    break;
-            }
-            delivery.NextAttemptAt = next;
-            delivery.LastStatusCode = result.StatusCode;
-            delivery.LastError = result.Error;
-            if (delivery.Status != DeliveryStatus.Pending) delivery.CompletedAt = now;
-            if (result.Outcome == AttemptOutcome.EndpointDisabled) continue;
-            delivery.AttemptCount = number;
-            db.WebhookAttempts.Add(new WebhookAttempt
-            {
-                Id = Ids.New(time), DeliveryId = delivery.Id, Number = number, AttemptedAt = result.At, StatusCode = result.StatusCode,
-                LatencyMs = result.LatencyMs, Error = result.Error, NextAttemptAt = next,
-            });
+                AttemptOutcome.Succeeded => (DeliveryStatus.Succeeded, (DateTime?)null),
+                AttemptOutcome.Retry when number < options.Schedule.Length => (DeliveryStatus.Pending, result.At + Delay(number, result.RetryAfter)),
+                _ => (DeliveryStatus.Dead, null),
+            };
+            var sent = result.Outcome != AttemptOutcome.EndpointDisabled;
+            outcomes.Add(new DeliveryOutcome(result.Work.DeliveryId, status, sent ? number : result.Work.AttemptCount, next, result.StatusCode, result.Error,
+                status == DeliveryStatus.Pending ? null : now,
+                sent
+                    ? new WebhookAttempt
+                    {
+                        Id = Ids.New(time), DeliveryId = result.Work.DeliveryId, Number = number, AttemptedAt = result.At, StatusCode = result.StatusCode,
+                        LatencyMs = result.LatencyMs, Error = result.Error, NextAttemptAt = next,
+                    }
+                    : null));
         }
 
         await using var tx = await db.Database.BeginTransactionAsync(CancellationToken.None);
-        await db.SaveChangesAsync(CancellationToken.None);
+        await DeliveryStore.RecordAsync(db, tx, outcomes, CancellationToken.None);
         var changed = new List<string>();
         foreach (var group in batch.Where(r => r.Outcome != AttemptOutcome.EndpointDisabled).GroupBy(r => r.Work.EndpointId))
         {
@@ -410,6 +418,17 @@ internal sealed partial class WebhookWorker(
             }
         }
         await tx.CommitAsync(CancellationToken.None);
+        var soonest = outcomes.Where(o => o.NextAttemptAt is not null).Select(o => o.NextAttemptAt!.Value.Ticks).DefaultIfEmpty(long.MaxValue).Min();
+        long current;
+        while (soonest < (current = Interlocked.Read(ref nextDueScan)))
+        {
+            // A retry falls due before the next poll: look for it then, not a poll later.
+            if (Interlocked.CompareExchange(ref nextDueScan, soonest, current) == current)
+            {
+                signal.Notify();
+                break;
+            }
+        }
         foreach (var endpointId in changed)
         {
             directory.Invalidate(endpointId);
