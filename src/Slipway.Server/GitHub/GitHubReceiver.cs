@@ -183,8 +183,17 @@ internal static partial class GitHubReceiver
     /// <summary>The raw body, which is what the signature covers, up to the limit (413 beyond, also for a chunked body).</summary>
     private static async Task<byte[]> ReadBodyAsync(HttpContext context, long limit, CancellationToken ct)
     {
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size) size.MaxRequestBodySize = limit;
-        if (context.Request.ContentLength > limit) throw TooLarge(limit);
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size) size.MaxRequestBodySize = limit + (1 << 20);
+        if (context.Request.ContentLength > limit)
+        {
+            // Read (and drop) a body that is merely too large, so the sender gets the 413 rather than a reset
+            // connection; a huge one is refused at once.
+            if (context.Request.ContentLength <= limit + (1 << 20))
+            {
+                await context.Request.Body.CopyToAsync(Stream.Null, ct);
+            }
+            throw TooLarge(limit);
+        }
         using var buffer = new MemoryStream();
         var chunk = new byte[16 * 1024];
         int read;
