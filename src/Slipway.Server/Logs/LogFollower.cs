@@ -25,6 +25,10 @@ internal sealed class LogFollower(LogHub hub, LogWriter writer, IServiceScopeFac
             await using (var scope = scopes.CreateAsyncScope())
             {
                 var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
+                // The status is read before the lines: a deployment already terminal stored its last line before it
+                // became terminal, so the read below has them all. Read after, it could be terminal with lines stored
+                // after the read, and those would be lost behind an early end.
+                var status = await db.Deployments.Where(d => d.Id == deploymentId).Select(d => (DeploymentStatus?)d.Status).FirstOrDefaultAsync(ct);
                 while (true)
                 {
                     var from = last;
@@ -37,7 +41,6 @@ internal sealed class LogFollower(LogHub hub, LogWriter writer, IServiceScopeFac
                     }
                     if (page.Count < BacklogPage) break;
                 }
-                var status = await db.Deployments.Where(d => d.Id == deploymentId).Select(d => (DeploymentStatus?)d.Status).FirstOrDefaultAsync(ct);
                 if (status is null || (endAtTerminal && Deployment.IsTerminal(status.Value)))
                 {
                     yield return new LogEvent("end", Status: status is null ? "deleted" : Text(status.Value));
