@@ -215,7 +215,9 @@ public sealed class EngineIoProtocolTests : IAsyncDisposable
         var user = await s.RegisterUserAsync();
         using var repo = GitRepo.Create();
         var files = SampleApps.Static("stalled");
-        files["build.sh"] = "seq 1 5000 | sed 's/^/line /'\n";
+        // The build waits for the subscription (at most 60 s), so the follower is live, not replaying storage, when it writes.
+        var go = Path.Combine(Path.GetTempPath(), $"slipway-go-{Guid.NewGuid():N}");
+        files["build.sh"] = $"i=0; while [ ! -f '{go}' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done\nseq 1 5000 | sed 's/^/line /'\n";
         repo.Commit("stalled", files);
         var projectId = (await s.CreateProjectAsync(user.Token, "sio-stalled",
             new { repo_url = repo.BarePath, framework = "static", build_command = "sh build.sh" }))["id"]!.GetValue<string>();
@@ -225,12 +227,9 @@ public sealed class EngineIoProtocolTests : IAsyncDisposable
         await PostAsync(s, Url(sid), "40" + new JsonObject { ["token"] = user.Token }.ToJsonString());
         Assert.StartsWith("40{", (await GetAsync(s, Url(sid))).Body, StringComparison.Ordinal);
         await PostAsync(s, Url(sid), "420[\"subscribe\",{\"deployment_id\":\"" + id + "\"}]");
-        // Nobody polls while the build runs: the socket's queue fills, then the follower's buffer overflows.
-        await s.WaitForStatusAsync(user.Token, id, TimeSpan.FromSeconds(90), "ready");
-
         var events = new List<JsonArray>();
         var ack = "";
-        while (events.Count == 0 || events[^1][0]!.GetValue<string>() != "end")
+        async Task PollAsync()
         {
             foreach (var packet in (await GetAsync(s, Url(sid))).Body.Split('\x1e'))
             {
@@ -239,6 +238,13 @@ public sealed class EngineIoProtocolTests : IAsyncDisposable
                 else if (packet.StartsWith("430[", StringComparison.Ordinal)) ack = packet;
             }
         }
+        while (ack.Length == 0) await PollAsync();
+        await File.WriteAllTextAsync(go, "go");
+        // Nobody polls while the build runs: the socket's queue fills, then the follower's buffer overflows.
+        await s.WaitForStatusAsync(user.Token, id, TimeSpan.FromSeconds(90), "ready");
+
+        while (events.Count == 0 || events[^1][0]!.GetValue<string>() != "end") await PollAsync();
+        File.Delete(go);
         Assert.StartsWith("430[{\"ok\":true", ack, StringComparison.Ordinal);
         Assert.Contains(events, e => e[0]!.GetValue<string>() == "gap");
         var logs = events.Where(e => e[0]!.GetValue<string>() == "log").Select(e => e[1]!).ToList();
