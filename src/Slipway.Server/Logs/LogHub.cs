@@ -13,6 +13,13 @@ internal sealed record LogEvent(string Type, LogLine? Line = null, string? Statu
     /// serializes twice, harmlessly.
     /// </summary>
     public byte[] Json => json ??= StreamMessage.Of(this).ToUtf8();
+
+    private string? lineJson;
+
+    /// <summary>A line as REST returns it (<see cref="LogLineResponse"/>), serialized once and shared the same way (Socket.IO's <c>log</c> payload).</summary>
+    public string LineJson => lineJson ??= Line is { } l
+        ? System.Text.Json.JsonSerializer.Serialize(new LogLineResponse(l.Seq, l.DeploymentId, l.Timestamp, l.Level, l.Stream, l.Message), Hosting.SlipwayJson.Options)
+        : throw new InvalidOperationException("Only a log event has a line.");
 }
 
 /// <summary>

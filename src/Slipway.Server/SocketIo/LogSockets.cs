@@ -147,7 +147,7 @@ internal sealed class LogSocket(Caller caller, SocketIoConnection connection, IS
             {
                 var sent = evt switch
                 {
-                    { Line: { } l } => await connection.EmitAsync("log", new LogLineResponse(l.Seq, l.DeploymentId, l.Timestamp, l.Level, l.Stream, l.Message), ct),
+                    { Line: not null } => await connection.EmitJsonAsync("log", evt.LineJson, ct),
                     { Type: "status" } => await connection.EmitAsync("status", new StatusPayload(deploymentId, evt.Status!), ct),
                     { Type: "gap" } => await connection.EmitAsync("gap", new GapPayload(deploymentId, evt.From ?? 0), ct),
                     { Type: "end" } => await connection.EmitAsync("end", new StatusPayload(deploymentId, evt.Status!), ct),

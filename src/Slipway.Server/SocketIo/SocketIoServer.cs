@@ -111,6 +111,10 @@ internal sealed class SocketIoConnection(EngineIoSession session, LogSockets log
     public Task<bool> EmitAsync(string name, object payload, CancellationToken ct) =>
         SendAsync(SocketIoPacket.Encode(SocketIoPacketType.Event, MainNamespace, null, Json(new[] { name, payload })), ct);
 
+    /// <summary>An event whose payload is already JSON (a log line serialized once for every socket that follows it).</summary>
+    public Task<bool> EmitJsonAsync(string name, string json, CancellationToken ct) =>
+        SendAsync(SocketIoPacket.Encode(SocketIoPacketType.Event, MainNamespace, null, $"[{JsonSerializer.Serialize(name)},{json}]"), ct);
+
     private Task<bool> SendAsync(string packet, CancellationToken ct) => session.SendMessageAsync(packet, ct);
 
     public void Close() => Interlocked.Exchange(ref socket, null)?.Close();
