@@ -28,13 +28,19 @@ if (migrateOnly || reencryptSecrets)
     var applied = await app.Services.GetRequiredService<MigrationRunner>().MigrateAsync(CancellationToken.None);
     Console.WriteLine($"Applied {applied} migration(s).");
     if (!reencryptSecrets) return 0;
-    var result = await app.Services.GetRequiredService<EnvVarSecrets>().ReencryptAllAsync(CancellationToken.None);
-    Console.WriteLine($"Re-encrypted {result.Reencrypted} env var value(s); {result.Failed} could not be opened.");
-    var hooks = await app.Services.GetRequiredService<GitHubSecrets>().ReencryptAllAsync(CancellationToken.None);
-    Console.WriteLine($"Re-encrypted {hooks.Reencrypted} GitHub webhook secret(s); {hooks.Failed} could not be opened.");
-    var webhooks = await app.Services.GetRequiredService<WebhookDirectory>().ReencryptAllAsync(CancellationToken.None);
-    Console.WriteLine($"Re-encrypted {webhooks.Reencrypted} webhook endpoint secret(s); {webhooks.Failed} could not be opened.");
-    return result.Failed == 0 && hooks.Failed == 0 && webhooks.Failed == 0 ? 0 : 1;
+    var failed = 0;
+    foreach (var (what, pass) in new (string, Func<CancellationToken, Task<ReencryptResult>>)[]
+             {
+                 ("env var value(s)", app.Services.GetRequiredService<EnvVarSecrets>().ReencryptAllAsync),
+                 ("GitHub webhook secret(s)", app.Services.GetRequiredService<GitHubSecrets>().ReencryptAllAsync),
+                 ("webhook endpoint secret(s)", app.Services.GetRequiredService<WebhookDirectory>().ReencryptAllAsync),
+             })
+    {
+        var result = await pass(CancellationToken.None);
+        Console.WriteLine($"Re-encrypted {result.Reencrypted} {what}; {result.Failed} could not be opened.");
+        failed += result.Failed;
+    }
+    return failed == 0 ? 0 : 1;
 }
 await app.RunAsync();
 return 0;

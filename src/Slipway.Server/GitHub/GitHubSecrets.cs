@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using Slipway.Server.Data;
 using Slipway.Server.EnvVars;
 
 namespace Slipway.Server.GitHub;
@@ -14,7 +13,6 @@ internal sealed class GitHubSecrets(IServiceScopeFactory scopes, SecretBox box, 
 {
     /// <summary>The first part of the associated data: no env var row can have it (theirs start with a project id).</summary>
     private const string Purpose = "github-webhook";
-    private const int BatchSize = 200;
 
     public static string NewSecret() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
 
@@ -64,45 +62,18 @@ internal sealed class GitHubSecrets(IServiceScopeFactory scopes, SecretBox box, 
         }
     }
 
-    /// <summary>
-    /// Re-seals every secret not yet under the active key (the same pass as env vars: idempotent, each row written only
-    /// if it still holds what was read, a secret that does not open is counted, logged by hook id, and left alone).
-    /// </summary>
+    /// <summary>Re-seals every secret not yet under the active key (see <see cref="SecretReencryption"/>); failures are logged by hook id.</summary>
     public async Task<ReencryptResult> ReencryptAllAsync(CancellationToken ct)
     {
         var active = box.ActiveKeyId;
-        var reencrypted = 0;
-        var failed = 0;
-        var after = "";
-        while (true)
+        var result = await SecretReencryption.RunAsync(scopes, db => db.GitHubIntegrations.Where(h => h.KeyId != active), async (db, hook, token) =>
         {
-            await using var scope = scopes.CreateAsyncScope();
-            var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
-            var batch = await db.GitHubIntegrations.Where(h => h.KeyId != active && string.Compare(h.Id, after) > 0)
-                .OrderBy(h => h.Id).Take(BatchSize).ToListAsync(ct);
-            if (batch.Count == 0) break;
-            after = batch[^1].Id;
-            foreach (var hook in batch)
-            {
-                string secret;
-                try
-                {
-                    secret = Open(hook);
-                }
-                catch (SecretUnavailableException)
-                {
-                    GitHubLog.ReencryptFailed(logger, hook.Id, hook.KeyId);
-                    failed++;
-                    continue;
-                }
-                var (sealedSecret, keyId) = Seal(secret, hook.ProjectId, hook.Id);
-                var old = hook.SecretSealed;
-                var oldKeyId = hook.KeyId;
-                reencrypted += await db.GitHubIntegrations.Where(h => h.Id == hook.Id && h.KeyId == oldKeyId && h.SecretSealed == old)
-                    .ExecuteUpdateAsync(s => s.SetProperty(h => h.SecretSealed, sealedSecret).SetProperty(h => h.KeyId, keyId), ct);
-            }
-        }
-        GitHubLog.Reencrypted(logger, reencrypted, active, failed);
-        return new ReencryptResult(reencrypted, failed);
+            var (sealedSecret, keyId) = Seal(Open(hook), hook.ProjectId, hook.Id);
+            var (old, oldKeyId) = (hook.SecretSealed, hook.KeyId);
+            return await db.GitHubIntegrations.Where(h => h.Id == hook.Id && h.KeyId == oldKeyId && h.SecretSealed == old)
+                .ExecuteUpdateAsync(s => s.SetProperty(h => h.SecretSealed, sealedSecret).SetProperty(h => h.KeyId, keyId), token);
+        }, hook => GitHubLog.ReencryptFailed(logger, hook.Id, hook.KeyId), ct);
+        GitHubLog.Reencrypted(logger, result.Reencrypted, active, result.Failed);
+        return result;
     }
 }

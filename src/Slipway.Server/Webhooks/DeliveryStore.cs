@@ -29,8 +29,9 @@ internal static class DeliveryStore
             insert.Transaction = (NpgsqlTransaction)tx.GetDbTransaction();
             insert.CommandText = """
                 INSERT INTO webhook_deliveries (id, endpoint_id, event_id, workspace_id, project_id, event_type, status, attempt_count, next_attempt_at, created_at)
-                SELECT v.id, v.endpoint_id, v.event_id, v.workspace_id, v.project_id, v.event_type, 'pending', 0, v.at, v.at
-                FROM unnest(@id, @endpoint, @event, @workspace, @project, @type, @at) AS v(id, endpoint_id, event_id, workspace_id, project_id, event_type, at)
+                SELECT v.id, v.endpoint_id, v.event_id, v.workspace_id, v.project_id, v.event_type, 'pending', 0, v.next_at, v.at
+                FROM unnest(@id, @endpoint, @event, @workspace, @project, @type, @next, @at)
+                    AS v(id, endpoint_id, event_id, workspace_id, project_id, event_type, next_at, at)
                 """;
             Array(insert, "id", deliveries.Select(d => d.Id));
             Array(insert, "endpoint", deliveries.Select(d => d.EndpointId));
@@ -38,6 +39,7 @@ internal static class DeliveryStore
             Array(insert, "workspace", deliveries.Select(d => d.WorkspaceId));
             Array(insert, "project", deliveries.Select(d => d.ProjectId));
             Array(insert, "type", deliveries.Select(d => d.EventType));
+            Times(insert, "next", deliveries.Select(d => d.NextAttemptAt));
             insert.Parameters.Add(new NpgsqlParameter("at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = deliveries.Select(d => d.CreatedAt).ToArray() });
             await insert.ExecuteNonQueryAsync(ct);
             return;
@@ -46,15 +48,15 @@ internal static class DeliveryStore
         command.Transaction = tx.GetDbTransaction();
         command.CommandText = """
             INSERT INTO webhook_deliveries (id, endpoint_id, event_id, workspace_id, project_id, event_type, status, attempt_count, next_attempt_at, created_at)
-            VALUES ($id, $endpoint, $event, $workspace, $project, $type, 'pending', 0, $at, $at)
+            VALUES ($id, $endpoint, $event, $workspace, $project, $type, 'pending', 0, $next, $at)
             """;
-        var (id, endpoint, evt, workspace, project, type, at) =
-            (Add(command, "$id"), Add(command, "$endpoint"), Add(command, "$event"), Add(command, "$workspace"), Add(command, "$project"), Add(command, "$type"), Add(command, "$at"));
+        var (id, endpoint, evt, workspace, project, type, next, at) = (Add(command, "$id"), Add(command, "$endpoint"), Add(command, "$event"),
+            Add(command, "$workspace"), Add(command, "$project"), Add(command, "$type"), Add(command, "$next"), Add(command, "$at"));
         command.Prepare();
         foreach (var d in deliveries)
         {
-            (id.Value, endpoint.Value, evt.Value, workspace.Value, project.Value, type.Value, at.Value) =
-                (d.Id, d.EndpointId, d.EventId, d.WorkspaceId, (object?)d.ProjectId ?? DBNull.Value, d.EventType, d.CreatedAt);
+            (id.Value, endpoint.Value, evt.Value, workspace.Value, project.Value, type.Value, next.Value, at.Value) =
+                (d.Id, d.EndpointId, d.EventId, d.WorkspaceId, Db(d.ProjectId), d.EventType, Db(d.NextAttemptAt), d.CreatedAt);
             command.ExecuteNonQuery();
         }
     }

@@ -62,16 +62,16 @@ internal sealed class TargetGuard(WebhookOptions options)
 
     /// <summary>
     /// The HTTP handler deliveries go through: every connection dials only an address that passes <see cref="Refusal"/>,
-    /// redirects and cookies are off, and connections are pooled per endpoint.
+    /// redirects and cookies are off. Connections are pooled per host with no cap: the worker's lanes bound concurrency
+    /// per endpoint, and a per-host cap would let one slow endpoint starve another on the same host.
     /// </summary>
-    public SocketsHttpHandler CreateHandler(int maxConnectionsPerServer) => new()
+    public SocketsHttpHandler CreateHandler() => new()
     {
         AllowAutoRedirect = false,
         UseCookies = false,
         UseProxy = false,
         AutomaticDecompression = DecompressionMethods.None,
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-        MaxConnectionsPerServer = maxConnectionsPerServer,
         ConnectTimeout = options.Timeout,
         ConnectCallback = async (context, ct) =>
         {

@@ -5,13 +5,13 @@ using Slipway.Server.EnvVars;
 
 namespace Slipway.Server.Webhooks;
 
-/// <summary>What a delivery needs of its endpoint, secrets already opened.</summary>
-internal sealed record EndpointSnapshot(string Id, string Url, bool Enabled, string? DisabledReason, string Secret, string? PreviousSecret,
+/// <summary>What a delivery needs of its endpoint, secrets already opened and decoded to HMAC keys.</summary>
+internal sealed record EndpointSnapshot(string Id, string Url, bool Enabled, string? DisabledReason, byte[] Key, byte[]? PreviousKey,
     DateTime? PreviousSecretExpiresAt)
 {
-    /// <summary>The secrets that sign now: the current one, plus the previous one during a rotation overlap.</summary>
-    public IEnumerable<string> SigningSecrets(DateTime now) =>
-        PreviousSecret is not null && PreviousSecretExpiresAt > now ? [Secret, PreviousSecret] : [Secret];
+    /// <summary>The keys that sign now: the current one, plus the previous one during a rotation overlap.</summary>
+    public IEnumerable<byte[]> SigningKeys(DateTime now) =>
+        PreviousKey is not null && PreviousSecretExpiresAt > now ? [Key, PreviousKey] : [Key];
 }
 
 /// <summary>
@@ -19,7 +19,7 @@ internal sealed record EndpointSnapshot(string Id, string Url, bool Enabled, str
 /// Every change through the API (or the worker disabling an endpoint) invalidates its entry. Also the one place that
 /// seals and opens signing secrets: bound to the endpoint id, so a secret copied to another row does not open.
 /// </summary>
-internal sealed class WebhookDirectory(IServiceScopeFactory scopes, SecretBox box)
+internal sealed partial class WebhookDirectory(IServiceScopeFactory scopes, SecretBox box, ILogger<WebhookDirectory> logger)
 {
     private readonly ConcurrentDictionary<string, EndpointSnapshot> cache = new(StringComparer.Ordinal);
 
@@ -31,8 +31,8 @@ internal sealed class WebhookDirectory(IServiceScopeFactory scopes, SecretBox bo
         var endpoint = await db.WebhookEndpoints.FirstOrDefaultAsync(w => w.Id == endpointId, ct);
         if (endpoint is null) return null;
         snapshot = new EndpointSnapshot(endpoint.Id, endpoint.Url, endpoint.Enabled, endpoint.DisabledReason,
-            Open(endpoint.SecretSealed, endpoint.SecretKeyId, endpoint.Id),
-            endpoint.PreviousSecretSealed is { } previous ? Open(previous, endpoint.PreviousSecretKeyId!, endpoint.Id) : null,
+            WebhookSigner.Key(Open(endpoint.SecretSealed, endpoint.SecretKeyId, endpoint.Id)),
+            endpoint.PreviousSecretSealed is { } previous ? WebhookSigner.Key(Open(previous, endpoint.PreviousSecretKeyId!, endpoint.Id)) : null,
             endpoint.PreviousSecretExpiresAt);
         cache[endpointId] = snapshot;
         return snapshot;
@@ -45,39 +45,33 @@ internal sealed class WebhookDirectory(IServiceScopeFactory scopes, SecretBox bo
     private string Open(byte[] sealedSecret, string keyId, string endpointId) => box.Open(sealedSecret, keyId, "webhook", endpointId, "signing-secret");
 
     /// <summary>
-    /// Re-seals every signing secret (current and previous) not sealed with the active master key, for a key rotation
-    /// (<c>--reencrypt-secrets</c>). A secret whose key is gone is counted, left alone, and never logged.
+    /// Re-seals every signing secret (current and previous) not under the active key (see <see cref="SecretReencryption"/>):
+    /// a row is written only if both secrets are still what was read, so a rotation meanwhile is never undone.
     /// </summary>
     public async Task<ReencryptResult> ReencryptAllAsync(CancellationToken ct)
     {
         var active = box.ActiveKeyId;
-        var reencrypted = 0;
-        var failed = 0;
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
-        var stale = await db.WebhookEndpoints.AsTracking()
-            .Where(w => w.SecretKeyId != active || (w.PreviousSecretKeyId != null && w.PreviousSecretKeyId != active)).ToListAsync(ct);
-        foreach (var endpoint in stale)
-        {
-            try
+        return await SecretReencryption.RunAsync(scopes,
+            db => db.WebhookEndpoints.Where(w => w.SecretKeyId != active || (w.PreviousSecretKeyId != null && w.PreviousSecretKeyId != active)),
+            async (db, w, token) =>
             {
-                if (endpoint.SecretKeyId != active) (endpoint.SecretSealed, endpoint.SecretKeyId) = Seal(Open(endpoint.SecretSealed, endpoint.SecretKeyId, endpoint.Id), endpoint.Id);
-                if (endpoint.PreviousSecretSealed is { } previous && endpoint.PreviousSecretKeyId != active)
-                {
-                    (endpoint.PreviousSecretSealed, endpoint.PreviousSecretKeyId) = Seal(Open(previous, endpoint.PreviousSecretKeyId!, endpoint.Id), endpoint.Id);
-                }
-                reencrypted++;
-            }
-            catch (SecretUnavailableException)
-            {
-                db.Entry(endpoint).State = EntityState.Unchanged;
-                failed++;
-            }
-        }
-        await db.SaveChangesAsync(ct);
-        foreach (var endpoint in stale) Invalidate(endpoint.Id);
-        return new ReencryptResult(reencrypted, failed);
+                var (current, currentKeyId) = w.SecretKeyId == active ? (w.SecretSealed, w.SecretKeyId) : Seal(Open(w.SecretSealed, w.SecretKeyId, w.Id), w.Id);
+                var (previous, previousKeyId) = w.PreviousSecretSealed is { } sealedPrevious && w.PreviousSecretKeyId != active
+                    ? Seal(Open(sealedPrevious, w.PreviousSecretKeyId!, w.Id), w.Id)
+                    : (w.PreviousSecretSealed, w.PreviousSecretKeyId);
+                var (old, oldKeyId, oldPrevious) = (w.SecretSealed, w.SecretKeyId, w.PreviousSecretSealed);
+                var written = await db.WebhookEndpoints
+                    .Where(e => e.Id == w.Id && e.SecretKeyId == oldKeyId && e.SecretSealed == old && e.PreviousSecretSealed == oldPrevious)
+                    .ExecuteUpdateAsync(s => s.SetProperty(e => e.SecretSealed, current).SetProperty(e => e.SecretKeyId, currentKeyId)
+                        .SetProperty(e => e.PreviousSecretSealed, previous).SetProperty(e => e.PreviousSecretKeyId, previousKeyId), token);
+                Invalidate(w.Id);
+                return written;
+            },
+            w => ReencryptFailed(logger, w.Id), ct);
     }
+
+    [LoggerMessage(EventId = 7003, Level = LogLevel.Warning, Message = "Webhook endpoint {EndpointId}: a signing secret does not open with its key; left as it is")]
+    private static partial void ReencryptFailed(ILogger logger, string endpointId);
 
     /// <summary>An endpoint's subscribed types, parsed once per fan-out round.</summary>
     public static string[] Patterns(string eventsJson) => JsonSerializer.Deserialize<string[]>(eventsJson) ?? [];

@@ -21,7 +21,7 @@ internal sealed record WebhookResponse(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Secret = null)
 {
     public static WebhookResponse From(WebhookEndpoint w, string? secret = null) => new(
-        w.Id, w.WorkspaceId, w.ProjectId, w.Url, w.Description, JsonSerializer.Deserialize<string[]>(w.Events) ?? [], w.Enabled, w.DisabledReason,
+        w.Id, w.WorkspaceId, w.ProjectId, w.Url, w.Description, WebhookDirectory.Patterns(w.Events), w.Enabled, w.DisabledReason,
         w.FailingSince, w.PreviousSecretExpiresAt, w.CreatedAt, w.UpdatedAt, secret);
 }
 
@@ -30,11 +30,11 @@ internal sealed record RotatedSecretResponse(string Id, string Secret, DateTime?
 internal sealed record AttemptResponse(int Number, DateTime AttemptedAt, int? StatusCode, int LatencyMs, string? Error, DateTime? NextAttemptAt);
 
 internal sealed record DeliveryResponse(
-    string Id, string WebhookId, string EventId, string EventType, string Status, int AttemptCount, DateTime? NextAttemptAt, int? LastStatusCode,
+    string Id, string WebhookId, string EventId, string EventType, DeliveryStatus Status, int AttemptCount, DateTime? NextAttemptAt, int? LastStatusCode,
     string? LastError, DateTime CreatedAt, DateTime? CompletedAt, IReadOnlyList<AttemptResponse> Attempts)
 {
     public static DeliveryResponse From(WebhookDelivery d, IEnumerable<WebhookAttempt> attempts) => new(
-        d.Id, d.EndpointId, d.EventId, d.EventType, JsonNamingPolicy.SnakeCaseLower.ConvertName(d.Status.ToString()), d.AttemptCount,
+        d.Id, d.EndpointId, d.EventId, d.EventType, d.Status, d.AttemptCount,
         d.NextAttemptAt, d.LastStatusCode, d.LastError, d.CreatedAt, d.CompletedAt,
         attempts.OrderBy(a => a.AttemptedAt).ThenBy(a => a.Id, StringComparer.Ordinal)
             .Select(a => new AttemptResponse(a.Number, a.AttemptedAt, a.StatusCode, a.LatencyMs, a.Error, a.NextAttemptAt)).ToList());
@@ -48,6 +48,11 @@ internal static class WebhookEndpoints
         "deployment.created", "deployment.redeploy_queued", "deployment.github", "deployment.status_changed", "build.uploaded", "build.approved",
         "build.rejected", "build.distributed", "scan.completed", "finding.created", "fix.created", "ping",
     ];
+
+    /// <summary>What <c>events</c> may list: every type, every category wildcard (<c>deployment.*</c>) and <c>*</c>.</summary>
+    private static readonly HashSet<string> Subscribable = EventTypes
+        .Concat(EventTypes.Where(t => t.Contains('.', StringComparison.Ordinal)).Select(t => t[..t.IndexOf('.', StringComparison.Ordinal)] + ".*"))
+        .Append("*").ToHashSet(StringComparer.Ordinal);
 
     public static WebApplicationBuilder AddWebhooks(this WebApplicationBuilder builder)
     {
@@ -128,7 +133,7 @@ internal static class WebhookEndpoints
         WebhookResponse.From(await FindAsync(id, caller, access, db, Need.Read, ct));
 
     private static async Task<WebhookResponse> UpdateAsync(string id, UpdateWebhookRequest body, Caller caller, Access access, SlipwayDb db,
-        TargetGuard guard, WebhookDirectory directory, WebhookWorker worker, TimeProvider time, CancellationToken ct)
+        TargetGuard guard, WebhookDirectory directory, TimeProvider time, CancellationToken ct)
     {
         var v = new Validator().MaxLength(body.Description, 500, "description");
         if (body.Url is not null) CheckUrl(v, guard, body.Url);
@@ -148,7 +153,6 @@ internal static class WebhookEndpoints
         endpoint.UpdatedAt = time.UtcNowMs();
         await db.SaveChangesAsync(ct);
         directory.Invalidate(endpoint.Id);
-        worker.Wake();
         return WebhookResponse.From(endpoint);
     }
 
@@ -169,14 +173,10 @@ internal static class WebhookEndpoints
         var secret = WebhookSigner.NewSecret();
         var (sealedSecret, keyId) = directory.Seal(secret, endpoint.Id);
         var now = time.UtcNowMs();
-        endpoint.PreviousSecretSealed = endpoint.SecretSealed;
-        endpoint.PreviousSecretKeyId = endpoint.SecretKeyId;
-        endpoint.PreviousSecretExpiresAt = options.RotationOverlap > TimeSpan.Zero ? now + options.RotationOverlap : null;
-        if (endpoint.PreviousSecretExpiresAt is null)
-        {
-            endpoint.PreviousSecretSealed = null;
-            endpoint.PreviousSecretKeyId = null;
-        }
+        var overlap = options.RotationOverlap > TimeSpan.Zero;
+        endpoint.PreviousSecretSealed = overlap ? endpoint.SecretSealed : null;
+        endpoint.PreviousSecretKeyId = overlap ? endpoint.SecretKeyId : null;
+        endpoint.PreviousSecretExpiresAt = overlap ? now + options.RotationOverlap : null;
         endpoint.SecretSealed = sealedSecret;
         endpoint.SecretKeyId = keyId;
         endpoint.UpdatedAt = now;
@@ -217,8 +217,7 @@ internal static class WebhookEndpoints
         var query = db.WebhookDeliveries.Where(d => d.EndpointId == endpoint.Id);
         if (status is not null)
         {
-            if (!Enum.TryParse<DeliveryStatus>(status, ignoreCase: true, out var wanted) || status.Any(char.IsDigit))
-                throw ApiException.Validation("status", "must be one of pending, succeeded, dead");
+            if (!ApiEnums.TryParse<DeliveryStatus>(status, out var wanted)) throw ApiException.Validation("status", $"must be {ApiEnums.Names<DeliveryStatus>()}");
             query = query.Where(d => d.Status == wanted);
         }
         var rows = await query.ToPageAsync(page, d => d, ct);
@@ -250,8 +249,8 @@ internal static class WebhookEndpoints
 
     private static async Task<WebhookEndpoint> FindAsync(string id, Caller caller, Access access, SlipwayDb db, Need need, CancellationToken ct)
     {
-        var visible = access.VisibleWorkspaceIds(caller);
-        var endpoint = (Ids.IsValid(id) ? await db.WebhookEndpoints.FirstOrDefaultAsync(w => w.Id == id && visible.Contains(w.WorkspaceId), ct) : null)
+        // One membership check (RoleAsync): what the caller cannot see is not found, like everything else.
+        var endpoint = (Ids.IsValid(id) ? await db.WebhookEndpoints.FirstOrDefaultAsync(w => w.Id == id, ct) : null)
                        ?? throw ApiException.NotFound("Webhook", id);
         if (caller.KeyProjectId is { } only && endpoint.ProjectId != only) throw ApiException.NotFound("Webhook", id);
         var role = await access.RoleAsync(caller, endpoint.WorkspaceId, ct) ?? throw ApiException.NotFound("Webhook", id);
@@ -262,19 +261,17 @@ internal static class WebhookEndpoints
 
     private static void CheckUrl(Validator v, TargetGuard guard, string? url)
     {
-        if (url is { Length: > 0 } && (Validator.HasControlChars(url) || guard.Problem(url) is { } problem))
-        {
-            v.Check(false, "url", Validator.HasControlChars(url) ? "must not contain control characters" : guard.Problem(url)!);
-        }
+        if (url is not { Length: > 0 }) return;
+        var problem = Validator.HasControlChars(url) ? "must not contain control characters" : guard.Problem(url);
+        v.Check(problem is null, "url", problem ?? "");
     }
 
     private static void CheckEvents(Validator v, string[]? events)
     {
         if (events is null) return;
         v.Check(events.Length is > 0 and <= 50, "events", "must list between 1 and 50 event types");
-        var categories = EventTypes.Where(t => t.Contains('.', StringComparison.Ordinal)).Select(t => t[..t.IndexOf('.', StringComparison.Ordinal)] + ".*");
-        var unknown = events.FirstOrDefault(e => e is null || (e != "*" && !EventTypes.Contains(e) && !categories.Contains(e)));
-        v.Check(unknown is null && events.All(e => e is not null), "events",
+        var unknown = events.FirstOrDefault(e => !Subscribable.Contains(e ?? ""));
+        v.Check(!events.Any(e => !Subscribable.Contains(e ?? "")), "events",
             $"unknown event type '{unknown}'; use '*', a category such as 'deployment.*', or one of: {string.Join(", ", EventTypes)}");
     }
 }

@@ -13,13 +13,20 @@ internal static class WebhookSigner
 
     public static string NewSecret() => Prefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
 
-    public static string Sign(string webhookId, long timestamp, ReadOnlySpan<byte> body, IEnumerable<string> secrets)
+    /// <summary>The HMAC key of a <c>whsec_</c> secret (its base64 part, decoded).</summary>
+    public static byte[] Key(string secret) => Convert.FromBase64String(secret[Prefix.Length..]);
+
+    public static string Sign(string webhookId, long timestamp, ReadOnlySpan<byte> body, IEnumerable<byte[]> keys)
     {
         var head = Encoding.UTF8.GetBytes($"{webhookId}.{timestamp}.");
-        var content = new byte[head.Length + body.Length];
-        head.CopyTo(content, 0);
-        body.CopyTo(content.AsSpan(head.Length));
-        return string.Join(' ', secrets.Select(secret =>
-            "v1," + Convert.ToBase64String(HMACSHA256.HashData(Convert.FromBase64String(secret[Prefix.Length..]), content))));
+        var signatures = new List<string>(2);
+        foreach (var key in keys)
+        {
+            using var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, key);
+            hmac.AppendData(head);
+            hmac.AppendData(body);
+            signatures.Add("v1," + Convert.ToBase64String(hmac.GetHashAndReset()));
+        }
+        return string.Join(' ', signatures);
     }
 }

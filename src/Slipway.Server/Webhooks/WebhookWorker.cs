@@ -63,7 +63,7 @@ internal sealed partial class WebhookWorker(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         stopping = stoppingToken;
-        using var client = new HttpClient(guard.CreateHandler(options.MaxConcurrencyPerEndpoint)) { Timeout = Timeout.InfiniteTimeSpan };
+        using var client = new HttpClient(guard.CreateHandler()) { Timeout = Timeout.InfiniteTimeSpan };
         http = client;
         var recorder = RecordAsync(stoppingToken);
         try
@@ -113,6 +113,8 @@ internal sealed partial class WebhookWorker(
         var endpoints = await db.WebhookEndpoints.Where(w => w.Enabled && workspaceIds.Contains(w.WorkspaceId))
             .Select(w => new { w.Id, w.WorkspaceId, w.ProjectId, w.Events }).ToListAsync(ct);
         var now = time.UtcNowMs();
+        // The schedule's first step is the wait before the first attempt: at once by default, straight to the lanes.
+        var firstAttempt = now + options.Schedule[0];
         var work = new List<DeliveryWork>();
         var deliveries = new List<WebhookDelivery>();
         var wanted = endpoints.ToDictionary(e => e.Id, e => WebhookDirectory.Patterns(e.Events), StringComparer.Ordinal);
@@ -126,7 +128,7 @@ internal sealed partial class WebhookWorker(
                 var delivery = new WebhookDelivery
                 {
                     Id = Ids.New(time), EndpointId = endpoint.Id, EventId = evt.Id, WorkspaceId = evt.WorkspaceId, ProjectId = evt.ProjectId,
-                    EventType = evt.Type, Status = DeliveryStatus.Pending, NextAttemptAt = now, CreatedAt = now,
+                    EventType = evt.Type, Status = DeliveryStatus.Pending, NextAttemptAt = firstAttempt, CreatedAt = now,
                 };
                 deliveries.Add(delivery);
                 body ??= Body(evt);
@@ -140,7 +142,14 @@ internal sealed partial class WebhookWorker(
             await db.Events.Where(e => ids.Contains(e.Id) && e.DispatchedAt == null).ExecuteUpdateAsync(s => s.SetProperty(e => e.DispatchedAt, now), ct);
             await tx.CommitAsync(ct);
         }
-        foreach (var item in work) Enqueue(item);
+        if (firstAttempt <= now)
+        {
+            foreach (var item in work) Enqueue(item);
+        }
+        else if (work.Count > 0)
+        {
+            ScanNoLaterThan(firstAttempt);
+        }
         return events.Count == FanOutBatch;
     }
 
@@ -251,8 +260,9 @@ internal sealed partial class WebhookWorker(
             return new AttemptResult(work, at, null, 0, $"endpoint disabled: {endpoint.DisabledReason ?? "by a user"}", AttemptOutcome.EndpointDisabled, null);
         }
 
-        var timestamp = time.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
-        var signature = WebhookSigner.Sign(work.EventId, long.Parse(timestamp, CultureInfo.InvariantCulture), work.Body, endpoint.SigningSecrets(at));
+        var unixSeconds = time.GetUtcNow().ToUnixTimeSeconds();
+        var timestamp = unixSeconds.ToString(CultureInfo.InvariantCulture);
+        var signature = WebhookSigner.Sign(work.EventId, unixSeconds, work.Body, endpoint.SigningKeys(at));
         var dot = work.EventType.IndexOf('.', StringComparison.Ordinal);
         using var request = new HttpRequestMessage(HttpMethod.Post, endpoint.Url) { Content = new ByteArrayContent(work.Body) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
@@ -306,11 +316,18 @@ internal sealed partial class WebhookWorker(
 
     private static async Task DrainBodyAsync(HttpResponseMessage response, CancellationToken ct)
     {
-        var buffer = new byte[4096];
-        await using var body = await response.Content.ReadAsStreamAsync(ct);
-        var total = 0;
-        int read;
-        while (total < 64 * 1024 && (read = await body.ReadAsync(buffer, ct)) > 0) total += read;
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            await using var body = await response.Content.ReadAsStreamAsync(ct);
+            var total = 0;
+            int read;
+            while (total < 64 * 1024 && (read = await body.ReadAsync(buffer, ct)) > 0) total += read;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     private TimeSpan? RetryAfter(HttpResponseMessage response)
@@ -394,10 +411,10 @@ internal sealed partial class WebhookWorker(
             var last = group.MaxBy(r => r.At)!;
             if (group.Any(r => r.Outcome == AttemptOutcome.Gone))
             {
-                await db.WebhookEndpoints.Where(w => w.Id == endpointId && w.Enabled).ExecuteUpdateAsync(s => s
+                var gone = await db.WebhookEndpoints.Where(w => w.Id == endpointId && w.Enabled).ExecuteUpdateAsync(s => s
                     .SetProperty(w => w.Enabled, false).SetProperty(w => w.DisabledReason, "the receiver answered 410 Gone")
                     .SetProperty(w => w.UpdatedAt, now), CancellationToken.None);
-                changed.Add(endpointId);
+                if (gone > 0) changed.Add(endpointId);
             }
             else if (last.Outcome == AttemptOutcome.Succeeded)
             {
@@ -406,8 +423,10 @@ internal sealed partial class WebhookWorker(
             }
             else
             {
-                var firstFailure = group.Where(r => r.Outcome != AttemptOutcome.Succeeded).Min(r => r.At);
-                await db.WebhookEndpoints.Where(w => w.Id == endpointId && w.FailingSince == null)
+                // The current run of failures starts after the batch's last success (if any).
+                var lastSuccess = group.Where(r => r.Outcome == AttemptOutcome.Succeeded).Select(r => (DateTime?)r.At).Max();
+                var firstFailure = group.Where(r => r.Outcome != AttemptOutcome.Succeeded && (lastSuccess is null || r.At > lastSuccess)).Min(r => r.At);
+                await db.WebhookEndpoints.Where(w => w.Id == endpointId && (lastSuccess != null || w.FailingSince == null))
                     .ExecuteUpdateAsync(s => s.SetProperty(w => w.FailingSince, firstFailure), CancellationToken.None);
                 var cutoff = now - options.DisableAfter;
                 var disabled = await db.WebhookEndpoints.Where(w => w.Id == endpointId && w.Enabled && w.FailingSince <= cutoff).ExecuteUpdateAsync(s => s
@@ -418,21 +437,25 @@ internal sealed partial class WebhookWorker(
             }
         }
         await tx.CommitAsync(CancellationToken.None);
-        var soonest = outcomes.Where(o => o.NextAttemptAt is not null).Select(o => o.NextAttemptAt!.Value.Ticks).DefaultIfEmpty(long.MaxValue).Min();
-        long current;
-        while (soonest < (current = Interlocked.Read(ref nextDueScan)))
-        {
-            // A retry falls due before the next poll: look for it then, not a poll later.
-            if (Interlocked.CompareExchange(ref nextDueScan, soonest, current) == current)
-            {
-                signal.Notify();
-                break;
-            }
-        }
+        ScanNoLaterThan(outcomes.Where(o => o.NextAttemptAt is not null).Select(o => o.NextAttemptAt!.Value).DefaultIfEmpty(DateTime.MaxValue).Min());
         foreach (var endpointId in changed)
         {
             directory.Invalidate(endpointId);
             EndpointDisabled(logger, endpointId);
+        }
+    }
+
+    /// <summary>A delivery falls due before the next poll: look for due deliveries then, not a poll later.</summary>
+    private void ScanNoLaterThan(DateTime due)
+    {
+        long current;
+        while (due.Ticks < (current = Interlocked.Read(ref nextDueScan)))
+        {
+            if (Interlocked.CompareExchange(ref nextDueScan, due.Ticks, current) == current)
+            {
+                signal.Notify();
+                return;
+            }
         }
     }
 

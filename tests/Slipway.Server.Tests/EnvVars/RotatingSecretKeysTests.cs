@@ -179,6 +179,9 @@ public sealed class RotatingSecretKeysTests : IAsyncLifetime
 
         Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}: {stdout} {await stderr}");
         Assert.Contains("Re-encrypted 4 env var value(s); 0 could not be opened.", stdout, StringComparison.Ordinal);
+        // Every kind of sealed secret goes through the same pass and reports itself.
+        Assert.Contains("Re-encrypted 0 GitHub webhook secret(s); 0 could not be opened.", stdout, StringComparison.Ordinal);
+        Assert.Contains("Re-encrypted 0 webhook endpoint secret(s); 0 could not be opened.", stdout, StringComparison.Ordinal);
         await using var after = await StartAsync(OnlyB);
         await AssertValuesAsync(after, seeded);
         Assert.All(await KeyIdsAsync(after), id => Assert.Equal("B", id));
