@@ -43,9 +43,9 @@ internal static class UsageEndpoints
     {
         var period = Period.Parse(from, to, granularity, time);
         if (workspaceId is not null && !Ids.IsValid(workspaceId)) throw ApiException.NotFound("Workspace", workspaceId);
-        var id = workspaceId ?? caller.KeyWorkspaceId ?? await ProjectEndpoints.PersonalWorkspaceAsync(db, caller, ct);
         if (caller.KeyProjectId is not null) throw ApiException.Forbidden("This API key is restricted to one project; ask for that project's usage.");
-        _ = await access.RoleAsync(caller, id, ct) ?? throw ApiException.NotFound("Workspace", id);
+        var id = workspaceId ?? caller.KeyWorkspaceId ?? await ProjectEndpoints.PersonalWorkspaceAsync(db, caller, ct);
+        await access.RequireRoleAsync(caller, id, Need.Read, ct);
         return await ComputeAsync(db, id, null, period, ct);
     }
 
@@ -72,26 +72,39 @@ internal static class UsageEndpoints
                           group l by new { d.ProjectId, l.Timestamp.Date, l.Timestamp.Hour } into g
                           select new { g.Key.ProjectId, g.Key.Date, g.Key.Hour, Lines = g.LongCount(), Characters = g.Sum(l => (long)l.Message.Length) })
             .ToListAsync(ct);
+        // Grouped in SQL like the log lines: deliveries can run to millions in a period.
         var deliveries = await db.WebhookDeliveries
             .Where(w => w.WorkspaceId == workspaceId && (projectId == null || w.ProjectId == projectId) && w.CreatedAt >= period.From && w.CreatedAt < period.To)
-            .Select(w => new { w.ProjectId, w.Status, w.CreatedAt }).ToListAsync(ct);
+            .GroupBy(w => new { w.ProjectId, w.Status, w.CreatedAt.Date, w.CreatedAt.Hour })
+            .Select(g => new { g.Key.ProjectId, g.Key.Status, g.Key.Date, g.Key.Hour, Count = g.Count() }).ToListAsync(ct);
 
-        UsageFigures Figures(Func<DateTime, bool> inRange, string? onlyProject)
+        // One pass over each list: every row goes to its bucket, the totals and its project.
+        var series = period.Buckets().Select(b => new Tally(b.Start, b.End)).ToList();
+        var totals = new Tally(period.From, period.To);
+        var byProject = new Dictionary<string, Tally>(StringComparer.Ordinal);
+        IEnumerable<Tally> TalliesOf(DateTime at, string? project)
         {
-            var ds = deployments.Where(d => inRange(d.CreatedAt) && (onlyProject == null || d.ProjectId == onlyProject)).ToList();
-            var ls = logs.Where(l => inRange(l.Date.AddHours(period.Hourly ? l.Hour : 0)) && (onlyProject == null || l.ProjectId == onlyProject)).ToList();
-            var ws = deliveries.Where(w => inRange(w.CreatedAt) && (onlyProject == null || w.ProjectId == onlyProject)).ToList();
-            var minutes = ds.Where(d => d.BuildStartedAt is not null && d.BuildFinishedAt is not null)
-                .Sum(d => (d.BuildFinishedAt!.Value - d.BuildStartedAt!.Value).TotalMinutes);
-            return new UsageFigures(
-                ds.Count, ds.Count(d => d.Status == DeploymentStatus.Ready), ds.Count(d => d.Status == DeploymentStatus.Failed),
-                ds.Count(d => d.Status == DeploymentStatus.Canceled), Math.Round(minutes, 3), ds.Select(d => d.ProjectId).Distinct().Count(),
-                ls.Sum(l => l.Lines), ls.Sum(l => l.Characters), ws.Count, ws.Count(w => w.Status == DeliveryStatus.Succeeded),
-                ws.Count(w => w.Status == DeliveryStatus.Dead));
+            yield return totals;
+            yield return series[period.BucketOf(at)];
+            if (projectId is null && project is not null)
+            {
+                yield return byProject.TryGetValue(project, out var tally) ? tally : byProject[project] = new Tally(period.From, period.To);
+            }
+        }
+        foreach (var d in deployments)
+        {
+            var minutes = d.BuildStartedAt is { } started && d.BuildFinishedAt is { } finished ? (finished - started).TotalMinutes : 0;
+            foreach (var t in TalliesOf(d.CreatedAt, d.ProjectId)) t.AddDeployment(d.ProjectId, d.Status, minutes);
+        }
+        foreach (var l in logs)
+        {
+            foreach (var t in TalliesOf(l.Date.AddHours(period.Hourly ? l.Hour : 0), l.ProjectId)) t.AddLogs(l.Lines, l.Characters);
+        }
+        foreach (var w in deliveries)
+        {
+            foreach (var t in TalliesOf(w.Date.AddHours(period.Hourly ? w.Hour : 0), w.ProjectId)) t.AddDeliveries(w.Status, w.Count);
         }
 
-        var series = period.Buckets().Select(b => new UsageBucket(b.Start, b.End, Figures(t => t >= b.Start && t < b.End, null))).ToList();
-        var totals = Figures(_ => true, null);
         List<ProjectUsage>? projects = null;
         if (projectId is null)
         {
@@ -99,16 +112,53 @@ internal static class UsageEndpoints
                 .ToDictionaryAsync(x => x.Key, x => (DateTime?)x.Last, ct);
             projects = (await db.Projects.Where(p => p.WorkspaceId == workspaceId).OrderBy(p => p.Name).Select(p => new { p.Id, p.Name }).ToListAsync(ct))
                 .Select(p => new ProjectUsage(p.Id, p.Name, artifacts.Where(a => a.ProjectId == p.Id).Sum(a => a.ArtifactSize!.Value),
-                    lastDeployed.GetValueOrDefault(p.Id), Figures(_ => true, p.Id)))
+                    lastDeployed.GetValueOrDefault(p.Id), (byProject.GetValueOrDefault(p.Id) ?? new Tally(period.From, period.To)).Figures()))
                 .ToList();
         }
         return new UsageResponse(workspaceId, projectId, period.From, period.To, period.Hourly ? "hour" : "day", artifacts.Sum(a => a.ArtifactSize!.Value),
-            totals, series, projects);
+            totals.Figures(), series.Select(t => new UsageBucket(t.Start, t.End, t.Figures())).ToList(), projects);
+    }
+
+    /// <summary>Figures being summed for one bucket, the whole period, or one project.</summary>
+    private sealed class Tally(DateTime start, DateTime end)
+    {
+        private readonly HashSet<string> projects = new(StringComparer.Ordinal);
+        private int deployments, succeeded, failed, canceled, deliveries, deliveriesSucceeded, deliveriesDead;
+        private double buildMinutes;
+        private long logLines, logCharacters;
+
+        public DateTime Start { get; } = start;
+        public DateTime End { get; } = end;
+
+        public void AddDeployment(string projectId, DeploymentStatus status, double minutes)
+        {
+            deployments++;
+            if (status == DeploymentStatus.Ready) succeeded++;
+            if (status == DeploymentStatus.Failed) failed++;
+            if (status == DeploymentStatus.Canceled) canceled++;
+            buildMinutes += minutes;
+            projects.Add(projectId);
+        }
+
+        public void AddLogs(long lines, long characters) => (logLines, logCharacters) = (logLines + lines, logCharacters + characters);
+
+        public void AddDeliveries(DeliveryStatus status, int count)
+        {
+            deliveries += count;
+            if (status == DeliveryStatus.Succeeded) deliveriesSucceeded += count;
+            if (status == DeliveryStatus.Dead) deliveriesDead += count;
+        }
+
+        public UsageFigures Figures() => new(deployments, succeeded, failed, canceled, Math.Round(buildMinutes, 3), projects.Count, logLines,
+            logCharacters, deliveries, deliveriesSucceeded, deliveriesDead);
     }
 
     private sealed record Period(DateTime From, DateTime To, bool Hourly)
     {
         private TimeSpan Step => Hourly ? TimeSpan.FromHours(1) : TimeSpan.FromDays(1);
+
+        /// <summary>The index of the bucket holding <paramref name="at"/> (which lies in the period).</summary>
+        public int BucketOf(DateTime at) => (int)((at - From).Ticks / Step.Ticks);
 
         public IEnumerable<(DateTime Start, DateTime End)> Buckets()
         {
