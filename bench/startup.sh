@@ -32,7 +32,8 @@ times=()
 for run in $(seq 1 "$RUNS"); do
     DATA=$(mktemp -d /tmp/slipway-startup-XXXXXX)
     start=$(date +%s%N)
-    Slipway__DataDirectory="$DATA" dotnet "$DLL" --urls "$BASE" >"$DATA/server.log" 2>&1 &
+    # The router gets a free port: its default (127.0.0.1:8000) may be taken by another server on this machine.
+    Slipway__DataDirectory="$DATA" Slipway__Router__Urls=http://127.0.0.1:0 dotnet "$DLL" --urls "$BASE" >"$DATA/server.log" 2>&1 &
     SERVER_PID=$!
     ready=
     for _ in $(seq 1 3000); do

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Mvc;
 using Slipway.Server.Auth;
@@ -67,8 +68,8 @@ internal static partial class DeploymentEndpoints
         DeploymentStatus? wantedStatus = null;
         DeploymentTrigger? wantedTrigger = null;
         var skip = 0;
-        if (status is not null) v.Check(TryParse(status, out wantedStatus), "status", "must be queued, building, deploying, ready, failed or canceled");
-        if (trigger is not null) v.Check(TryParse(trigger, out wantedTrigger), "trigger", "must be manual, router, github, upload, rollback or redeploy");
+        if (status is not null) v.Check(TryParse(status, out wantedStatus), "status", OneOf<DeploymentStatus>());
+        if (trigger is not null) v.Check(TryParse(trigger, out wantedTrigger), "trigger", OneOf<DeploymentTrigger>());
         v.Check(offset is null || (int.TryParse(offset, NumberStyles.None, CultureInfo.InvariantCulture, out skip) && skip <= 1_000_000), "offset",
             "must be a non-negative integer");
         v.Check(offset is null || page.After is null, "offset", "cannot be combined with cursor");
@@ -170,6 +171,13 @@ internal static partial class DeploymentEndpoints
         if (!text.All(char.IsAsciiLetterLower) || !Enum.TryParse<T>(text, ignoreCase: true, out var parsed)) return false;
         value = parsed;
         return true;
+    }
+
+    /// <summary>"must be a, b or c", spelled as the API writes the enum, so the message cannot drift from the values.</summary>
+    private static string OneOf<T>() where T : struct, Enum
+    {
+        var names = Enum.GetNames<T>().Select(JsonNamingPolicy.SnakeCaseLower.ConvertName).ToArray();
+        return $"must be {string.Join(", ", names[..^1])} or {names[^1]}";
     }
 
     internal static async Task<IReadOnlyList<DeploymentResponse>> ResponsesAsync(SlipwayDb db, RouterOptions router, IReadOnlyList<Deployment> rows,

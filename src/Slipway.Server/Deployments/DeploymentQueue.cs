@@ -35,8 +35,6 @@ internal sealed class DeploymentQueue
         if (running.TryRemove(deploymentId, out var source)) source.Dispose();
     }
 
-    public bool IsRunning(string deploymentId) => running.ContainsKey(deploymentId);
-
     public void Cancel(string deploymentId)
     {
         if (running.TryGetValue(deploymentId, out var source))

@@ -54,20 +54,20 @@ internal sealed class DeploymentQueueing(SlipwayDb db, DeploymentStates states, 
 
     /// <summary>
     /// In its own transaction, or in the caller's when one is open (a GitHub delivery commits its record with the
-    /// deployments it queued; the caller then commits and wakes the worker itself).
+    /// deployments it queued; the caller then commits and wakes the worker itself: a wake-up before the commit could
+    /// find nothing queued yet and the deployment would wait for the next idle poll).
     /// </summary>
     private async Task<DeploymentResponse> SaveAsync(Deployment deployment, Project project, ProjectEnvironment environment, string? extraEvent,
         CancellationToken ct)
     {
-        await using (var tx = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(ct) : null)
-        {
-            db.Deployments.Add(deployment);
-            await db.SaveChangesAsync(ct);
-            await states.AddEventAsync(deployment.Id, "deployment.created", ct);
-            if (extraEvent is not null) await states.AddEventAsync(deployment.Id, extraEvent, ct);
-            await db.SaveChangesAsync(ct);
-            if (tx is not null) await tx.CommitAsync(ct);
-        }
+        await using var tx = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(ct) : null;
+        db.Deployments.Add(deployment);
+        await db.SaveChangesAsync(ct);
+        states.AddEvent(deployment, project, environment, "deployment.created");
+        if (extraEvent is not null) states.AddEvent(deployment, project, environment, extraEvent);
+        await db.SaveChangesAsync(ct);
+        if (tx is null) return DeploymentResponse.From(deployment, project, environment, router);
+        await tx.CommitAsync(ct);
         queue.Wake();
         return DeploymentResponse.From(deployment, project, environment, router);
     }

@@ -9,6 +9,7 @@ internal static class DeploymentRegistration
         builder.Services.AddScoped<DeploymentStates>();
         builder.Services.AddScoped<DeploymentQueueing>();
         builder.Services.AddScoped<ProjectTeardown>();
+        builder.Services.AddSingleton<ReleaseFiles>();
         builder.Services.AddSingleton<RouteSync>();
         builder.Services.AddHostedService(s => s.GetRequiredService<RouteSync>());
         builder.Services.AddHostedService<DeploymentWorker>();

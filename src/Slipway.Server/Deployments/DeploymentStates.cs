@@ -5,6 +5,7 @@ using Slipway.Server.Events;
 using Slipway.Server.Hosting;
 using Slipway.Server.Routing;
 using Slipway.Server.Logs;
+using Slipway.Server.Projects;
 
 namespace Slipway.Server.Deployments;
 
@@ -56,6 +57,12 @@ internal sealed class DeploymentStates(SlipwayDb db, LogHub hub, TimeProvider ti
         var deployment = await db.Deployments.FirstAsync(d => d.Id == deploymentId, ct);
         var project = await db.Projects.FirstAsync(p => p.Id == deployment.ProjectId, ct);
         var environment = await db.Environments.FirstAsync(e => e.Id == deployment.EnvironmentId, ct);
+        AddEvent(deployment, project, environment, type);
+    }
+
+    /// <summary>The same, for a caller that already holds the deployment as saved and its project and environment.</summary>
+    public void AddEvent(Deployment deployment, Project project, ProjectEnvironment environment, string type)
+    {
         var response = DeploymentResponse.From(deployment, project, environment, router);
         db.Events.Add(new Event
         {

@@ -20,7 +20,7 @@ namespace Slipway.Server.Deployments;
 /// </summary>
 internal sealed partial class DeploymentWorker(
     IServiceScopeFactory scopes, DeploymentQueue queue, LogWriter logs, GitSource git, ShellRunner shell, ArtifactStore artifacts,
-    Supervisor supervisor, RouteSync routes, ProjectReadCache projectCache, BuildOptions buildOptions, RuntimeOptions runtimeOptions, IConfiguration configuration,
+    ReleaseFiles files, Supervisor supervisor, RouteSync routes, ProjectReadCache projectCache, BuildOptions buildOptions, RuntimeOptions runtimeOptions, IConfiguration configuration,
     TimeProvider time, ILogger<DeploymentWorker> logger) : BackgroundService
 {
     private const int ContextLines = 15;
@@ -54,9 +54,16 @@ internal sealed partial class DeploymentWorker(
                 DispatchFailed(logger, ex);
             }
             running.RemoveAll(t => t.IsCompleted);
+            // Look again every 2 s even without a wake-up. The wait itself times out (rather than racing a delay), so no
+            // abandoned channel waiter is left behind each idle round.
+            using var idle = new CancellationTokenSource(TimeSpan.FromSeconds(2), time);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, idle.Token);
             try
             {
-                await Task.WhenAny(queue.WaitAsync(stoppingToken).AsTask(), Task.Delay(TimeSpan.FromSeconds(2), time, stoppingToken));
+                await queue.WaitAsync(wait.Token);
+            }
+            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+            {
             }
             catch (OperationCanceledException)
             {
@@ -278,7 +285,7 @@ internal sealed partial class DeploymentWorker(
                 await supervisor.StopAsync(id, TimeSpan.Zero);
             }
             queue.Unregister(id);
-            TryDelete(workDirectory);
+            files.DeleteDirectory(workDirectory);
         }
     }
 
@@ -298,11 +305,8 @@ internal sealed partial class DeploymentWorker(
             alsoInTransaction: () => db.Deployments.Where(d => d.Id == id).ExecuteUpdateAsync(s => s
                 .SetProperty(d => d.Timings, d => timingsJson ?? d.Timings)
                 .SetProperty(d => d.ArtifactCollected, d => d.ArtifactSha256 != null && d.Trigger != DeploymentTrigger.Rollback), CancellationToken.None));
-        TryDelete(Path.Combine(releases, id));
-        if (sha is not null && !await db.Deployments.AnyAsync(d => d.ArtifactSha256 == sha && !d.ArtifactCollected, CancellationToken.None))
-        {
-            artifacts.Delete(sha);
-        }
+        files.DeleteRelease(id);
+        if (sha is not null) await files.DeleteArtifactIfUnusedAsync(db, sha, CancellationToken.None);
     }
 
     /// <summary>What builds and releases see: the environment's env vars plus <c>SLIPWAY_*</c> (never the server's own environment).</summary>
@@ -326,7 +330,7 @@ internal sealed partial class DeploymentWorker(
         if (!Directory.Exists(directory))
         {
             var temporary = directory + ".unpacking";
-            TryDelete(temporary);
+            files.DeleteDirectory(temporary);
             await artifacts.UnpackAsync(deployment.ArtifactSha256!, temporary, ct);
             Directory.Move(temporary, directory);
         }
@@ -346,9 +350,8 @@ internal sealed partial class DeploymentWorker(
         foreach (var old in retained.Where(d => !keep.Contains(d.Id)))
         {
             await db.Deployments.Where(d => d.Id == old.Id).ExecuteUpdateAsync(s => s.SetProperty(d => d.ArtifactCollected, true), ct);
-            TryDelete(Path.Combine(releases, old.Id));
-            var stillUsed = await db.Deployments.AnyAsync(d => d.ArtifactSha256 == old.ArtifactSha256 && !d.ArtifactCollected, ct);
-            if (!stillUsed && old.ArtifactSha256 is { } sha) artifacts.Delete(sha);
+            files.DeleteRelease(old.Id);
+            if (old.ArtifactSha256 is { } sha) await files.DeleteArtifactIfUnusedAsync(db, sha, ct);
         }
     }
 
@@ -366,8 +369,8 @@ internal sealed partial class DeploymentWorker(
             logs.Append(id, "system", "error", "Interrupted by server restart.");
             await states.TransitionAsync(id, DeploymentStates.NotTerminal, DeploymentStatus.Failed, "Interrupted by server restart.", ct,
                 buildStatusWhenRunning: BuildStatus.Failed);
-            TryDelete(Path.Combine(dataDirectory, "work", id));
-            TryDelete(Path.Combine(releases, id));
+            files.DeleteDirectory(Path.Combine(dataDirectory, "work", id));
+            files.DeleteRelease(id);
         }
         if (interrupted.Count > 0) await logs.FlushAsync(ct);
 
@@ -398,20 +401,6 @@ internal sealed partial class DeploymentWorker(
             }
         }));
         await routes.RebuildAsync(ct);
-    }
-
-    private static void TryDelete(string directory)
-    {
-        try
-        {
-            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
     }
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Error, Message = "Deployment {DeploymentId} failed with an internal error")]

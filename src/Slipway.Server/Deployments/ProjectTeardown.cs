@@ -1,6 +1,4 @@
-using Slipway.Server.Builds;
 using Slipway.Server.Data;
-using Slipway.Server.Hosting;
 using Slipway.Server.Projects;
 using Slipway.Server.Runtime;
 
@@ -11,7 +9,7 @@ namespace Slipway.Server.Deployments;
 /// processes stopped, its routes removed and its releases and artifacts freed (an artifact still used elsewhere stays).
 /// </summary>
 internal sealed class ProjectTeardown(SlipwayDb db, ProjectReadCache cache, DeploymentQueue queue, Supervisor supervisor, RouteSync routes,
-    ArtifactStore artifacts, IConfiguration configuration)
+    ReleaseFiles files)
 {
     /// <summary>Cascades to environments, env vars, domains, deployments, their logs and the keys restricted to the project.</summary>
     public Task DeleteAsync(string projectId, CancellationToken ct) =>
@@ -32,15 +30,11 @@ internal sealed class ProjectTeardown(SlipwayDb db, ProjectReadCache cache, Depl
         await routes.RebuildAsync(ct);
         await Task.WhenAll(deployments.Select(d => supervisor.StopAsync(d.Id, TimeSpan.Zero)));
 
-        var releases = configuration.ReleasesDirectory();
-        foreach (var d in deployments)
-        {
-            var directory = Path.Combine(releases, d.Id);
-            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
-        }
+        // The rows are gone: from here on nothing may fail the request, a file that will not go stays behind.
+        foreach (var d in deployments) files.DeleteRelease(d.Id);
         foreach (var sha in deployments.Select(d => d.ArtifactSha256).OfType<string>().Distinct())
         {
-            if (!await db.Deployments.AnyAsync(d => d.ArtifactSha256 == sha, ct)) artifacts.Delete(sha);
+            await files.DeleteArtifactIfUnusedAsync(db, sha, CancellationToken.None);
         }
     }
 }

@@ -74,7 +74,7 @@ internal sealed class RouteSync(IServiceScopeFactory scopes, RouteTable table, S
     /// <summary>A host with no live release, or whose process is gone, still routes: the router answers 503.</summary>
     private RouteTarget Target(Deployment? live) => live switch
     {
-        null => RouteTarget.NoLiveRelease(),
+        null => RouteTarget.NoLiveRelease,
         { StaticDirectory: { } dir } => new RouteTarget(live.Id, null, Path.GetFullPath(Path.Combine(releases, live.Id, dir))),
         _ => new RouteTarget(live.Id, supervisor.Find(live.Id)?.Upstream, null),
     };

@@ -23,7 +23,13 @@ internal sealed class SchemaTransformer : IOpenApiSchemaTransformer
         }
         else if (type.IsEnum && schema.Enum is { Count: > 0 })
         {
-            schema.Type = nullable ? JsonSchemaType.String | JsonSchemaType.Null : JsonSchemaType.String;
+            // The enum's component lists its values only: a nullable property already says "null or this" with a oneOf
+            // around the reference, and a null among the values would make the shared component nullable everywhere.
+            schema.Type = JsonSchemaType.String;
+            for (var i = schema.Enum.Count - 1; i >= 0; i--)
+            {
+                if (schema.Enum[i] is null || schema.Enum[i].GetValueKind() == System.Text.Json.JsonValueKind.Null) schema.Enum.RemoveAt(i);
+            }
         }
         return Task.CompletedTask;
     }

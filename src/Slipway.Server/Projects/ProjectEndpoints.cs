@@ -24,7 +24,7 @@ internal sealed record ProjectDomainResponse(string Id, string Domain, string En
 internal sealed record ProjectResponse(
     string Id, string WorkspaceId, string Name, string RepoUrl, string Branch, string? BuildCommand, string? StartCommand, int Port,
     Framework Framework, string? RootDirectory, string? OutputDirectory, string HealthCheckPath, bool AutoDeploy, string Url,
-    string? LiveDeploymentId, string? LiveStatus, IReadOnlyList<ProjectDomainResponse> Domains, IReadOnlyList<EnvironmentResponse> Environments,
+    string? LiveDeploymentId, LiveStatus? LiveStatus, IReadOnlyList<ProjectDomainResponse> Domains, IReadOnlyList<EnvironmentResponse> Environments,
     DateTime CreatedAt, DateTime UpdatedAt);
 
 internal static class ProjectEndpoints
@@ -203,10 +203,9 @@ internal static class ProjectEndpoints
         var unsupervised = projects.Select(p => p.LiveDeploymentId).OfType<string>().Where(id => supervisor.Find(id) is null).ToList();
         var staticLive = unsupervised.Count == 0 ? [] : await db.Deployments
             .Where(d => unsupervised.Contains(d.Id) && d.StaticDirectory != null).Select(d => d.Id).ToListAsync(ct);
-        // A plain string (running, restarting, crashed, stopped, starting), null without a live release.
-        string? Status(string? live) => live is null ? null
-            : System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(
-                (supervisor.Find(live)?.Status ?? (staticLive.Contains(live) ? LiveStatus.Running : LiveStatus.Stopped)).ToString());
+        // Null without a live release.
+        LiveStatus? Status(string? live) => live is null ? null
+            : supervisor.Find(live)?.Status ?? (staticLive.Contains(live) ? LiveStatus.Running : LiveStatus.Stopped);
         List<ProjectEnvironment> environments;
         List<Domain> domains;
         if (projects.Count == 1)

@@ -21,9 +21,6 @@ internal sealed class RouteTable
         routes = fixedRoutes;
     }
 
-    /// <summary>The current snapshot (fixed routes included).</summary>
-    public IReadOnlyDictionary<string, RouteTarget> Snapshot => Volatile.Read(ref routes);
-
     /// <summary>Replaces every computed route at once with <paramref name="newRoutes"/> (keys are hostnames).</summary>
     public void Replace(IReadOnlyDictionary<string, RouteTarget> newRoutes)
     {

@@ -62,7 +62,5 @@ internal sealed class RouterOptions
 internal sealed record RouteTarget(string DeploymentId, Uri? Upstream, string? StaticDirectory)
 {
     /// <summary>A host that belongs to a project but has nothing live to serve (yet, or any more).</summary>
-    public static RouteTarget NoLiveRelease(string? deploymentId = null) => new(deploymentId ?? "", null, null);
-
-    public bool HasLiveRelease => Upstream is not null || StaticDirectory is not null;
+    public static readonly RouteTarget NoLiveRelease = new("", null, null);
 }

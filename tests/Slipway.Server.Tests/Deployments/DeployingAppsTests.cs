@@ -256,7 +256,7 @@ public sealed class DeployingAppsTests : IAsyncLifetime
         (await server.DeleteAsync($"/api/v1/projects/{projectId}", user.Token)).AssertStatus(204);
 
         Assert.Equal(404, (int)(await server.RouterGetAsync("node-doomed.localhost", "/")).StatusCode);
-        await WaitUntilAsync(() => !Directory.Exists($"/proc/{pid}") || File.ReadAllText($"/proc/{pid}/stat").Split(' ')[2] == "Z", TimeSpan.FromSeconds(10));
+        await WaitUntilAsync(() => !Runtime.RuntimeTesting.IsAlive(pid), TimeSpan.FromSeconds(10));
         Assert.False(Directory.Exists(release));
         Assert.False(File.Exists(artifact));
         (await server.GetAsync($"/api/v1/deployments/{ready["id"]}", user.Token)).AssertError(404, "not_found");
@@ -283,8 +283,7 @@ public sealed class DeployingAppsTests : IAsyncLifetime
         var stagingPid = server.Service<Slipway.Server.Runtime.Supervisor>().Find(staging["id"]!.GetValue<string>())!.ProcessId;
         (await server.DeleteAsync($"/api/v1/projects/{projectId}/environments/{staging["environment_id"]}", user.Token)).AssertStatus(204);
         Assert.Equal(404, (int)(await server.RouterGetAsync("node-hosts-staging.localhost", "/")).StatusCode);
-        await WaitUntilAsync(() => !Directory.Exists($"/proc/{stagingPid}") || File.ReadAllText($"/proc/{stagingPid}/stat").Split(' ')[2] == "Z",
-            TimeSpan.FromSeconds(10));
+        await WaitUntilAsync(() => !Runtime.RuntimeTesting.IsAlive(stagingPid), TimeSpan.FromSeconds(10));
         Assert.False(Directory.Exists(Path.Combine(server.DataDirectory, "releases", staging["id"]!.GetValue<string>())));
         Assert.Equal("production-build", await server.RouterGetStringAsync("node-hosts.localhost", "/"));
     }

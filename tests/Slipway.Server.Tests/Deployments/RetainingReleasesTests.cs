@@ -41,4 +41,39 @@ public sealed class RetainingReleasesTests
         await server.WaitForStatusAsync(user.Token, rollback["id"]!.GetValue<string>(), TimeSpan.FromSeconds(60), "ready");
         Assert.Contains("version 2", await server.RouterGetStringAsync("retained.localhost", "/"));
     }
+
+    [Fact]
+    public async Task DeletingTheLastProjectThatUsesAnArtifact_FreesIt_EvenIfAnotherProjectCollectedItsCopy()
+    {
+        var settings = EngineSettings.Fast;
+        settings["Slipway:Builds:RetainedReleases"] = "1";
+        await using var server = await SlipwayServer.StartAsync(settings);
+        using var repo = GitRepo.Create();
+        var user = await server.RegisterUserAsync();
+        repo.Commit("shared", SampleApps.Static("shared build"));
+        async Task<(string Project, System.Text.Json.Nodes.JsonNode Ready)> DeployNewProjectAsync(string name)
+        {
+            var project = (await server.CreateProjectAsync(user.Token, name, new { repo_url = repo.BarePath, framework = "static" }))["id"]!.GetValue<string>();
+            var ready = await server.WaitForStatusAsync(user.Token, (await server.DeployAsync(user.Token, project))["id"]!.GetValue<string>(),
+                TimeSpan.FromSeconds(60), "ready");
+            return (project, ready);
+        }
+        var (keeper, kept) = await DeployNewProjectAsync("artifact-keeper");
+        var (collector, collected) = await DeployNewProjectAsync("artifact-collector");
+        var sha = kept["artifact"]!["sha256"]!.GetValue<string>();
+        Assert.Equal(sha, collected["artifact"]!["sha256"]!.GetValue<string>());
+        var artifact = Path.Combine(server.DataDirectory, "artifacts", sha + ".tar.gz");
+
+        // The collector moves on: its copy is collected, the file stays for the keeper's live release.
+        repo.Commit("moved on", SampleApps.Static("another build"));
+        await server.WaitForStatusAsync(user.Token, (await server.DeployAsync(user.Token, collector))["id"]!.GetValue<string>(),
+            TimeSpan.FromSeconds(60), "ready");
+        await DeployingAppsTests.WaitUntilAsync(async () =>
+            (await server.GetAsync($"/api/v1/deployments/{collected["id"]}", user.Token)).AssertStatus(200).Json["artifact"] is null, TimeSpan.FromSeconds(10));
+        Assert.True(File.Exists(artifact));
+
+        (await server.DeleteAsync($"/api/v1/projects/{keeper}", user.Token)).AssertStatus(204);
+        Assert.False(File.Exists(artifact));
+        Assert.False(Directory.Exists(Path.Combine(server.DataDirectory, "releases", kept["id"]!.GetValue<string>())));
+    }
 }

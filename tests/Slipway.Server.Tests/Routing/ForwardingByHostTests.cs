@@ -29,7 +29,7 @@ public sealed class ForwardingByHostTests : IAsyncLifetime
             ("alpha.localhost", To(alpha)),
             ("beta.localhost", To(beta)),
             ("pinned.example.test", To(alpha)),
-            ("idle.localhost", RouteTarget.NoLiveRelease("dep-idle")),
+            ("idle.localhost", RouteTarget.NoLiveRelease),
             ("down.localhost", new RouteTarget("dep-down", TestBackend.DeadAddress(), null)),
             ("127.0.0.1", To(alpha)));
     }
