@@ -105,7 +105,7 @@ internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext
 
     private sealed class SnakeEnumConverter<T>() : ValueConverter<T, string>(v => ToText(v), s => Parse(s)) where T : struct, Enum
     {
-        private static string ToText(T value) => JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());
+        private static string ToText(T value) => ApiEnums.Text(value);
         private static T Parse(string text) => Enum.Parse<T>(text.Replace("_", "", StringComparison.Ordinal), ignoreCase: true);
     }
 }

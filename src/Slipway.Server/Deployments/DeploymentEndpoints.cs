@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Mvc;
 using Slipway.Server.Auth;
@@ -68,8 +67,8 @@ internal static partial class DeploymentEndpoints
         DeploymentStatus? wantedStatus = null;
         DeploymentTrigger? wantedTrigger = null;
         var skip = 0;
-        if (status is not null) v.Check(TryParse(status, out wantedStatus), "status", OneOf<DeploymentStatus>());
-        if (trigger is not null) v.Check(TryParse(trigger, out wantedTrigger), "trigger", OneOf<DeploymentTrigger>());
+        if (status is not null) v.Check(ApiEnums.TryParse(status, out wantedStatus), "status", $"must be {ApiEnums.Names<DeploymentStatus>()}");
+        if (trigger is not null) v.Check(ApiEnums.TryParse(trigger, out wantedTrigger), "trigger", $"must be {ApiEnums.Names<DeploymentTrigger>()}");
         v.Check(offset is null || (int.TryParse(offset, NumberStyles.None, CultureInfo.InvariantCulture, out skip) && skip <= 1_000_000), "offset",
             "must be a non-negative integer");
         v.Check(offset is null || page.After is null, "offset", "cannot be combined with cursor");
@@ -164,21 +163,6 @@ internal static partial class DeploymentEndpoints
         .Check(branch is null || ProjectRules.IsRefName(branch), "branch", "must be a valid git branch name")
         .Check(commitSha is null || CommitSha().IsMatch(commitSha), "commit_sha", "must be 7 to 40 lowercase hex characters")
         .ThrowIfInvalid();
-
-    private static bool TryParse<T>(string text, out T? value) where T : struct, Enum
-    {
-        value = null;
-        if (!text.All(char.IsAsciiLetterLower) || !Enum.TryParse<T>(text, ignoreCase: true, out var parsed)) return false;
-        value = parsed;
-        return true;
-    }
-
-    /// <summary>"must be a, b or c", spelled as the API writes the enum, so the message cannot drift from the values.</summary>
-    private static string OneOf<T>() where T : struct, Enum
-    {
-        var names = Enum.GetNames<T>().Select(JsonNamingPolicy.SnakeCaseLower.ConvertName).ToArray();
-        return $"must be {string.Join(", ", names[..^1])} or {names[^1]}";
-    }
 
     internal static async Task<IReadOnlyList<DeploymentResponse>> ResponsesAsync(SlipwayDb db, RouterOptions router, IReadOnlyList<Deployment> rows,
         CancellationToken ct)

@@ -174,7 +174,7 @@ internal static partial class GitHubReceiver
     private static GitHubDeliveryResponse Duplicate(GitHubDelivery first)
     {
         var original = JsonSerializer.Deserialize<GitHubDeliveryResponse>(first.Response, SlipwayJson.Options);
-        var status = JsonNamingPolicy.SnakeCaseLower.ConvertName(first.Status.ToString());
+        var status = ApiEnums.Text(first.Status);
         return new GitHubDeliveryResponse(GitHubDeliveryStatus.Duplicate, first.DeliveryId, first.Event, DuplicateReason,
             $"Delivery {first.DeliveryId} was already received at {SlipwayJson.Timestamp(first.ReceivedAt)} ({status}); nothing was done again.",
             original?.Deployments ?? []);

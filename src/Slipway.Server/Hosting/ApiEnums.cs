@@ -15,10 +15,13 @@ internal static class ApiEnums
         return true;
     }
 
+    /// <summary>The value as the API (and the database) spells it: <c>redeploy_queued</c> for <c>RedeployQueued</c>.</summary>
+    public static string Text<T>(T value) where T : struct, Enum => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());
+
     /// <summary>"a, b or c": the values of <typeparamref name="T"/> for an error message.</summary>
     public static string Names<T>() where T : struct, Enum
     {
-        var names = Enum.GetNames<T>().Select(n => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(n)).ToList();
+        var names = Enum.GetValues<T>().Select(Text).ToList();
         return names.Count == 1 ? names[0] : string.Join(", ", names[..^1]) + " or " + names[^1];
     }
 }

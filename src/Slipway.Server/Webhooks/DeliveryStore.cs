@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore.Storage;
 using Npgsql;
 using NpgsqlTypes;
 using Slipway.Server.Data;
+using Slipway.Server.Hosting;
 
 namespace Slipway.Server.Webhooks;
 
@@ -86,7 +87,7 @@ internal static class DeliveryStore
                 WHERE a.delivery_id IN (SELECT id FROM updated)
                 """;
             Array(record, "id", outcomes.Select(o => o.DeliveryId));
-            Array(record, "status", outcomes.Select(o => Text(o.Status)));
+            Array(record, "status", outcomes.Select(o => ApiEnums.Text(o.Status)));
             record.Parameters.Add(new NpgsqlParameter("count", NpgsqlDbType.Array | NpgsqlDbType.Integer) { Value = outcomes.Select(o => o.AttemptCount).ToArray() });
             Times(record, "next", outcomes.Select(o => o.NextAttemptAt));
             Ints(record, "code", outcomes.Select(o => o.StatusCode));
@@ -126,21 +127,13 @@ internal static class DeliveryStore
         foreach (var o in outcomes)
         {
             (id.Value, status.Value, count.Value, next.Value, code.Value, error.Value, done.Value) =
-                (o.DeliveryId, Text(o.Status), o.AttemptCount, Db(o.NextAttemptAt), Db(o.StatusCode), Db(o.Error), Db(o.CompletedAt));
+                (o.DeliveryId, ApiEnums.Text(o.Status), o.AttemptCount, Db(o.NextAttemptAt), Db(o.StatusCode), Db(o.Error), Db(o.CompletedAt));
             if (update.ExecuteNonQuery() == 0 || o.Attempt is not { } a) continue;
             (aId.Value, aDelivery.Value, aNumber.Value, aAt.Value, aCode.Value, aLatency.Value, aError.Value, aNext.Value) =
                 (a.Id, a.DeliveryId, a.Number, a.AttemptedAt, Db(a.StatusCode), a.LatencyMs, Db(a.Error), Db(a.NextAttemptAt));
             insert.ExecuteNonQuery();
         }
     }
-
-    private static string Text(DeliveryStatus status) => status switch
-    {
-        DeliveryStatus.Pending => "pending",
-        DeliveryStatus.Succeeded => "succeeded",
-        DeliveryStatus.Dead => "dead",
-        _ => throw new ArgumentOutOfRangeException(nameof(status)),
-    };
 
     private static object Db<T>(T? value) => (object?)value ?? DBNull.Value;
 
