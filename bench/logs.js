@@ -236,17 +236,6 @@ async function run(transport, lines, subscribers, procs) {
   };
 }
 
-async function socketIoAvailable() {
-  return new Promise((resolve) => {
-    const req = http.get(`${process.env.BASE}/socket.io/?EIO=4&transport=polling`, { timeout: 5000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode !== 404);
-    });
-    req.on('error', () => resolve(false));
-    req.on('timeout', () => { req.destroy(); resolve(false); });
-  });
-}
-
 async function main() {
   const lines = +process.env.LINES;
   const subscribers = +process.env.SUBSCRIBERS;
@@ -256,7 +245,6 @@ async function main() {
   let result = 'PASS';
   for (const transport of process.env.TRANSPORTS.split(/\s+/).filter(Boolean)) {
     const name = { ws: 'WebSocket', sse: 'SSE', socketio: 'socket.io' }[transport];
-    if (transport === 'socketio' && !(await socketIoAvailable())) { console.log('socket.io: not available on this build'); continue; }
     if (warmup > 0) {
       const w = await run(transport, warmup, subscribers, procs);
       console.log(`${name} warm-up (${f(warmup, 0)} lines, not counted): ingest ${f(w.ingest, 0)} lines/s, p99 ${f(w.p99)} ms, all received: ${w.complete ? 'yes' : 'no'}`);

@@ -15,7 +15,6 @@
 # Bar, per transport: ingest >= 100,000 lines/s, every subscriber gets every line in order, p99 <= 100 ms.
 # Before each measured run a warm-up run of WARMUP_LINES (not counted) lets the JIT settle.
 #
-# socket.io: skipped with "socket.io: not available on this build" where /socket.io/ answers 404.
 # PostgreSQL instead of SQLite: BENCH_POSTGRES="Host=127.0.0.1;Port=55432;Username=postgres" (a database is created
 # for the run and dropped after it; needs psql).
 #
@@ -95,7 +94,7 @@ machine
 echo "server: API $BASE, database ${PG_DATABASE:+postgres ($PG_DATABASE)}${PG_DATABASE:-sqlite}, data in $WORK/data;" \
   "$LINES lines, $SUBSCRIBERS subscribers in $CLIENT_PROCS client processes"
 # By hand, for scale: the same writer into a pipe that only counts bytes.
-mkdir -p "$WORK/by-hand" && echo "$LINES" >"$WORK/go-by-hand"
+echo "$LINES" >"$WORK/go-by-hand"
 t0=$(now_ms)
 (cd "$WORK/src" && SLIPWAY_DEPLOYMENT_ID=by-hand node emit.js | wc -c >/dev/null)
 t1=$(now_ms)

@@ -78,7 +78,7 @@ namespace Slipway.Server
             app.UseRequestIds();
             app.UseObservability();
             app.UseApiErrors();
-            app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(20) });
+            app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = WebSocketBursts.KeepAliveInterval });
             app.UseRouting();
             app.UseSlipwayAuthentication();
             app.UseRateLimits();

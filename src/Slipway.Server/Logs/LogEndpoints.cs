@@ -62,34 +62,21 @@ internal static class LogEndpoints
         await LogStreaming.WebSocketAsync(bursts, follower.FollowAsync(deployment.Id, from, ct), ct);
     }
 
-    /// <summary>The live release's runtime output (<c>stream=runtime</c>); with <c>follow=true</c> it keeps streaming as NDJSON.</summary>
+    /// <summary>
+    /// The live release's runtime output (<c>stream=runtime</c>), paged like <see cref="ListAsync"/> (<c>after</c> or
+    /// <c>cursor</c>, <c>limit</c>); with <c>follow=true</c> it keeps streaming as NDJSON.
+    /// </summary>
     private static async Task<IResult> ProjectLogsAsync(string projectId, HttpContext http, Caller caller, Access access, SlipwayDb db,
-        LogFollower follower, [FromQuery] string? environment, [FromQuery] bool? follow, [FromQuery] string? after, CancellationToken ct)
+        LogFollower follower, [FromQuery] string? environment, [FromQuery] bool? follow, [FromQuery] string? after, [FromQuery] string? cursor,
+        [FromQuery] string? limit, CancellationToken ct)
     {
-        var from = ParseAfter(after, "after");
+        var (afterSeq, take) = ParsePaging(after, cursor, limit);
         var (project, _) = await access.ProjectAsync(caller, projectId, Workspaces.Need.Read, ct);
         var env = await Projects.EnvironmentEndpoints.ByNameAsync(db, project.Id, environment, ct);
         var live = env.LiveDeploymentId ?? throw ApiException.NotFound($"Environment '{env.Name}' has no live release.");
-        if (follow != true)
-        {
-            var rows = await db.LogLines.Where(l => l.DeploymentId == live && l.Stream == "runtime" && l.Seq > from).OrderBy(l => l.Seq)
-                .Take(MaxLimit + 1).ToListAsync(ct);
-            var more = rows.Count > MaxLimit;
-            if (more) rows.RemoveAt(rows.Count - 1);
-            return TypedResults.Ok(new Page<LogLineResponse>(rows.Select(Response).ToList(),
-                more ? rows[^1].Seq.ToString(CultureInfo.InvariantCulture) : null));
-        }
-        // A live release's deployment is already terminal (ready): follow its runtime lines without ending.
-        await LogStreaming.NdjsonAsync(http, RuntimeOnly(follower.FollowAsync(live, from, ct, endAtTerminal: false)), ct);
+        if (follow != true) return await PageAsync(db, live, afterSeq, take, "runtime", null, ct);
+        await LogStreaming.NdjsonAsync(http, follower.FollowRuntimeAsync(live, afterSeq, ct), ct);
         return Results.Empty;
-    }
-
-    private static async IAsyncEnumerable<LogEvent> RuntimeOnly(IAsyncEnumerable<LogEvent> events)
-    {
-        await foreach (var evt in events)
-        {
-            if (evt.Line is null || evt.Line.Stream == "runtime") yield return evt;
-        }
     }
 
     private static long ParseAfter(string? value, string field)
@@ -100,12 +87,34 @@ internal static class LogEndpoints
             : throw ApiException.Validation(field, "must be a log sequence number");
     }
 
-    private static LogLineResponse Response(LogLine l) => new(l.Seq, l.DeploymentId, l.Timestamp, l.Level, l.Stream, l.Message);
+    /// <summary>A stored line as every API returns it (REST pages, and Socket.IO's <c>log</c> payload through <see cref="LogEvent.LineJson"/>).</summary>
+    internal static LogLineResponse Response(LogLine l) => new(l.Seq, l.DeploymentId, l.Timestamp, l.Level, l.Stream, l.Message);
 
     /// <summary>Lines in <c>seq</c> order after <c>after</c> (or the cursor); <c>limit</c> up to 1000 (default 100).</summary>
     private static async Task<IResult> ListAsync(string deploymentId, HttpContext http, Caller caller, DeploymentAccess deployments, SlipwayDb db,
         LogFollower follower, [FromQuery] string? after, [FromQuery] string? cursor, [FromQuery] string? limit, [FromQuery] string? stream,
         [FromQuery] string? level, [FromQuery] bool? follow, CancellationToken ct)
+    {
+        var (afterSeq, take) = ParsePaging(after, cursor, limit, v =>
+        {
+            v.Check(stream is null or "system" or "build" or "stdout" or "stderr" or "runtime", "stream", "must be system, build, stdout, stderr or runtime");
+            v.Check(level is null or "debug" or "info" or "warn" or "error", "level", "must be debug, info, warn or error");
+        });
+        var deployment = await deployments.FindAsync(caller, deploymentId, Workspaces.Need.Read, ct);
+        if (follow == true)
+        {
+            // NDJSON: one JSON object per line, flushed per batch, ending with an "end" object when the deployment ends.
+            await LogStreaming.NdjsonAsync(http, LogFollower.Filter(follower.FollowAsync(deployment.Id, afterSeq, ct), stream, level), ct);
+            return Results.Empty;
+        }
+        return await PageAsync(db, deployment.Id, afterSeq, take, stream, level, ct);
+    }
+
+    /// <summary>
+    /// <c>after</c> or <c>cursor</c> (the cursor wins) as the seq to start after, and <c>limit</c> (1 to
+    /// <see cref="MaxLimit"/>, default 100); <paramref name="more"/> adds checks to the same validation error.
+    /// </summary>
+    private static (long After, int Take) ParsePaging(string? after, string? cursor, string? limit, Action<Validator>? more = null)
     {
         var v = new Validator();
         long afterSeq = 0;
@@ -115,32 +124,21 @@ internal static class LogEndpoints
             "must be a log sequence number");
         v.Check(limit is null || (int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out take) && take is >= 1 and <= MaxLimit),
             "limit", $"must be an integer between 1 and {MaxLimit}");
-        v.Check(stream is null or "system" or "build" or "stdout" or "stderr" or "runtime", "stream", "must be system, build, stdout, stderr or runtime");
-        v.Check(level is null or "debug" or "info" or "warn" or "error", "level", "must be debug, info, warn or error");
+        more?.Invoke(v);
         v.ThrowIfInvalid();
-        var deployment = await deployments.FindAsync(caller, deploymentId, Workspaces.Need.Read, ct);
-        if (follow == true)
-        {
-            // NDJSON: one JSON object per line, flushed per batch, ending with an "end" object when the deployment ends.
-            await LogStreaming.NdjsonAsync(http, Filter(follower.FollowAsync(deployment.Id, afterSeq, ct), stream, level), ct);
-            return Results.Empty;
-        }
+        return (afterSeq, take);
+    }
 
-        var query = db.LogLines.Where(l => l.DeploymentId == deployment.Id && l.Seq > afterSeq);
+    /// <summary>One page of a deployment's stored lines in <c>seq</c> order; <c>next_cursor</c> is the last seq when more follow.</summary>
+    private static async Task<IResult> PageAsync(SlipwayDb db, string deploymentId, long afterSeq, int take, string? stream, string? level,
+        CancellationToken ct)
+    {
+        var query = db.LogLines.Where(l => l.DeploymentId == deploymentId && l.Seq > afterSeq);
         if (stream is not null) query = query.Where(l => l.Stream == stream);
         if (level is not null) query = query.Where(l => l.Level == level);
         var rows = await query.OrderBy(l => l.Seq).Take(take + 1).ToListAsync(ct);
         var more = rows.Count > take;
         if (more) rows.RemoveAt(rows.Count - 1);
         return TypedResults.Ok(new Page<LogLineResponse>(rows.Select(Response).ToList(), more ? rows[^1].Seq.ToString(CultureInfo.InvariantCulture) : null));
-    }
-
-    private static async IAsyncEnumerable<LogEvent> Filter(IAsyncEnumerable<LogEvent> events, string? stream, string? level)
-    {
-        await foreach (var evt in events)
-        {
-            if (evt.Line is { } line && ((stream is not null && line.Stream != stream) || (level is not null && line.Level != level))) continue;
-            yield return evt;
-        }
     }
 }

@@ -71,5 +71,23 @@ internal sealed class LogFollower(LogHub hub, LogWriter writer, IServiceScopeFac
         }
     }
 
+    /// <summary>
+    /// A live release's runtime output (<c>stream=runtime</c> lines, with statuses and gaps), never ending: the release's
+    /// deployment is already terminal (ready). Both <c>GET /projects/{id}/logs?follow=true</c> and a Socket.IO project
+    /// subscription follow this.
+    /// </summary>
+    public IAsyncEnumerable<LogEvent> FollowRuntimeAsync(string deploymentId, long afterSeq, CancellationToken ct) =>
+        Filter(FollowAsync(deploymentId, afterSeq, ct, endAtTerminal: false), "runtime", null);
+
+    /// <summary>Drops the lines of other streams or levels; status, gap and end events pass.</summary>
+    public static async IAsyncEnumerable<LogEvent> Filter(IAsyncEnumerable<LogEvent> events, string? stream, string? level)
+    {
+        await foreach (var evt in events)
+        {
+            if (evt.Line is { } line && ((stream is not null && line.Stream != stream) || (level is not null && line.Level != level))) continue;
+            yield return evt;
+        }
+    }
+
     public static string Text(DeploymentStatus status) => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(status.ToString());
 }

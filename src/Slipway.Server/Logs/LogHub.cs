@@ -16,10 +16,18 @@ internal sealed record LogEvent(string Type, LogLine? Line = null, string? Statu
 
     private string? lineJson;
 
-    /// <summary>A line as REST returns it (<see cref="LogLineResponse"/>), serialized once and shared the same way (Socket.IO's <c>log</c> payload).</summary>
+    /// <summary>A line as REST returns it (<see cref="LogEndpoints.Response"/>), serialized once and shared the same way (Socket.IO's <c>log</c> payload).</summary>
     public string LineJson => lineJson ??= Line is { } l
-        ? System.Text.Json.JsonSerializer.Serialize(new LogLineResponse(l.Seq, l.DeploymentId, l.Timestamp, l.Level, l.Stream, l.Message), Hosting.SlipwayJson.Options)
+        ? System.Text.Json.JsonSerializer.Serialize(LogEndpoints.Response(l), Hosting.SlipwayJson.Options)
         : throw new InvalidOperationException("Only a log event has a line.");
+
+    private string? socketIoLogMessage;
+
+    /// <summary>
+    /// The whole Engine.IO message a socket sends for this line (<c>42["log",LineJson]</c>: a Socket.IO event on the main
+    /// namespace, no ack), built once and queued as is by every socket that follows the line.
+    /// </summary>
+    public string SocketIoLogMessage => socketIoLogMessage ??= SocketIo.SocketIoConnection.EngineIoEventMessage("log", LineJson);
 }
 
 /// <summary>
@@ -145,20 +153,14 @@ internal sealed class LogHub(LogOptions options)
 
         public string DeploymentId { get; }
 
-        /// <summary>Whether this subscriber fell out of the ring and lost events (it reads nothing more).</summary>
-        public bool Overflowed { get; private set; }
-
         /// <summary>Every event published after <see cref="LogHub.Subscribe"/>, in order; ends when this subscriber overflows.</summary>
         public async IAsyncEnumerable<LogEvent> ReadAllAsync([EnumeratorCancellation] CancellationToken ct)
         {
             var batch = new List<LogEvent>(Batch);
             while (Volatile.Read(ref disposed) == 0)
             {
-                if (!feed.Read(ref cursor, batch, Batch))
-                {
-                    Overflowed = true;
-                    yield break;
-                }
+                // Fell out of the ring and lost events: end, so that the follower catches up from the database.
+                if (!feed.Read(ref cursor, batch, Batch)) yield break;
                 if (batch.Count == 0)
                 {
                     await feed.WaitAsync(cursor).WaitAsync(ct);

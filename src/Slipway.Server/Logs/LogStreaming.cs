@@ -99,8 +99,20 @@ internal static class LogStreaming
     private static readonly TimeSpan CoalesceWindow = TimeSpan.FromMilliseconds(2);
 
     /// <summary>True when <paramref name="next"/> completed within the coalescing window.</summary>
-    private static async Task<bool> CoalesceAsync(Task<bool> next, CancellationToken ct) =>
-        await Task.WhenAny(next, Task.Delay(CoalesceWindow, ct)) == next;
+    private static Task<bool> CoalesceAsync(Task<bool> next, CancellationToken ct) => CompletesWithinAsync(next, CoalesceWindow, ct);
+
+    /// <summary>
+    /// True when <paramref name="next"/> completed within <paramref name="window"/>, false when the time ran out (throws
+    /// when <paramref name="ct"/> is canceled). The timer and the cancellation registration go away as soon as either
+    /// fires, unlike a <c>Task.Delay</c> raced with <c>Task.WhenAny</c>, which stays scheduled for its whole time; and the
+    /// time-out costs no exception.
+    /// </summary>
+    private static async Task<bool> CompletesWithinAsync(Task<bool> next, TimeSpan window, CancellationToken ct)
+    {
+        await ((Task)next).WaitAsync(window, ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        ct.ThrowIfCancellationRequested();
+        return next.IsCompleted;
+    }
 
     /// <summary>
     /// Writes events as they come and flushes once per burst (whatever is immediately available), so a fast build costs
@@ -130,9 +142,9 @@ internal static class LogStreaming
                 if (!next.IsCompleted || buffer.Length > 64 * 1024)
                 {
                     await SendAsync();
-                    while (await Task.WhenAny(next, Task.Delay(KeepAlive, ct)) != next)
+                    // Without a keep-alive the await below simply waits; with one, a comment goes out every idle period.
+                    while (keepAlive is not null && !await CompletesWithinAsync(next, KeepAlive, ct))
                     {
-                        if (keepAlive is null) continue;
                         await body.WriteAsync(keepAlive, ct);
                         await body.FlushAsync(ct);
                     }

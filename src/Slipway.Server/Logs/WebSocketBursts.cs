@@ -14,8 +14,11 @@ namespace Slipway.Server.Logs;
 /// </summary>
 internal sealed class WebSocketBursts
 {
-    // As app.UseWebSockets in Program.cs: the sockets accepted here bypass that middleware's options.
-    private static readonly TimeSpan KeepAliveInterval = TimeSpan.FromSeconds(20);
+    /// <summary>
+    /// How often a server WebSocket sends a keep-alive (an unsolicited pong frame): app.UseWebSockets in Program.cs
+    /// uses it, and so do the sockets accepted here, which bypass that middleware's options.
+    /// </summary>
+    internal static readonly TimeSpan KeepAliveInterval = TimeSpan.FromSeconds(20);
 
     private WebSocketBursts(WebSocket socket, BurstStream? stream)
     {

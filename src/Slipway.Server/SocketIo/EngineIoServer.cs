@@ -13,8 +13,6 @@ internal sealed class EngineIoServer(SocketIoOptions options, TimeProvider time,
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
     private readonly ConcurrentDictionary<string, EngineIoSession> sessions = new(StringComparer.Ordinal);
 
-    public int Count => sessions.Count;
-
     private enum Error
     {
         TransportUnknown = 0,

@@ -74,7 +74,13 @@ internal sealed class EngineIoSession
         });
 
     /// <summary>Queues a message packet; waits while the queue is full. False once the session is closed.</summary>
-    public Task<bool> SendMessageAsync(string data, CancellationToken ct) => EnqueueAsync("4" + data, ct);
+    public Task<bool> SendMessageAsync(string data, CancellationToken ct) => EnqueueAsync(MessagePacket(data), ct);
+
+    /// <summary>Queues a message packet already encoded by <see cref="MessagePacket"/> (shared by many sessions); waits while the queue is full. False once closed.</summary>
+    public Task<bool> SendEncodedMessageAsync(string packet, CancellationToken ct) => EnqueueAsync(packet, ct);
+
+    /// <summary>The Engine.IO message packet (type <c>4</c>) carrying <paramref name="data"/>.</summary>
+    public static string MessagePacket(string data) => "4" + data;
 
     private async Task<bool> EnqueueAsync(string packet, CancellationToken ct)
     {

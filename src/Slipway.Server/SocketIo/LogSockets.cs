@@ -110,7 +110,7 @@ internal sealed class LogSocket(Caller caller, SocketIoConnection connection, IS
             deploymentId = env.LiveDeploymentId ?? throw ApiException.NotFound($"Environment '{env.Name}' has no live release.");
             ack = new { ok = true, project_id = project.Id, environment = env.Name, deployment_id = deploymentId };
             // Like GET /projects/{id}/logs?follow=true: the live release's runtime output, never ending.
-            follow = token => RuntimeOnly(follower.FollowAsync(deploymentId, target.After, token, endAtTerminal: false));
+            follow = token => follower.FollowRuntimeAsync(deploymentId, target.After, token);
         }
 
         CancellationTokenSource stop;
@@ -147,7 +147,7 @@ internal sealed class LogSocket(Caller caller, SocketIoConnection connection, IS
             {
                 var sent = evt switch
                 {
-                    { Line: not null } => await connection.EmitJsonAsync("log", evt.LineJson, ct),
+                    { Line: not null } => await connection.EmitEncodedAsync(evt.SocketIoLogMessage, ct),
                     { Type: "status" } => await connection.EmitAsync("status", new StatusPayload(deploymentId, evt.Status!), ct),
                     { Type: "gap" } => await connection.EmitAsync("gap", new GapPayload(deploymentId, evt.From ?? 0), ct),
                     { Type: "end" } => await connection.EmitAsync("end", new StatusPayload(deploymentId, evt.Status!), ct),
@@ -173,14 +173,6 @@ internal sealed class LogSocket(Caller caller, SocketIoConnection connection, IS
         }
     }
 
-    private static async IAsyncEnumerable<LogEvent> RuntimeOnly(IAsyncEnumerable<LogEvent> events)
-    {
-        await foreach (var evt in events)
-        {
-            if (evt.Line is null || evt.Line.Stream == "runtime") yield return evt;
-        }
-    }
-
     private static EventResult Error(string code, string message) => new(new { error = new ErrorDetail(code, message) });
 
     private static string Truncate(string text) => text.Length > 64 ? text[..64] + "…" : text;
@@ -193,12 +185,16 @@ internal sealed class LogSocket(Caller caller, SocketIoConnection connection, IS
         [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
         IReadOnlyList<FieldError>? Details);
 
-    /// <summary>What a <c>subscribe</c> or <c>unsubscribe</c> names: one deployment, or one project's live release.</summary>
+    /// <summary>
+    /// What a <c>subscribe</c> or <c>unsubscribe</c> names: one deployment, or one project's live release in an
+    /// environment (production when none is named, as in REST), so <c>{project_id}</c> and
+    /// <c>{project_id, environment: "production"}</c> are the same subscription.
+    /// </summary>
     private sealed record Target(string? DeploymentId, string? ProjectId, string? Environment, long After)
     {
-        public string Key => DeploymentId is not null ? "deployment:" + DeploymentId : "project:" + ProjectId + ":" + (Environment ?? "");
+        public string Key => DeploymentId is not null ? "deployment:" + DeploymentId : "project:" + ProjectId + ":" + Environment;
 
-        public string Describe() => DeploymentId is not null ? $"deployment '{DeploymentId}'" : $"project '{ProjectId}'";
+        public string Describe() => DeploymentId is not null ? $"deployment '{DeploymentId}'" : $"project '{ProjectId}' ({Environment})";
 
         public static Target Parse(JsonElement? argument, bool allowAfter)
         {
@@ -219,7 +215,7 @@ internal sealed class LogSocket(Caller caller, SocketIoConnection connection, IS
                     allowAfter ? "must be a log sequence number" : "applies to subscribe only");
             }
             v.ThrowIfInvalid();
-            return new Target(deployment, project, environment, after);
+            return new Target(deployment, project, project is null ? null : environment ?? Projects.ProjectEnvironment.Production, after);
         }
 
         private static string? Text(JsonElement body, string field, Validator v)

@@ -111,9 +111,15 @@ internal sealed class SocketIoConnection(EngineIoSession session, LogSockets log
     public Task<bool> EmitAsync(string name, object payload, CancellationToken ct) =>
         SendAsync(SocketIoPacket.Encode(SocketIoPacketType.Event, MainNamespace, null, Json(new[] { name, payload })), ct);
 
-    /// <summary>An event whose payload is already JSON (a log line serialized once for every socket that follows it).</summary>
-    public Task<bool> EmitJsonAsync(string name, string json, CancellationToken ct) =>
-        SendAsync(SocketIoPacket.Encode(SocketIoPacketType.Event, MainNamespace, null, $"[{JsonSerializer.Serialize(name)},{json}]"), ct);
+    /// <summary>
+    /// Queues an event already encoded as a whole Engine.IO message (<see cref="EngineIoEventMessage"/>; a log line's is
+    /// built once and shared by every socket that follows it); waits while the session's queue is full. False once closed.
+    /// </summary>
+    public Task<bool> EmitEncodedAsync(string message, CancellationToken ct) => session.SendEncodedMessageAsync(message, ct);
+
+    /// <summary>The Engine.IO message (<c>4</c> + the Socket.IO packet) of an event on the main namespace without ack whose payload is already JSON.</summary>
+    public static string EngineIoEventMessage(string name, string json) =>
+        EngineIoSession.MessagePacket(SocketIoPacket.Encode(SocketIoPacketType.Event, MainNamespace, null, $"[{JsonSerializer.Serialize(name)},{json}]"));
 
     private Task<bool> SendAsync(string packet, CancellationToken ct) => session.SendMessageAsync(packet, ct);
 

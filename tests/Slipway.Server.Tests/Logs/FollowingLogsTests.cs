@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Headers;
 using System.Net.WebSockets;
 using System.Text;
@@ -230,6 +231,66 @@ public sealed class FollowingLogsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ProjectLogs_PageThroughTheLiveAppsRuntimeLines_WithCursorAndLimit()
+    {
+        const int printed = 7;
+        var repo = GitRepo.Create();
+        repos.Add(repo);
+        var files = SampleApps.Node("v1", buildScript: null);
+        files["server.js"] = $$"""
+            const http = require('http');
+            for (let n = 1; n <= {{printed}}; n++) console.log('hello ' + n);
+            const server = http.createServer((req, res) => res.end('ok'));
+            server.listen(process.env.PORT, process.env.HOST);
+            process.on('SIGTERM', () => server.close(() => process.exit(0)));
+            """;
+        repo.Commit("hello", files);
+        var projectId = (await server.CreateProjectAsync(user.Token, "paged-runtime",
+            new { repo_url = repo.BarePath, start_command = "node server.js" }))["id"]!.GetValue<string>();
+        var deploymentId = (await server.DeployAsync(user.Token, projectId))["id"]!.GetValue<string>();
+        await server.WaitForStatusAsync(user.Token, deploymentId, Timeout, "ready");
+
+        // Every runtime line, in one page (the app prints them all at start; storing them may take a moment).
+        List<JsonNode> all;
+        var deadline = DateTime.UtcNow + Timeout;
+        while (true)
+        {
+            all = (await server.GetAsync($"/api/v1/projects/{projectId}/logs?limit=1000", user.Token)).AssertStatus(200).Json["data"]!
+                .AsArray().Select(l => l!.DeepClone()).ToList();
+            if (all.Count >= printed || DateTime.UtcNow > deadline) break;
+            await Task.Delay(100);
+        }
+        Assert.Equal(Enumerable.Range(1, printed).Select(n => $"hello {n}"), all.Select(l => l["message"]!.GetValue<string>()));
+        Assert.All(all, l => Assert.Equal("runtime", l["stream"]!.GetValue<string>()));
+        Assert.All(all, l => Assert.Equal(deploymentId, l["deployment_id"]!.GetValue<string>()));
+        var storedLines = (await server.GetAsync($"/api/v1/logs/{deploymentId}?limit=1000", user.Token)).AssertStatus(200).Json["data"]!.AsArray();
+        Assert.Contains(storedLines, l => l!["stream"]!.GetValue<string>() != "runtime");
+
+        // The shared paging rule: ?limit= per page, ?cursor= from the previous page's next_cursor, null on the last page.
+        var paged = new List<JsonNode>();
+        var pages = new List<int>();
+        string? cursor = null;
+        do
+        {
+            var page = (await server.GetAsync($"/api/v1/projects/{projectId}/logs?limit=3{(cursor is null ? "" : "&cursor=" + cursor)}", user.Token))
+                .AssertStatus(200).Json;
+            var data = page["data"]!.AsArray();
+            pages.Add(data.Count);
+            paged.AddRange(data.Select(l => l!.DeepClone()));
+            cursor = page["next_cursor"]?.GetValue<string>();
+            if (cursor is not null) Assert.Equal(data[^1]!["seq"]!.GetValue<long>().ToString(System.Globalization.CultureInfo.InvariantCulture), cursor);
+        } while (cursor is not null && pages.Count < 10);
+        Assert.Equal([3, 3, 1], pages);
+        Assert.Equal(all.Select(l => l.ToJsonString()), paged.Select(l => l.ToJsonString()));
+
+        // Bound and validated as GET /logs/{deployment_id} does.
+        Assert.Equal(printed, (await server.GetAsync($"/api/v1/projects/{projectId}/logs", user.Token)).AssertStatus(200).Json["data"]!.AsArray().Count);
+        (await server.GetAsync($"/api/v1/projects/{projectId}/logs?limit=0", user.Token)).AssertError(400, "validation_failed");
+        (await server.GetAsync($"/api/v1/projects/{projectId}/logs?limit=1001", user.Token)).AssertError(400, "validation_failed");
+        (await server.GetAsync($"/api/v1/projects/{projectId}/logs?cursor=abc", user.Token)).AssertError(400, "validation_failed");
+    }
+
+    [Fact]
     public async Task StreamsOfAnotherWorkspace_AreNotFound_AndNeedCredentials()
     {
         var id = await StartBuildAsync("private-site", 5);
@@ -238,10 +299,17 @@ public sealed class FollowingLogsTests : IAsyncLifetime
         (await server.GetAsync($"/api/v1/logs/{id}/events", stranger.Token)).AssertError(404, "not_found");
         (await server.GetAsync($"/api/v1/logs/{id}/events?token={Uri.EscapeDataString(stranger.Token)}")).AssertError(404, "not_found");
         (await server.GetAsync($"/api/v1/logs/{id}/events")).AssertError(401, "unauthenticated");
-        using var socket = new ClientWebSocket();
-        var refused = await Assert.ThrowsAnyAsync<WebSocketException>(() =>
-            socket.ConnectAsync(new Uri($"ws://{server.BaseAddress.Authority}/api/v1/logs/{id}/stream?token={Uri.EscapeDataString(stranger.Token)}"), CancellationToken.None));
-        Assert.NotNull(refused);
+        // The WebSocket handshake is refused with the same statuses as the REST calls.
+        async Task<HttpStatusCode> RefusedUpgradeAsync(string query)
+        {
+            using var socket = new ClientWebSocket();
+            socket.Options.CollectHttpResponseDetails = true;
+            await Assert.ThrowsAnyAsync<WebSocketException>(() =>
+                socket.ConnectAsync(new Uri($"ws://{server.BaseAddress.Authority}/api/v1/logs/{id}/stream{query}"), CancellationToken.None));
+            return socket.HttpStatusCode;
+        }
+        Assert.Equal(HttpStatusCode.NotFound, await RefusedUpgradeAsync($"?token={Uri.EscapeDataString(stranger.Token)}"));
+        Assert.Equal(HttpStatusCode.Unauthorized, await RefusedUpgradeAsync(""));
         // ?token= is for streams only: a plain API call with it is still unauthenticated.
         (await server.GetAsync($"/api/v1/projects?token={Uri.EscapeDataString(user.Token)}")).AssertError(401, "unauthenticated");
     }

@@ -47,7 +47,7 @@ internal static class SocketIoClients
           });
         }
         socket.on('end', (data) => { out({ event: 'end', data }); finish('end'); });
-        setTimeout(() => finish('timeout'), plan.timeoutMs ?? 80000);
+        setTimeout(() => finish('timeout'), 80000);
         """;
 
     public static Task<List<JsonNode>> RunAsync(SlipwayServer server, string? token, string[]? transports = null, object[]? subscribe = null,

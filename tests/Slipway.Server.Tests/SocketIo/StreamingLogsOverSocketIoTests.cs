@@ -196,6 +196,38 @@ public sealed class StreamingLogsOverSocketIoTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task NodeClient_ProjectSubscription_WithAndWithoutTheDefaultEnvironment_IsOneSubscription()
+    {
+        var repo = GitRepo.Create();
+        repos.Add(repo);
+        repo.Commit("env-default", SampleApps.Node("v1", buildScript: null));
+        var projectId = (await server.CreateProjectAsync(user.Token, "sio-env-default",
+            new { repo_url = repo.BarePath, start_command = "node server.js" }))["id"]!.GetValue<string>();
+        var deploymentId = (await server.DeployAsync(user.Token, projectId))["id"]!.GetValue<string>();
+        await server.WaitForStatusAsync(user.Token, deploymentId, Timeout, "ready");
+
+        var messages = await SocketIoClients.RunStepsAsync(server, user.Token, ["websocket"],
+        [
+            ("subscribe", new { project_id = projectId }),
+            ("subscribe", new { project_id = projectId, environment = "production" }),
+            ("unsubscribe", new { project_id = projectId, environment = "production" }),
+            ("unsubscribe", new { project_id = projectId }),
+            ("subscribe", new { project_id = projectId, environment = "production" }),
+            ("subscribe", new { project_id = projectId }),
+        ], keepGoing: true, finishAfterSteps: true);
+
+        var acks = messages.Data("ack").ToList();
+        Assert.Equal(6, acks.Count);
+        Assert.True(acks[0]["ok"]!.GetValue<bool>(), acks[0].ToJsonString());
+        Assert.Equal("production", acks[0]["environment"]!.GetValue<string>());
+        Assert.Equal("conflict", acks[1]["error"]!["code"]!.GetValue<string>());
+        Assert.True(acks[2]["ok"]!.GetValue<bool>(), acks[2].ToJsonString());
+        Assert.Equal("not_found", acks[3]["error"]!["code"]!.GetValue<string>());
+        Assert.True(acks[4]["ok"]!.GetValue<bool>(), acks[4].ToJsonString());
+        Assert.Equal("conflict", acks[5]["error"]!["code"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task DotNetClient_SocketIOClientPackage_ConnectsSubscribesAndReceivesEvents()
     {
         var id = await StartBuildAsync("sio-dotnet", 100);

@@ -55,7 +55,7 @@ public sealed class NodeScript : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
-            throw new TimeoutException($"node script did not finish in time; stderr: {await script.StderrAsync()}");
+            throw new TimeoutException($"node script did not finish in time; stderr: {await script.StopAndReadStderrAsync()}");
         }
         if (script.process.ExitCode != 0)
             throw new InvalidOperationException($"node exited with {script.process.ExitCode}: {await script.StderrAsync()}\nstdout: {await output}");
@@ -72,7 +72,7 @@ public sealed class NodeScript : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
-            throw new TimeoutException($"no output from node within {timeout}; stderr: {await StderrAsync()}");
+            throw new TimeoutException($"no output from node within {timeout}; stderr: {await StopAndReadStderrAsync()}");
         }
     }
 
@@ -87,6 +87,29 @@ public sealed class NodeScript : IAsyncDisposable
     {
         if (!process.HasExited) return "(still running)";
         return await stderr;
+    }
+
+    /// <summary>
+    /// Kills the script (it timed out) and returns what it wrote to stderr: the stream ends only once the process is
+    /// gone, so a timeout's message can say what the script printed.
+    /// </summary>
+    private async Task<string> StopAndReadStderrAsync()
+    {
+        try
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+        }
+        try
+        {
+            return await stderr.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        catch (TimeoutException)
+        {
+            return "(stderr still open 10 s after the kill)";
+        }
     }
 
     public async ValueTask DisposeAsync()
