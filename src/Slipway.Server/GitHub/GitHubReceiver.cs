@@ -8,6 +8,7 @@ using Slipway.Server.Data;
 using Slipway.Server.Deployments;
 using Slipway.Server.EnvVars;
 using Slipway.Server.Hosting;
+using Slipway.Server.Projects;
 using Slipway.Server.OpenApi;
 
 namespace Slipway.Server.GitHub;
@@ -69,7 +70,7 @@ internal static partial class GitHubReceiver
 
     private static async Task<Results<Accepted<GitHubDeliveryResponse>, Ok<GitHubDeliveryResponse>>> ReceiveAsync(string hookId,
         HttpContext context, SlipwayDb db, GitHubSecrets secrets, DeploymentQueueing queueing, DeploymentQueue queue, GitHubOptions options,
-        TimeProvider time, ILogger<GitHubDelivery> logger)
+        ProjectReadCache projects, TimeProvider time, ILogger<GitHubDelivery> logger)
     {
         var ct = context.RequestAborted;
         var request = context.Request;
@@ -116,8 +117,10 @@ internal static partial class GitHubReceiver
         var earlier = await db.GitHubDeliveries.FirstOrDefaultAsync(d => d.HookId == hook.Id && d.DeliveryId == deliveryId, ct);
         if (earlier is not null) return Answer(logger, hook, Duplicate(earlier));
 
-        var project = await db.Projects.FirstAsync(p => p.Id == hook.ProjectId, ct);
-        var environments = await db.Environments.Where(e => e.ProjectId == project.Id).ToListAsync(ct);
+        // The project and its environments as every authorization check reads them: from the read cache.
+        var snapshot = await projects.GetAsync(db, hook.ProjectId, ct) ?? throw ApiException.NotFound("GitHub hook", hookId);
+        var project = snapshot.Project.Copy();
+        var environments = snapshot.Environments;
         var decision = GitHubEvents.Decide(eventName, document.RootElement, project, environments);
         var delivery = new GitHubDelivery
         {

@@ -89,5 +89,5 @@ internal sealed class LogFollower(LogHub hub, LogWriter writer, IServiceScopeFac
         }
     }
 
-    public static string Text(DeploymentStatus status) => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(status.ToString());
+    public static string Text(DeploymentStatus status) => Hosting.ApiEnums.Text(status);
 }

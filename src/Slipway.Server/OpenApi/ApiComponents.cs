@@ -91,8 +91,8 @@ internal static class ApiComponents
                 },
                 RateLimiting.RateLimitHeaders.Limit => new OpenApiHeader
                 {
-                    Description = "Size of the caller's token bucket (the burst): 10 for the standard tier, 50 for enterprise, 1 for a "
-                                  + "`distribution` endpoint. Where two buckets apply, the `X-RateLimit-*` headers describe the emptier one.",
+                    Description = "Size of the caller's token bucket (the burst): 10 for the standard tier, 50 for enterprise. An endpoint "
+                                  + "with its own bucket as well (none yet) reports the emptier of the two.",
                     Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "1" },
                 },
                 RateLimiting.RateLimitHeaders.Remaining => new OpenApiHeader
