@@ -7,6 +7,11 @@
 //
 // env: BASE TOKEN PROJECT WORK SERVER_PID LINES SUBSCRIBERS CLIENT_PROCS TRANSPORTS WARMUP_LINES RUN_TIMEOUT
 const { fork } = require('child_process');
+const lean = require('./logs-lean');
+const LOG_MARK = Buffer.from('"log"');
+const SEQ = Buffer.from('"seq":');
+const MESSAGE = Buffer.from('"message":"');
+const { readInt, readDecimal } = lean;
 const fs = require('fs');
 const http = require('http');
 
@@ -46,8 +51,9 @@ function worker() {
         this.markLive();
         if (message.charCodeAt(0) !== 76 || message.charCodeAt(1) !== 32) return; // "L "
         const sp = message.indexOf(' ', 2);
-        const n = +message.slice(2, sp);
-        const written = parseFloat(message.slice(sp + 1, message.indexOf(' ', sp + 1)));
+        this.line(+message.slice(2, sp), parseFloat(message.slice(sp + 1, message.indexOf(' ', sp + 1))), seq, t);
+      }
+      line(n, written, seq, t) {
         if (n !== this.next) this.error(`line ${n} where ${this.next} was due`);
         this.next = n + 1;
         const ms = t - written;
@@ -67,10 +73,40 @@ function worker() {
           this.onLog(seq, text.slice(m, text.indexOf('"', m)), t);
           return;
         }
-        const msg = JSON.parse(text);
+        this.onOther(JSON.parse(text), t);
+      }
+      onOther(msg, t) {
         if (msg.type === 'log') this.onLog(msg.seq, msg.message, t);
         else if (msg.type === 'gap') this.gaps++;
         else if (msg.type === 'end') this.finish(msg.status);
+      }
+      // Lean clients: a message as bytes (buffer[start..end)); a log line is read in place, anything else parsed.
+      onBytes(buffer, start, end, t) {
+        // {"type":"log",... (WebSocket, SSE) or ["log",{...}] (socket.io)
+        const at = start + (buffer[start] === 91 ? 1 : 8);
+        if (end - at > LOG_MARK.length && buffer.compare(LOG_MARK, 0, LOG_MARK.length, at, at + LOG_MARK.length) === 0) {
+          const q = buffer.indexOf(SEQ, start);
+          const m = buffer.indexOf(MESSAGE, q);
+          if (q < 0 || q >= end || m < 0 || m >= end) { this.error(`unreadable log message ${buffer.toString('utf8', start, end)}`); return; }
+          this.onLogBytes(readInt(buffer, q + SEQ.length)[0], buffer, m + MESSAGE.length, t);
+          return;
+        }
+        const text = buffer.toString('utf8', start, end);
+        if (text.startsWith('[')) { // socket.io: ["status", {...}] / ["end", {...}]
+          const [name, payload] = JSON.parse(text);
+          if (name === 'end') this.finish(payload && payload.status);
+          else if (name === 'gap') this.gaps++;
+          return;
+        }
+        this.onOther(JSON.parse(text), t);
+      }
+      onLogBytes(seq, buffer, m, t) {
+        if (this.lastSeq !== 0 && seq !== this.lastSeq + 1) this.error(`seq ${seq} after ${this.lastSeq}`);
+        if (seq > this.lastSeq) this.lastSeq = seq;
+        this.markLive();
+        if (buffer[m] !== 76 || buffer[m + 1] !== 32) return; // "L "
+        const [n, sp] = readInt(buffer, m + 2);
+        this.line(n, readDecimal(buffer, sp + 1), seq, t);
       }
       finish(status) {
         if (this.done) return;
@@ -91,7 +127,22 @@ function worker() {
     for (let i = 0; i < cfg.count; i++) {
       const sub = new Sub(i);
       subs.push(sub);
-      if (cfg.transport === 'ws') {
+      const url = (path) => `${cfg.base}${path}`;
+      if (cfg.client === 'lean') {
+        const onClose = (reason) => { if (!sub.done && reason !== 'closed') sub.error(reason); sub.finish(sub.end ?? `closed early (${reason})`); };
+        const onBytes = (buffer, start, end, t) => sub.onBytes(buffer, start, end, t);
+        if (cfg.transport === 'ws') lean.webSocket(url(`/api/v1/logs/${cfg.id}/stream`).replace(/^http/, 'ws'), auth, onBytes, onClose);
+        else if (cfg.transport === 'sse') lean.serverSentEvents(url(`/api/v1/logs/${cfg.id}/events`), auth, onBytes, onClose);
+        else {
+          const socket = lean.socketIo(cfg.base, cfg.token, { deployment_id: cfg.id }, (ack) => {
+            if (ack && (ack.error || ack.ok === false)) { sub.error(`subscribe: ${JSON.stringify(ack)}`); sub.finish('error'); return; }
+            sub.markLive();
+          }, (buffer, start, end, t) => {
+            sub.onBytes(buffer, start, end, t);
+            if (sub.done) socket.close();
+          }, onClose);
+        }
+      } else if (cfg.transport === 'ws') {
         const WebSocket = require('ws');
         const ws = new WebSocket(`${cfg.base.replace(/^http/, 'ws')}/api/v1/logs/${cfg.id}/stream`, { headers: auth, perMessageDeflate: false });
         ws.on('message', (data) => sub.onJson(data.toString(), now()));
@@ -183,7 +234,7 @@ async function run(transport, lines, subscribers, procs) {
         else if (m.kind === 'result') { results.push(m); if (results.length === children.length) resolve(); }
       });
       child.on('exit', () => { if (++exited === children.length) resolve(); });
-      child.send({ transport, base: process.env.BASE, token: process.env.TOKEN, id, count, lines, timeoutMs });
+      child.send({ client: process.env.CLIENT || 'lean', transport, base: process.env.BASE, token: process.env.TOKEN, id, count, lines, timeoutMs });
     }
   });
 

@@ -23,7 +23,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/engine-common.sh"
 
-export LINES="${LINES:-500000}" SUBSCRIBERS="${SUBSCRIBERS:-10}" CLIENT_PROCS="${CLIENT_PROCS:-2}"
+export LINES="${LINES:-500000}" SUBSCRIBERS="${SUBSCRIBERS:-10}" CLIENT_PROCS="${CLIENT_PROCS:-2}" CLIENT="${CLIENT:-lean}"
 export TRANSPORTS="${TRANSPORTS:-ws sse socketio}" WARMUP_LINES="${WARMUP_LINES:-100000}" RUN_TIMEOUT="${RUN_TIMEOUT:-180}"
 # Retention must not trim the run's deployment (100,000 lines per deployment by default) while it is measured.
 export Slipway__Logs__MaxLinesPerDeployment=0

@@ -15,10 +15,11 @@ internal static class LogBulkInsert
 {
     private const string Columns = "deployment_id, seq, timestamp, level, stream, message";
 
-    public static async Task InsertAsync(SlipwayDb db, IReadOnlyList<LogLine> lines, CancellationToken ct)
+    /// <summary>Synchronous: the log writer calls it from a thread of its own.</summary>
+    public static void Insert(SlipwayDb db, IReadOnlyList<LogLine> lines)
     {
         // Opened through EF so the connection interceptors (SQLite's busy_timeout) apply.
-        await db.Database.OpenConnectionAsync(ct);
+        db.Database.OpenConnection();
         try
         {
             switch (db.Database.GetDbConnection())
@@ -27,7 +28,7 @@ internal static class LogBulkInsert
                     InsertSqlite(sqlite, lines);
                     break;
                 case NpgsqlConnection postgres:
-                    await CopyPostgresAsync(postgres, lines, ct);
+                    CopyPostgres(postgres, lines);
                     break;
                 default:
                     throw new NotSupportedException($"No bulk insert for {db.Database.ProviderName}.");
@@ -35,7 +36,7 @@ internal static class LogBulkInsert
         }
         finally
         {
-            await db.Database.CloseConnectionAsync();
+            db.Database.CloseConnection();
         }
     }
 
@@ -75,20 +76,20 @@ internal static class LogBulkInsert
         transaction.Commit();
     }
 
-    private static async Task CopyPostgresAsync(NpgsqlConnection connection, IReadOnlyList<LogLine> lines, CancellationToken ct)
+    private static void CopyPostgres(NpgsqlConnection connection, IReadOnlyList<LogLine> lines)
     {
-        await using var copy = await connection.BeginBinaryImportAsync($"COPY deployment_logs ({Columns}) FROM STDIN (FORMAT BINARY)", ct);
+        using var copy = connection.BeginBinaryImport($"COPY deployment_logs ({Columns}) FROM STDIN (FORMAT BINARY)");
         foreach (var line in lines)
         {
-            await copy.StartRowAsync(ct);
-            await copy.WriteAsync(line.DeploymentId, NpgsqlDbType.Text, ct);
-            await copy.WriteAsync(line.Seq, NpgsqlDbType.Bigint, ct);
-            await copy.WriteAsync(line.Timestamp, NpgsqlDbType.TimestampTz, ct);
-            await copy.WriteAsync(line.Level, NpgsqlDbType.Text, ct);
-            await copy.WriteAsync(line.Stream, NpgsqlDbType.Text, ct);
-            await copy.WriteAsync(line.Message, NpgsqlDbType.Text, ct);
+            copy.StartRow();
+            copy.Write(line.DeploymentId, NpgsqlDbType.Text);
+            copy.Write(line.Seq, NpgsqlDbType.Bigint);
+            copy.Write(line.Timestamp, NpgsqlDbType.TimestampTz);
+            copy.Write(line.Level, NpgsqlDbType.Text);
+            copy.Write(line.Stream, NpgsqlDbType.Text);
+            copy.Write(line.Message, NpgsqlDbType.Text);
         }
         // Without Complete, disposing cancels the COPY and nothing is stored.
-        await copy.CompleteAsync(ct);
+        copy.Complete();
     }
 }

@@ -6,28 +6,38 @@ namespace Slipway.Server.Logs;
 internal sealed record LogEvent(string Type, LogLine? Line = null, string? Status = null, long? From = null)
 {
     private byte[]? json;
+    private byte[]? lineJson;
 
     /// <summary>
     /// The event as a UTF-8 JSON stream message, serialized once and shared: every follower of a deployment reads the
     /// same event instances, so ten followers of a busy build cost one serialization per line, not ten. A race
     /// serializes twice, harmlessly.
     /// </summary>
-    public byte[] Json => json ??= StreamMessage.Of(this).ToUtf8();
+    public byte[] Json => json ?? Serialize().Message;
 
-    private string? lineJson;
+    /// <summary>A line as REST returns it (<see cref="LogEndpoints.Response"/>), serialized with <see cref="Json"/> and shared the same way (Socket.IO's <c>log</c> payload).</summary>
+    public byte[] LineJson => lineJson ?? (Line is null ? throw new InvalidOperationException("Only a log event has a line.") : Serialize().Line);
 
-    /// <summary>A line as REST returns it (<see cref="LogEndpoints.Response"/>), serialized once and shared the same way (Socket.IO's <c>log</c> payload).</summary>
-    public string LineJson => lineJson ??= Line is { } l
-        ? System.Text.Json.JsonSerializer.Serialize(LogEndpoints.Response(l), Hosting.SlipwayJson.Options)
-        : throw new InvalidOperationException("Only a log event has a line.");
+    private (byte[] Message, byte[] Line) Serialize()
+    {
+        if (Line is { } l)
+        {
+            var (message, line) = LogJson.Serialize(l);
+            lineJson = line;
+            json = message;
+            return (message, line);
+        }
+        json = StreamMessage.Of(this).ToUtf8();
+        return (json, []);
+    }
 
-    private string? socketIoLogMessage;
+    private byte[]? socketIoLogMessage;
 
     /// <summary>
     /// The whole Engine.IO message a socket sends for this line (<c>42["log",LineJson]</c>: a Socket.IO event on the main
-    /// namespace, no ack), built once and queued as is by every socket that follows the line.
+    /// namespace, no ack), built once and sent as is by every socket that follows the line.
     /// </summary>
-    public string SocketIoLogMessage => socketIoLogMessage ??= SocketIo.SocketIoConnection.EngineIoEventMessage("log", LineJson);
+    public byte[] SocketIoLogMessage => socketIoLogMessage ??= SocketIo.SocketIoConnection.EngineIoLogMessage(LineJson);
 }
 
 /// <summary>

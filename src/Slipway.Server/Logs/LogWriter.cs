@@ -73,22 +73,45 @@ internal sealed partial class LogWriter(IServiceScopeFactory scopes, LogHub hub,
 
     public void Forget(string deploymentId) => sequences.TryRemove(deploymentId, out _);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>
+    /// The storage loop runs on a thread of its own: the bulk insert is synchronous underneath (SQLite) and takes a
+    /// batch's time, and on a thread-pool thread it would starve the streams that followers read.
+    /// </summary>
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                StoreUntilStopped(stoppingToken);
+                done.TrySetResult();
+            }
+            catch (Exception e)
+            {
+                done.TrySetException(e);
+            }
+        }) { IsBackground = true, Name = "slipway log writer" };
+        thread.Start();
+        return done.Task;
+    }
+
+    private void StoreUntilStopped(CancellationToken stoppingToken)
     {
         var batch = new List<LogLine>(BatchSize);
         try
         {
-            while (await queue.Reader.WaitToReadAsync(stoppingToken))
+            while (queue.Reader.WaitToReadAsync(stoppingToken).AsTask().GetAwaiter().GetResult())
             {
                 while (batch.Count < BatchSize && queue.Reader.TryRead(out var line)) batch.Add(line);
-                await WriteAsync(batch, stoppingToken);
+                Write(batch, stoppingToken);
                 batch.Clear();
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             while (queue.Reader.TryRead(out var line)) batch.Add(line);
-            if (batch.Count > 0) await WriteAsync(batch, CancellationToken.None);
+            if (batch.Count > 0) Write(batch, CancellationToken.None);
         }
         finally
         {
@@ -96,7 +119,7 @@ internal sealed partial class LogWriter(IServiceScopeFactory scopes, LogHub hub,
         }
     }
 
-    private async Task WriteAsync(List<LogLine> batch, CancellationToken ct)
+    private void Write(List<LogLine> batch, CancellationToken ct)
     {
         var count = batch.Count;
         try
@@ -105,16 +128,16 @@ internal sealed partial class LogWriter(IServiceScopeFactory scopes, LogHub hub,
             {
                 try
                 {
-                    await using var scope = scopes.CreateAsyncScope();
+                    using var scope = scopes.CreateScope();
                     var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
-                    await LogBulkInsert.InsertAsync(db, batch, ct);
+                    LogBulkInsert.Insert(db, batch);
                     return;
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException && LogBulkInsert.IsMissingDeployment(ex) && attempt < 3)
                 {
                     // A batch is stored whole or not at all (a COPY fails as one), so one deleted deployment would cost
                     // the lines of every other deployment in it: drop only the lines whose deployment is gone, and retry.
-                    var dropped = await DropOrphansAsync(batch, ct);
+                    var dropped = DropOrphans(batch);
                     if (dropped > 0) WriteFailed(logger, dropped, "their deployment was deleted");
                     if (batch.Count == 0) return;
                 }
@@ -127,7 +150,8 @@ internal sealed partial class LogWriter(IServiceScopeFactory scopes, LogHub hub,
                         WriteFailed(logger, batch.Count, ex.GetType().Name);
                         return;
                     }
-                    await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), ct);
+                    ct.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(200 * attempt));
+                    ct.ThrowIfCancellationRequested();
                 }
             }
         }
@@ -138,15 +162,15 @@ internal sealed partial class LogWriter(IServiceScopeFactory scopes, LogHub hub,
     }
 
     /// <summary>Removes the lines of deployments that no longer exist from the batch; returns how many went.</summary>
-    private async Task<int> DropOrphansAsync(List<LogLine> batch, CancellationToken ct)
+    private int DropOrphans(List<LogLine> batch)
     {
         var ids = batch.Select(l => l.DeploymentId).Distinct(StringComparer.Ordinal).ToList();
         HashSet<string> existing;
         try
         {
-            await using var scope = scopes.CreateAsyncScope();
+            using var scope = scopes.CreateScope();
             var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
-            existing = (await db.Deployments.Where(d => ids.Contains(d.Id)).Select(d => d.Id).ToListAsync(ct)).ToHashSet(StringComparer.Ordinal);
+            existing = db.Deployments.Where(d => ids.Contains(d.Id)).Select(d => d.Id).ToList().ToHashSet(StringComparer.Ordinal);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

@@ -18,6 +18,7 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
     private static readonly TimeSpan OutputDrainTimeout = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan GroupPollInterval = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan KillWait = TimeSpan.FromSeconds(2);
+    private const int ReaderStackSize = 256 * 1024;
     private readonly Process process;
     private readonly TaskCompletionSource<int> exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource outputClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -63,24 +64,39 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var group = new ProcessGroup(process);
-        process.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data is not null) onLine("stdout", e.Data);
-            else group.StreamClosed();
-        };
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null) onLine("stderr", e.Data);
-            else group.StreamClosed();
-        };
         process.Exited += (_, _) => _ = group.CompleteAsync();
         process.Start();
         group.Pid = process.Id;
         process.StandardInput.Close();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        group.StartReader(process.StandardOutput.BaseStream, "stdout", onLine);
+        group.StartReader(process.StandardError.BaseStream, "stderr", onLine);
         if (process.HasExited) _ = group.CompleteAsync();
         return group;
+    }
+
+    /// <summary>
+    /// Reads one pipe on a thread of its own, so that a sink that waits (the log writer paces a build that writes faster
+    /// than storage takes it) holds up only this pipe, and never a thread-pool thread that the streams to log
+    /// followers need. Lines are cut as <see cref="LineSplitter"/> says.
+    /// </summary>
+    private void StartReader(Stream pipe, string name, LineSink onLine)
+    {
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                LineSplitter.Read(pipe, line => onLine(name, line));
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
+            {
+                // The pipe went away with the process.
+            }
+            finally
+            {
+                StreamClosed();
+            }
+        }, ReaderStackSize) { IsBackground = true, Name = $"slipway {name} reader" };
+        thread.Start();
     }
 
     /// <summary>
@@ -164,8 +180,8 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
         shellExited = true;
         try
         {
-            using var drain = new CancellationTokenSource(OutputDrainTimeout);
-            await process.WaitForExitAsync(drain.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await outputClosed.Task.WaitAsync(OutputDrainTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await process.WaitForExitAsync().ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
         catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
         {

@@ -60,8 +60,9 @@ internal sealed class EngineIoServer(SocketIoOptions options, TimeProvider time,
                 await ErrorAsync(http, Error.BadRequest);
                 return;
             }
-            using var socket = await http.WebSockets.AcceptWebSocketAsync();
-            await UpgradeAsync(session, socket, http.RequestAborted);
+            var bursts = await Logs.WebSocketBursts.AcceptAsync(http);
+            using var socket = bursts.Socket;
+            await UpgradeAsync(session, bursts, http.RequestAborted);
             return;
         }
         if (session.Transport != EngineIoTransport.Polling)
@@ -111,11 +112,12 @@ internal sealed class EngineIoServer(SocketIoOptions options, TimeProvider time,
             await WriteTextAsync(http, 200, session.OpenPacket());
             return;
         }
-        using var socket = await http.WebSockets.AcceptWebSocketAsync();
+        var bursts = await Logs.WebSocketBursts.AcceptAsync(http);
+        using var socket = bursts.Socket;
         try
         {
             await socket.SendAsync(Encoding.UTF8.GetBytes(session.OpenPacket()), WebSocketMessageType.Text, true, http.RequestAborted);
-            await RunWebSocketAsync(session, socket, http.RequestAborted);
+            await RunWebSocketAsync(session, bursts, http.RequestAborted);
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
         {
@@ -189,8 +191,9 @@ internal sealed class EngineIoServer(SocketIoOptions options, TimeProvider time,
     }
 
     /// <summary>The polling → WebSocket upgrade: <c>2probe</c>/<c>3probe</c>, the polling side pauses (noop), then <c>5</c>.</summary>
-    private async Task UpgradeAsync(EngineIoSession session, WebSocket socket, CancellationToken requestAborted)
+    private async Task UpgradeAsync(EngineIoSession session, Logs.WebSocketBursts bursts, CancellationToken requestAborted)
     {
+        var socket = bursts.Socket;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, session.Closed);
         timeout.CancelAfter(options.UpgradeTimeout);
         var upgraded = false;
@@ -210,7 +213,7 @@ internal sealed class EngineIoServer(SocketIoOptions options, TimeProvider time,
             session.CompleteUpgrade();
             upgraded = true;
             SocketIoLog.Upgraded(logger, session.Id);
-            await RunWebSocketAsync(session, socket, requestAborted);
+            await RunWebSocketAsync(session, bursts, requestAborted);
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or InvalidDataException)
         {
@@ -223,10 +226,11 @@ internal sealed class EngineIoServer(SocketIoOptions options, TimeProvider time,
     }
 
     /// <summary>One writer loop drains the session's queue; this loop reads. Either ending closes the session.</summary>
-    private async Task RunWebSocketAsync(EngineIoSession session, WebSocket socket, CancellationToken requestAborted)
+    private async Task RunWebSocketAsync(EngineIoSession session, Logs.WebSocketBursts bursts, CancellationToken requestAborted)
     {
+        var socket = bursts.Socket;
         var closeStatus = WebSocketCloseStatus.NormalClosure;
-        var writer = WriteLoopAsync(session, socket, () => closeStatus);
+        var writer = WriteLoopAsync(session, bursts, () => closeStatus);
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(requestAborted);
         // Once closed by the server, the client gets a moment to answer the close frame.
         using var afterClose = session.Closed.Register(() => reading.CancelAfter(TimeSpan.FromSeconds(5)));
@@ -268,20 +272,25 @@ internal sealed class EngineIoServer(SocketIoOptions options, TimeProvider time,
         }
     }
 
-    /// <summary>The only sender once the socket runs (WebSocket allows one send at a time), the close frame included.</summary>
-    private static async Task WriteLoopAsync(EngineIoSession session, WebSocket socket, Func<WebSocketCloseStatus> closeStatus)
+    /// <summary>
+    /// The only sender once the socket runs (WebSocket allows one send at a time), the close frame included. Whatever is
+    /// queued goes out as one write (each packet still its own message), so a busy log costs a write per burst, not per line.
+    /// </summary>
+    private static async Task WriteLoopAsync(EngineIoSession session, Logs.WebSocketBursts bursts, Func<WebSocketCloseStatus> closeStatus)
     {
+        var outbound = session.Outbound;
         try
         {
-            await foreach (var packet in session.Outbound.ReadAllAsync(session.Closed))
+            while (await outbound.WaitToReadAsync(session.Closed))
             {
-                await socket.SendAsync(Encoding.UTF8.GetBytes(packet), WebSocketMessageType.Text, true, session.Closed);
+                while (bursts.Held < 64 * 1024 && outbound.TryRead(out var packet)) await bursts.SendTextAsync(packet, session.Closed);
+                await bursts.SendHeldAsync(session.Closed);
             }
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException)
         {
         }
-        await CloseQuietlyAsync(socket, closeStatus());
+        await CloseQuietlyAsync(bursts.Socket, closeStatus());
     }
 
     /// <summary>The next text message (null once the client closed); <see cref="InvalidDataException"/> for binary or oversized ones.</summary>

@@ -21,7 +21,7 @@ internal sealed class EngineIoSession
 {
     private static readonly string[] PollingUpgrades = ["websocket"];
     public const char Separator = '\x1e';
-    private readonly Channel<string> outbound;
+    private readonly Channel<byte[]> outbound;
     private readonly CancellationTokenSource closing = new();
     private readonly SemaphoreSlim inbound = new(1, 1);
     private readonly Lock gate = new();
@@ -37,7 +37,7 @@ internal sealed class EngineIoSession
         this.options = options;
         this.time = time;
         Id = NewId();
-        outbound = Channel.CreateBounded<string>(new BoundedChannelOptions(Math.Max(16, options.SendBuffer))
+        outbound = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(Math.Max(16, options.SendBuffer))
         {
             FullMode = BoundedChannelFullMode.Wait,
         });
@@ -74,15 +74,15 @@ internal sealed class EngineIoSession
         });
 
     /// <summary>Queues a message packet; waits while the queue is full. False once the session is closed.</summary>
-    public Task<bool> SendMessageAsync(string data, CancellationToken ct) => EnqueueAsync(MessagePacket(data), ct);
+    public Task<bool> SendMessageAsync(string data, CancellationToken ct) => EnqueueAsync("4" + data, ct);
 
-    /// <summary>Queues a message packet already encoded by <see cref="MessagePacket"/> (shared by many sessions); waits while the queue is full. False once closed.</summary>
-    public Task<bool> SendEncodedMessageAsync(string packet, CancellationToken ct) => EnqueueAsync(packet, ct);
+    /// <summary>Queues a whole message packet already in UTF-8 (<c>4</c> + data; shared by many sessions); waits while the queue is full. False once closed.</summary>
+    public Task<bool> SendEncodedMessageAsync(byte[] packet, CancellationToken ct) => EnqueueAsync(packet, ct);
 
-    /// <summary>The Engine.IO message packet (type <c>4</c>) carrying <paramref name="data"/>.</summary>
-    public static string MessagePacket(string data) => "4" + data;
+    private Task<bool> EnqueueAsync(string packet, CancellationToken ct) => EnqueueAsync(Encoding.UTF8.GetBytes(packet), ct);
 
-    private async Task<bool> EnqueueAsync(string packet, CancellationToken ct)
+    /// <summary>Packets are queued as UTF-8: the WebSocket writer sends them as they are, polling joins them.</summary>
+    private async Task<bool> EnqueueAsync(byte[] packet, CancellationToken ct)
     {
         try
         {
@@ -212,7 +212,7 @@ internal sealed class EngineIoSession
             while (payload.Length < maxChars && outbound.Reader.TryRead(out var packet))
             {
                 if (payload.Length > 0) payload.Append(Separator);
-                payload.Append(packet);
+                payload.Append(Encoding.UTF8.GetString(packet));
             }
         }
         return payload.ToString();
@@ -252,7 +252,7 @@ internal sealed class EngineIoSession
     }
 
     /// <summary>The WebSocket writer's view of the queue (only once the session is on WebSocket).</summary>
-    public ChannelReader<string> Outbound => outbound.Reader;
+    public ChannelReader<byte[]> Outbound => outbound.Reader;
 
     // ---- close -------------------------------------------------------------------------------------------------
 

@@ -112,14 +112,24 @@ internal sealed class SocketIoConnection(EngineIoSession session, LogSockets log
         SendAsync(SocketIoPacket.Encode(SocketIoPacketType.Event, MainNamespace, null, Json(new[] { name, payload })), ct);
 
     /// <summary>
-    /// Queues an event already encoded as a whole Engine.IO message (<see cref="EngineIoEventMessage"/>; a log line's is
+    /// Queues an event already encoded as a whole Engine.IO message (<see cref="EngineIoLogMessage"/>; a log line's is
     /// built once and shared by every socket that follows it); waits while the session's queue is full. False once closed.
     /// </summary>
-    public Task<bool> EmitEncodedAsync(string message, CancellationToken ct) => session.SendEncodedMessageAsync(message, ct);
+    public Task<bool> EmitEncodedAsync(byte[] message, CancellationToken ct) => session.SendEncodedMessageAsync(message, ct);
 
-    /// <summary>The Engine.IO message (<c>4</c> + the Socket.IO packet) of an event on the main namespace without ack whose payload is already JSON.</summary>
-    public static string EngineIoEventMessage(string name, string json) =>
-        EngineIoSession.MessagePacket(SocketIoPacket.Encode(SocketIoPacketType.Event, MainNamespace, null, $"[{JsonSerializer.Serialize(name)},{json}]"));
+    /// <summary>
+    /// The UTF-8 Engine.IO message of a <c>log</c> event on the main namespace without ack, around a line already in JSON:
+    /// <c>4</c> (message) <c>2</c> (EVENT) <c>["log",</c> json <c>]</c>.
+    /// </summary>
+    public static byte[] EngineIoLogMessage(ReadOnlySpan<byte> lineJson)
+    {
+        ReadOnlySpan<byte> head = "42[\"log\","u8;
+        var message = new byte[head.Length + lineJson.Length + 1];
+        head.CopyTo(message);
+        lineJson.CopyTo(message.AsSpan(head.Length));
+        message[^1] = (byte)']';
+        return message;
+    }
 
     private Task<bool> SendAsync(string packet, CancellationToken ct) => session.SendMessageAsync(packet, ct);
 

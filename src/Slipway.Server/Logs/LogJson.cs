@@ -1,0 +1,76 @@
+using System.Buffers;
+using System.Text.Json;
+using Slipway.Server.Hosting;
+
+namespace Slipway.Server.Logs;
+
+/// <summary>
+/// A log line's two JSON shapes, written by hand because a busy build serializes a hundred thousand lines a second: the
+/// stream message (<c>{"type":"log","seq":...}</c>, <see cref="StreamMessage"/>) and the REST/Socket.IO shape
+/// (<see cref="LogLineResponse"/>). Same names, order, timestamp format and escaping as <see cref="SlipwayJson.Options"/>
+/// would give (a test holds them equal).
+/// </summary>
+internal static class LogJson
+{
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = SlipwayJson.Options.Encoder, SkipValidation = true };
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? buffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? writer;
+
+    /// <summary>Both shapes at once; the REST shape is the stream message without its leading <c>"type":"log",</c>.</summary>
+    public static (byte[] Message, byte[] Line) Serialize(LogLine line)
+    {
+        var output = buffer ??= new ArrayBufferWriter<byte>(512);
+        output.ResetWrittenCount();
+        var json = writer ??= new Utf8JsonWriter(output, WriterOptions);
+        json.Reset(output);
+        json.WriteStartObject();
+        json.WriteString("type"u8, "log"u8);
+        json.Flush();
+        var typeEnd = output.WrittenCount;
+        json.WriteNumber("seq"u8, line.Seq);
+        json.WriteString("deployment_id"u8, line.DeploymentId);
+        Span<byte> timestamp = stackalloc byte[24];
+        json.WriteString("timestamp"u8, FormatTimestamp(line.Timestamp, timestamp));
+        json.WriteString("level"u8, line.Level);
+        json.WriteString("stream"u8, line.Stream);
+        json.WriteString("message"u8, line.Message);
+        json.WriteEndObject();
+        json.Flush();
+        var message = output.WrittenSpan.ToArray();
+        // {"type":"log","seq":... -> {"seq":...
+        var rest = output.WrittenSpan[typeEnd..];
+        var lineJson = new byte[rest.Length];
+        lineJson[0] = (byte)'{';
+        rest[1..].CopyTo(lineJson.AsSpan(1));
+        return (message, lineJson);
+    }
+
+    /// <summary><c>yyyy-MM-ddTHH:mm:ss.fffZ</c> (UTC, milliseconds), as <see cref="SlipwayJson.Timestamp"/> writes it.</summary>
+    public static ReadOnlySpan<byte> FormatTimestamp(DateTime value, Span<byte> into)
+    {
+        Digits(into[..4], value.Year);
+        into[4] = (byte)'-';
+        Digits(into.Slice(5, 2), value.Month);
+        into[7] = (byte)'-';
+        Digits(into.Slice(8, 2), value.Day);
+        into[10] = (byte)'T';
+        Digits(into.Slice(11, 2), value.Hour);
+        into[13] = (byte)':';
+        Digits(into.Slice(14, 2), value.Minute);
+        into[16] = (byte)':';
+        Digits(into.Slice(17, 2), value.Second);
+        into[19] = (byte)'.';
+        Digits(into.Slice(20, 3), value.Millisecond);
+        into[23] = (byte)'Z';
+        return into[..24];
+    }
+
+    private static void Digits(Span<byte> into, int value)
+    {
+        for (var i = into.Length - 1; i >= 0; i--, value /= 10) into[i] = (byte)('0' + value % 10);
+    }
+}
