@@ -12,6 +12,7 @@ const LOG_MARK = Buffer.from('"log"');
 const SEQ = Buffer.from('"seq":');
 const MESSAGE = Buffer.from('"message":"');
 const { readInt, readDecimal } = lean;
+const TRACE = !!process.env.TRACE_LATENCY; // prints the first subscriber's latency every 20,000 lines
 const fs = require('fs');
 const http = require('http');
 
@@ -60,6 +61,7 @@ function worker() {
         if (this.n < this.lat.length) this.lat[this.n++] = ms;
         if (ms > this.max) this.max = ms;
         hist[bucketOf(ms)]++;
+        if (TRACE && this.i === 0 && n % 20000 === 0) console.error(`  [trace] line ${n}: ${ms.toFixed(1)} ms`);
         if (n === 1 && !reportedFirst) { reportedFirst = true; process.send({ kind: 'first', seq, written }); }
         if (n === cfg.lines) process.send({ kind: 'last', written, received: t });
       }

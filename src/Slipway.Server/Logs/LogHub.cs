@@ -13,23 +13,10 @@ internal sealed record LogEvent(string Type, LogLine? Line = null, string? Statu
     /// same event instances, so ten followers of a busy build cost one serialization per line, not ten. A race
     /// serializes twice, harmlessly.
     /// </summary>
-    public byte[] Json => json ?? Serialize().Message;
+    public byte[] Json => json ??= Line is { } l ? LogJson.StreamMessage(l) : StreamMessage.Of(this).ToUtf8();
 
-    /// <summary>A line as REST returns it (<see cref="LogEndpoints.Response"/>), serialized with <see cref="Json"/> and shared the same way (Socket.IO's <c>log</c> payload).</summary>
-    public byte[] LineJson => lineJson ?? (Line is null ? throw new InvalidOperationException("Only a log event has a line.") : Serialize().Line);
-
-    private (byte[] Message, byte[] Line) Serialize()
-    {
-        if (Line is { } l)
-        {
-            var (message, line) = LogJson.Serialize(l);
-            lineJson = line;
-            json = message;
-            return (message, line);
-        }
-        json = StreamMessage.Of(this).ToUtf8();
-        return (json, []);
-    }
+    /// <summary>A line as REST returns it (<see cref="LogEndpoints.Response"/>), cut from <see cref="Json"/> and shared the same way (Socket.IO's <c>log</c> payload).</summary>
+    public byte[] LineJson => lineJson ??= Line is not null ? LogJson.LineFromStreamMessage(Json) : throw new InvalidOperationException("Only a log event has a line.");
 
     private byte[]? socketIoLogMessage;
 

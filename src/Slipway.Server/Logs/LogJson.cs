@@ -20,8 +20,10 @@ internal static class LogJson
     [ThreadStatic]
     private static Utf8JsonWriter? writer;
 
-    /// <summary>Both shapes at once; the REST shape is the stream message without its leading <c>"type":"log",</c>.</summary>
-    public static (byte[] Message, byte[] Line) Serialize(LogLine line)
+    private static ReadOnlySpan<byte> TypeLog => "{\"type\":\"log\","u8;
+
+    /// <summary><c>{"type":"log","seq":...,"deployment_id":...,"timestamp":...,"level":...,"stream":...,"message":...}</c></summary>
+    public static byte[] StreamMessage(LogLine line)
     {
         var output = buffer ??= new ArrayBufferWriter<byte>(512);
         output.ResetWrittenCount();
@@ -29,8 +31,6 @@ internal static class LogJson
         json.Reset(output);
         json.WriteStartObject();
         json.WriteString("type"u8, "log"u8);
-        json.Flush();
-        var typeEnd = output.WrittenCount;
         json.WriteNumber("seq"u8, line.Seq);
         json.WriteString("deployment_id"u8, line.DeploymentId);
         Span<byte> timestamp = stackalloc byte[24];
@@ -40,13 +40,17 @@ internal static class LogJson
         json.WriteString("message"u8, line.Message);
         json.WriteEndObject();
         json.Flush();
-        var message = output.WrittenSpan.ToArray();
-        // {"type":"log","seq":... -> {"seq":...
-        var rest = output.WrittenSpan[typeEnd..];
-        var lineJson = new byte[rest.Length];
-        lineJson[0] = (byte)'{';
-        rest[1..].CopyTo(lineJson.AsSpan(1));
-        return (message, lineJson);
+        return output.WrittenSpan.ToArray();
+    }
+
+    /// <summary>The REST shape: the stream message without its leading <c>"type":"log",</c>.</summary>
+    public static byte[] LineFromStreamMessage(ReadOnlySpan<byte> message)
+    {
+        if (!message.StartsWith(TypeLog)) throw new ArgumentException("Not a log stream message.", nameof(message));
+        var line = new byte[message.Length - TypeLog.Length + 1];
+        line[0] = (byte)'{';
+        message[TypeLog.Length..].CopyTo(line.AsSpan(1));
+        return line;
     }
 
     /// <summary><c>yyyy-MM-ddTHH:mm:ss.fffZ</c> (UTC, milliseconds), as <see cref="SlipwayJson.Timestamp"/> writes it.</summary>

@@ -82,6 +82,7 @@ internal sealed partial class LogWriter(IServiceScopeFactory scopes, LogHub hub,
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
         {
+            Runtime.BackgroundPriority.Apply();
             try
             {
                 StoreUntilStopped(stoppingToken);

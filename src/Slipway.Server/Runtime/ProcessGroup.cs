@@ -83,6 +83,7 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
     {
         var thread = new Thread(() =>
         {
+            BackgroundPriority.Apply();
             try
             {
                 LineSplitter.Read(pipe, line => onLine(name, line));

@@ -24,13 +24,16 @@ public sealed class WritingLogJsonTests
             Timestamp = new DateTime(2026, 1, 2, 3, 4, 5, 67, DateTimeKind.Utc),
         };
 
-        var (messageJson, lineJson) = LogJson.Serialize(line);
+        var messageJson = LogJson.StreamMessage(line);
+        var lineJson = LogJson.LineFromStreamMessage(messageJson);
 
         var expectedMessage = JsonSerializer.Serialize(StreamMessage.Of(new LogEvent("log", line)), StreamOptions);
         var expectedLine = JsonSerializer.Serialize(LogEndpoints.Response(line), SlipwayJson.Options);
         Assert.Equal(expectedMessage, Encoding.UTF8.GetString(messageJson));
         Assert.Equal(expectedLine, Encoding.UTF8.GetString(lineJson));
-        Assert.Equal(expectedMessage, Encoding.UTF8.GetString(new LogEvent("log", line).Json));
+        var evt = new LogEvent("log", line);
+        Assert.Equal(expectedMessage, Encoding.UTF8.GetString(evt.Json));
+        Assert.Equal(expectedLine, Encoding.UTF8.GetString(evt.LineJson));
     }
 
     [Theory]
@@ -44,5 +47,20 @@ public sealed class WritingLogJsonTests
         var written = Encoding.ASCII.GetString(LogJson.FormatTimestamp(value, stackalloc byte[24]));
 
         Assert.Equal(SlipwayJson.Timestamp(value), written);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(120)]
+    [InlineData(999)]
+    [InlineData(1234567)]
+    public void StoredTimestamps_AreTheTextMicrosoftDataSqliteWritesForADateTime(long ticksIntoTheSecond)
+    {
+        var value = new DateTime(2026, 11, 22, 10, 49, 12, DateTimeKind.Utc).AddTicks(ticksIntoTheSecond * (ticksIntoTheSecond < 1000 ? TimeSpan.TicksPerMillisecond : 1));
+
+        var written = Encoding.ASCII.GetString(LogBulkInsert.SqliteTimestamp(value, stackalloc byte[32]));
+
+        Assert.Equal(value.ToString("yyyy-MM-dd HH:mm:ss.FFFFFFF", System.Globalization.CultureInfo.InvariantCulture), written);
     }
 }
