@@ -26,7 +26,7 @@ function webSocket(url, headers, onMessage, onClose) {
   });
   let buffer = Buffer.alloc(0);
   let upgraded = false;
-  let fragments = null; // a fragmented message's parts (the server does not fragment, but the protocol allows it)
+  const frameState = {};
   const send = (opcode, payload) => { // client frames are masked (RFC 6455 5.3)
     const mask = crypto.randomBytes(4);
     const head = payload.length < 126 ? Buffer.from([0x80 | opcode, 0x80 | payload.length]) : Buffer.from([0x80 | opcode, 0xfe, payload.length >> 8, payload.length & 255]);
@@ -50,32 +50,43 @@ function webSocket(url, headers, onMessage, onClose) {
       upgraded = true;
       p = end + 4;
     }
-    while (buffer.length - p >= 2) {
-      const b0 = buffer[p];
-      const b1 = buffer[p + 1];
-      if (b1 & 0x80) { close('masked server frame'); return; }
-      let len = b1 & 0x7f;
-      let h = 2;
-      if (len === 126) { if (buffer.length - p < 4) break; len = buffer.readUInt16BE(p + 2); h = 4; }
-      else if (len === 127) { if (buffer.length - p < 10) break; len = Number(buffer.readBigUInt64BE(p + 2)); h = 10; }
-      if (buffer.length - p < h + len) break;
-      const start = p + h;
-      const end = start + len;
-      const opcode = b0 & 0x0f;
-      const fin = (b0 & 0x80) !== 0;
-      if (opcode === 1 && fin) onMessage(buffer, start, end, t);
-      else if (opcode === 1 || opcode === 0) {
-        fragments = opcode === 1 ? [buffer.subarray(start, end)] : [...(fragments || []), buffer.subarray(start, end)];
-        if (fin) { const whole = Buffer.concat(fragments); fragments = null; onMessage(whole, 0, whole.length, t); }
-      } else if (opcode === 9) send(10, buffer.subarray(start, end));
-      else if (opcode === 8) { send(8, buffer.subarray(start, Math.min(end, start + 2))); close('closed'); return; }
-      p = end;
-    }
+    p = parseFrames(buffer, p, (b, start, end) => onMessage(b, start, end, t), (payload) => send(10, payload), (payload) => { send(8, payload); close('closed'); }, frameState);
+    if (p < 0) { close('masked server frame'); return; }
     buffer = p === buffer.length ? Buffer.alloc(0) : buffer.subarray(p);
   });
   socket.on('error', (e) => close(`socket: ${e.message}`));
   socket.on('close', () => close('closed'));
   return { sendText: (text) => send(1, Buffer.from(text)), close: () => { send(8, Buffer.alloc(0)); socket.end(); } };
+}
+
+/**
+ * Parses the server frames in buffer from p on: text messages to onText(buffer, start, end), pings to onPing(payload),
+ * a close to onClose(payload) (then stops). Returns where the first incomplete frame starts, or -1 on a masked frame.
+ */
+function parseFrames(buffer, p, onText, onPing, onClose, state = {}) {
+  // state.fragments: a fragmented message's parts so far, across calls (the server does not fragment; the protocol allows it)
+  while (buffer.length - p >= 2) {
+    const b0 = buffer[p];
+    const b1 = buffer[p + 1];
+    if (b1 & 0x80) return -1;
+    let len = b1 & 0x7f;
+    let h = 2;
+    if (len === 126) { if (buffer.length - p < 4) break; len = buffer.readUInt16BE(p + 2); h = 4; }
+    else if (len === 127) { if (buffer.length - p < 10) break; len = Number(buffer.readBigUInt64BE(p + 2)); h = 10; }
+    if (buffer.length - p < h + len) break;
+    const start = p + h;
+    const end = start + len;
+    const opcode = b0 & 0x0f;
+    const fin = (b0 & 0x80) !== 0;
+    if (opcode === 1 && fin) onText(buffer, start, end);
+    else if (opcode === 1 || opcode === 0) {
+      state.fragments = opcode === 1 ? [Buffer.from(buffer.subarray(start, end))] : [...(state.fragments || []), Buffer.from(buffer.subarray(start, end))];
+      if (fin) { const whole = Buffer.concat(state.fragments); state.fragments = null; onText(whole, 0, whole.length); }
+    } else if (opcode === 9) onPing(buffer.subarray(start, end));
+    else if (opcode === 8) { onClose(buffer.subarray(start, Math.min(end, start + 2))); return buffer.length; }
+    p = end;
+  }
+  return p;
 }
 
 /**
@@ -136,4 +147,12 @@ function readDecimal(buffer, p) {
   return n;
 }
 
-module.exports = { webSocket, socketIo, serverSentEvents, readInt, readDecimal };
+/** Runs the frame parser over made-up text frames (JIT warm-up for a fresh client process). */
+function warmFrames(payloads) {
+  const frames = Buffer.concat(payloads.map((p) => Buffer.concat([p.length < 126 ? Buffer.from([0x81, p.length]) : Buffer.from([0x81, 126, p.length >> 8, p.length & 255]), p])));
+  let count = 0;
+  parseFrames(frames, 0, () => { count++; }, () => {}, () => {});
+  if (count !== payloads.length) throw new Error(`warm-up parsed ${count} of ${payloads.length} frames`);
+}
+
+module.exports = { warmFrames, webSocket, socketIo, serverSentEvents, readInt, readDecimal };
