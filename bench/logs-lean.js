@@ -130,16 +130,19 @@ function serverSentEvents(url, headers, onData, onClose) {
   req.on('error', (e) => onClose(`SSE: ${e.message}`));
 }
 
-/** The decimal integer at buffer[p..] (digits only), and where it stops. */
+/** The decimal integer at buffer[p..] (digits only); where it stops is left in readInt.end (no array per call). */
 function readInt(buffer, p) {
   let n = 0;
   for (let c; (c = buffer[p]) >= 48 && c <= 57; p++) n = n * 10 + (c - 48);
-  return [n, p];
+  readInt.end = p;
+  return n;
 }
+readInt.end = 0;
 
 /** A decimal number with an optional fraction ("1795344951112.224") at buffer[p..]. */
 function readDecimal(buffer, p) {
-  let [n, q] = readInt(buffer, p);
+  let n = readInt(buffer, p);
+  let q = readInt.end;
   if (buffer[q] === 46) {
     let scale = 1;
     for (let c; (c = buffer[++q]) >= 48 && c <= 57;) { scale /= 10; n += (c - 48) * scale; }

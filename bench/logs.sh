@@ -4,8 +4,9 @@
 #
 # The app is a static site whose build_command is `node emit.js`: it waits (at most 120 s) for a go file from this
 # script, then writes "L <n> <epoch ms when written, 3 decimals> <padding>" for n = 1..LINES to stdout, 64 lines
-# per synchronous write(2) (a full pipe makes it wait: it writes as fast as the server reads). The subscribers (bench/logs.js, npm `ws` / Node http / `socket.io-client`, spread over CLIENT_PROCS Node
-# processes) connect to the new deployment's stream first; the go file is written only once every one of them has
+# per synchronous write(2) (a full pipe makes it wait: it writes as fast as the server reads). The subscribers
+# (bench/logs.js: lean protocol clients from bench/logs-lean.js, or with CLIENT=npm the npm `ws` / Node http /
+# `socket.io-client`; spread over CLIENT_PROCS Node processes) connect to the new deployment's stream first; the go file is written only once every one of them has
 # received a line (so all are live before the build writes). Each checks that seqs arrive contiguous and once and that
 # build lines come 1..LINES in order, ending with `end` status `ready`, and records receive time - written time.
 #
@@ -18,7 +19,7 @@
 # PostgreSQL instead of SQLite: BENCH_POSTGRES="Host=127.0.0.1;Port=55432;Username=postgres" (a database is created
 # for the run and dropped after it; needs psql).
 #
-# Usage: bench/logs.sh   env: LINES=500000 SUBSCRIBERS=10 CLIENT_PROCS=2 TRANSPORTS="ws sse socketio" WARMUP_LINES=100000
+# Usage: bench/logs.sh   env: LINES=500000 SUBSCRIBERS=10 CLIENT_PROCS=2 CLIENT=lean TRANSPORTS="ws sse socketio" WARMUP_LINES=100000
 #                             RUN_TIMEOUT=180 (s per run) BENCH_POSTGRES= SKIP_BUILD=1 KEEP=1
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/engine-common.sh"
