@@ -227,11 +227,21 @@ function cpuSeconds() { // utime + stime of the server, in seconds
   return (+f[11] + +f[12]) / 100;
 }
 
+// Garbage collections and the time paused for them, from the server's /metrics.
+async function gcFigures() {
+  const res = await fetch(`${process.env.BASE}/metrics`, { signal: AbortSignal.timeout(30000) });
+  const text = await res.text();
+  const sample = (re) => [...text.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
+  return { pause: sample(/^dotnet_gc_pause_seconds_total (\S+)$/gm), gen0: sample(/^dotnet_gc_collections_total\{generation="0"\} (\S+)$/gm),
+    gen1: sample(/^dotnet_gc_collections_total\{generation="1"\} (\S+)$/gm), gen2: sample(/^dotnet_gc_collections_total\{generation="2"\} (\S+)$/gm) };
+}
+
 async function run(transport, lines, subscribers, procs) {
   const timeoutMs = +(process.env.RUN_TIMEOUT || 180) * 1000;
   const deadline = Date.now() + timeoutMs;
   try { fs.writeFileSync(`/proc/${serverPid}/clear_refs`, '5'); } catch { /* peak then covers the whole process */ }
   const cpu0 = cpuSeconds();
+  const gc0 = await gcFigures();
   const { id } = await api('POST', '/api/v1/deployments', { project_id: process.env.PROJECT });
 
   const children = [];
@@ -290,6 +300,8 @@ async function run(transport, lines, subscribers, procs) {
   if (Number.isFinite(finished) && (!stored || finished < stored)) stored = finished;
   const peak = peakRssMb();
   const cpu = cpuSeconds() - cpu0;
+  const gc1 = await gcFigures();
+  const gc = { pauseMs: (gc1.pause - gc0.pause) * 1000, gen0: gc1.gen0 - gc0.gen0, gen1: gc1.gen1 - gc0.gen1, gen2: gc1.gen2 - gc0.gen2 };
 
   const hist = new Uint32Array(BUCKETS);
   const subs = [];
@@ -301,7 +313,7 @@ async function run(transport, lines, subscribers, procs) {
   const writer = last && first ? lines / ((last.written - first.written) / 1000) : 0;
   return {
     transport, id, status, lines, subscribers, complete, ingest, writer, p50: pct(0.5), p99: pct(0.99), max: Math.max(...subs.map((s) => s.max)),
-    worstP99: Math.max(...subs.map((s) => s.p99)), gaps: subs.reduce((a, s) => a + s.gaps, 0), peak, cpu,
+    worstP99: Math.max(...subs.map((s) => s.p99)), gc, gaps: subs.reduce((a, s) => a + s.gaps, 0), peak, cpu,
     clientCpu: results.reduce((a, r) => a + r.cpu, 0), storedAfterMs: stored && last ? stored - last.written : NaN, errors: subs.flatMap((s) => s.firstErrors).slice(0, 5),
   };
 }
@@ -311,13 +323,14 @@ async function main() {
   const subscribers = +process.env.SUBSCRIBERS;
   const procs = Math.max(1, Math.min(subscribers, +process.env.CLIENT_PROCS));
   const warmup = +process.env.WARMUP_LINES;
+  const warmupRuns = Math.max(1, +(process.env.WARMUP_RUNS || 1));
   const f = (n, d = 1) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d }) : String(n));
   let result = 'PASS';
   for (const transport of process.env.TRANSPORTS.split(/\s+/).filter(Boolean)) {
     const name = { ws: 'WebSocket', sse: 'SSE', socketio: 'socket.io' }[transport];
-    if (warmup > 0) {
-      const w = await run(transport, warmup, subscribers, procs);
-      console.log(`${name} warm-up (${f(warmup, 0)} lines, not counted): ingest ${f(w.ingest, 0)} lines/s, p99 ${f(w.p99)} ms, all received: ${w.complete ? 'yes' : 'no'}`);
+    for (let w = 1; warmup > 0 && w <= warmupRuns; w++) {
+      const r = await run(transport, warmup, subscribers, procs);
+      console.log(`${name} warm-up ${w}/${warmupRuns} (${f(warmup, 0)} lines, not counted): ingest ${f(r.ingest, 0)} lines/s, p99 ${f(r.p99)} ms, all received: ${r.complete ? 'yes' : 'no'}; server CPU ${f(r.cpu)} s, GC paused ${f(r.gc.pauseMs, 0)} ms`);
     }
     const r = await run(transport, lines, subscribers, procs);
     const pass = r.complete && r.status === 'ready' && r.ingest >= 100000 && r.p99 <= 100;
@@ -328,6 +341,7 @@ async function main() {
     console.log(`  every subscriber got every line once, in order: ${r.complete ? 'yes' : 'no'}${r.gaps ? ` (${r.gaps} gap notices: fell behind and caught up from storage)` : ''}`);
     for (const e of r.errors) console.log(`    ${e}`);
     console.log(`  server: peak RSS ${f(r.peak, 0)} MB, CPU ${f(r.cpu)} s during the run; subscriber processes: CPU ${f(r.clientCpu)} s`);
+    console.log(`  server GC during the run: ${r.gc.gen0} collections (gen1 ${r.gc.gen1}, gen2 ${r.gc.gen2}), paused ${f(r.gc.pauseMs, 0)} ms in all`);
     console.log(`  ${name}: ${pass ? 'PASS' : 'FAIL'}`);
   }
   console.log(`RESULT: ${result}`);

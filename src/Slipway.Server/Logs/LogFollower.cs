@@ -37,23 +37,23 @@ internal sealed class LogFollower(LogHub hub, LogWriter writer, IServiceScopeFac
                     foreach (var line in page)
                     {
                         last = line.Seq;
-                        yield return new LogEvent("log", line);
+                        yield return LogEvent.ForLine(line);
                     }
                     if (page.Count < BacklogPage) break;
                 }
                 if (status is null || (endAtTerminal && Deployment.IsTerminal(status.Value)))
                 {
-                    yield return new LogEvent("end", Status: status is null ? "deleted" : Text(status.Value));
+                    yield return LogEvent.End(status is null ? "deleted" : Text(status.Value));
                     yield break;
                 }
             }
 
             await foreach (var evt in subscription.ReadAllAsync(ct))
             {
-                if (evt.Line is { } line)
+                if (evt.IsLine)
                 {
-                    if (line.Seq <= last) continue;
-                    last = line.Seq;
+                    if (evt.Seq <= last) continue;
+                    last = evt.Seq;
                     yield return evt;
                 }
                 else if (evt.Status is { } status)
@@ -61,13 +61,13 @@ internal sealed class LogFollower(LogHub hub, LogWriter writer, IServiceScopeFac
                     yield return evt;
                     if (endAtTerminal && status is "ready" or "failed" or "canceled")
                     {
-                        yield return new LogEvent("end", Status: status);
+                        yield return LogEvent.End(status);
                         yield break;
                     }
                 }
             }
             // The reader completed: this follower fell behind. Say so, then catch up from the database.
-            yield return new LogEvent("gap", From: last + 1);
+            yield return LogEvent.Gap(last + 1);
         }
     }
 
@@ -84,7 +84,7 @@ internal sealed class LogFollower(LogHub hub, LogWriter writer, IServiceScopeFac
     {
         await foreach (var evt in events)
         {
-            if (evt.Line is { } line && ((stream is not null && line.Stream != stream) || (level is not null && line.Level != level))) continue;
+            if (evt.IsLine && ((stream is not null && evt.Stream != stream) || (level is not null && evt.Level != level))) continue;
             yield return evt;
         }
     }

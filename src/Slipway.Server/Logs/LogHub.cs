@@ -2,27 +2,62 @@ using System.Runtime.CompilerServices;
 
 namespace Slipway.Server.Logs;
 
-/// <summary>What a follower receives: a line, a status change, or a note that it fell behind.</summary>
-internal sealed record LogEvent(string Type, LogLine? Line = null, string? Status = null, long? From = null)
+/// <summary>
+/// What a follower receives: a line, a status change, <c>gap</c> (it fell behind) or <c>end</c>. A line event keeps only
+/// what followers use (seq, stream, level and its JSON, serialized once when it is made and shared by every follower),
+/// not the line itself: a followed deployment's ring holds up to <c>SubscriberBuffer</c> of them, and fewer, smaller
+/// objects there make every garbage collection during a busy build shorter.
+/// </summary>
+internal sealed class LogEvent
 {
     private byte[]? json;
     private byte[]? lineJson;
+    private byte[]? socketIoLogMessage;
 
-    /// <summary>
-    /// The event as a UTF-8 JSON stream message, serialized once and shared: every follower of a deployment reads the
-    /// same event instances, so ten followers of a busy build cost one serialization per line, not ten. A race
-    /// serializes twice, harmlessly.
-    /// </summary>
-    public byte[] Json => json ??= Line is { } l ? LogJson.StreamMessage(l) : StreamMessage.Of(this).ToUtf8();
+    private LogEvent(string type, long seq = 0, string? stream = null, string? level = null, byte[]? json = null, string? status = null, long? from = null)
+    {
+        Type = type;
+        Seq = seq;
+        Stream = stream;
+        Level = level;
+        this.json = json;
+        Status = status;
+        From = from;
+    }
+
+    public static LogEvent ForLine(LogLine line) => new("log", line.Seq, line.Stream, line.Level, LogJson.StreamMessage(line));
+
+    public static LogEvent ForStatus(string status) => new("status", status: status);
+
+    public static LogEvent End(string status) => new("end", status: status);
+
+    public static LogEvent Gap(long from) => new("gap", from: from);
+
+    /// <summary><c>log</c>, <c>status</c>, <c>gap</c> or <c>end</c>.</summary>
+    public string Type { get; }
+
+    public bool IsLine => Type == "log";
+
+    /// <summary>A line's seq, stream and level (0 and null for other events).</summary>
+    public long Seq { get; }
+
+    public string? Stream { get; }
+
+    public string? Level { get; }
+
+    public string? Status { get; }
+
+    public long? From { get; }
+
+    /// <summary>The event as a UTF-8 JSON stream message, the same bytes for every follower.</summary>
+    public byte[] Json => json ??= StreamMessage.Of(this).ToUtf8();
 
     /// <summary>A line as REST returns it (<see cref="LogEndpoints.Response"/>), cut from <see cref="Json"/> and shared the same way (Socket.IO's <c>log</c> payload).</summary>
-    public byte[] LineJson => lineJson ??= Line is not null ? LogJson.LineFromStreamMessage(Json) : throw new InvalidOperationException("Only a log event has a line.");
-
-    private byte[]? socketIoLogMessage;
+    public byte[] LineJson => lineJson ??= IsLine ? LogJson.LineFromStreamMessage(Json) : throw new InvalidOperationException("Only a log event has a line.");
 
     /// <summary>
     /// The whole Engine.IO message a socket sends for this line (<c>42["log",LineJson]</c>: a Socket.IO event on the main
-    /// namespace, no ack), built once and sent as is by every socket that follows the line.
+    /// namespace, no ack), built once and sent as is by every socket that follows the line. A race builds it twice, harmlessly.
     /// </summary>
     public byte[] SocketIoLogMessage => socketIoLogMessage ??= SocketIo.SocketIoConnection.EngineIoLogMessage(LineJson);
 }
@@ -58,12 +93,12 @@ internal sealed class LogHub(LogOptions options)
 
     public void Publish(LogLine line)
     {
-        if (published.TryGetValue(line.DeploymentId, out var feed)) feed.Append(new LogEvent("log", line));
+        if (published.TryGetValue(line.DeploymentId, out var feed)) feed.Append(LogEvent.ForLine(line));
     }
 
     public void PublishStatus(string deploymentId, string status)
     {
-        if (published.TryGetValue(deploymentId, out var feed)) feed.Append(new LogEvent("status", Status: status));
+        if (published.TryGetValue(deploymentId, out var feed)) feed.Append(LogEvent.ForStatus(status));
     }
 
     private void Remove(string deploymentId, Feed feed)

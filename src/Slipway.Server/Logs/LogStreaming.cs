@@ -14,9 +14,13 @@ internal sealed record StreamMessage(
 {
     private static readonly JsonSerializerOptions Json = new(SlipwayJson.Options) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
 
-    public static StreamMessage Of(LogEvent evt) => evt.Line is { } l
-        ? new StreamMessage("log", l.Seq, l.DeploymentId, l.Timestamp, l.Level, l.Stream, l.Message)
+    /// <summary>A status, gap or end event (a line's message is <see cref="LogJson.StreamMessage"/>).</summary>
+    public static StreamMessage Of(LogEvent evt) => evt.IsLine
+        ? throw new InvalidOperationException("A line's stream message is written by LogJson.")
         : new StreamMessage(evt.Type, Status: evt.Status, From: evt.From);
+
+    /// <summary>A line through the serializer: what <see cref="LogJson.StreamMessage"/> writes by hand (the OpenAPI schema, and its test).</summary>
+    public static StreamMessage Of(LogLine l) => new("log", l.Seq, l.DeploymentId, l.Timestamp, l.Level, l.Stream, l.Message);
 
     public byte[] ToUtf8() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
 }
@@ -46,10 +50,10 @@ internal static class LogStreaming
         http.Response.Headers.CacheControl = "no-store";
         await WriteBatchedAsync(http, events, (evt, body) =>
         {
-            if (evt.Line is { } line)
+            if (evt.IsLine)
             {
                 Span<byte> id = stackalloc byte[20];
-                Utf8Formatter.TryFormat(line.Seq, id, out var written);
+                Utf8Formatter.TryFormat(evt.Seq, id, out var written);
                 body.Write("id: "u8);
                 body.Write(id[..written]);
                 body.Write("\n"u8);

@@ -41,6 +41,8 @@ internal static class RuntimeMetrics
             writer.Sample("dotnet_gc_collections_total", (long)GC.CollectionCount(generation),
                 ("generation", generation.ToString(CultureInfo.InvariantCulture)));
         }
+        writer.Family("dotnet_gc_pause_seconds_total", "counter", "Time the runtime has been paused for garbage collections.");
+        writer.Sample("dotnet_gc_pause_seconds_total", GC.GetTotalPauseDuration().TotalSeconds);
         writer.Family("dotnet_gc_heap_size_bytes", "gauge", "Bytes currently thought to be allocated on the managed heap.");
         writer.Sample("dotnet_gc_heap_size_bytes", GC.GetTotalMemory(false));
         writer.Family("dotnet_gc_allocated_bytes_total", "counter", "Bytes allocated on the managed heap since the process started.");

@@ -147,7 +147,7 @@ internal sealed class LogSocket(Caller caller, SocketIoConnection connection, IS
             {
                 var sent = evt switch
                 {
-                    { Line: not null } => await connection.EmitEncodedAsync(evt.SocketIoLogMessage, ct),
+                    { IsLine: true } => await connection.EmitEncodedAsync(evt.SocketIoLogMessage, ct),
                     { Type: "status" } => await connection.EmitAsync("status", new StatusPayload(deploymentId, evt.Status!), ct),
                     { Type: "gap" } => await connection.EmitAsync("gap", new GapPayload(deploymentId, evt.From ?? 0), ct),
                     { Type: "end" } => await connection.EmitAsync("end", new StatusPayload(deploymentId, evt.Status!), ct),

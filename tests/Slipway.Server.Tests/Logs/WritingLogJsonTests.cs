@@ -27,11 +27,11 @@ public sealed class WritingLogJsonTests
         var messageJson = LogJson.StreamMessage(line);
         var lineJson = LogJson.LineFromStreamMessage(messageJson);
 
-        var expectedMessage = JsonSerializer.Serialize(StreamMessage.Of(new LogEvent("log", line)), StreamOptions);
+        var expectedMessage = JsonSerializer.Serialize(StreamMessage.Of(line), StreamOptions);
         var expectedLine = JsonSerializer.Serialize(LogEndpoints.Response(line), SlipwayJson.Options);
         Assert.Equal(expectedMessage, Encoding.UTF8.GetString(messageJson));
         Assert.Equal(expectedLine, Encoding.UTF8.GetString(lineJson));
-        var evt = new LogEvent("log", line);
+        var evt = LogEvent.ForLine(line);
         Assert.Equal(expectedMessage, Encoding.UTF8.GetString(evt.Json));
         Assert.Equal(expectedLine, Encoding.UTF8.GetString(evt.LineJson));
     }

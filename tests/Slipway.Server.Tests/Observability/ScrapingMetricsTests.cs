@@ -51,7 +51,7 @@ public sealed class ScrapingMetricsTests : IAsyncLifetime
         Assert.Equal("counter", metrics[Requests].Type);
         Assert.Equal("histogram", metrics[Duration].Type);
         Assert.Equal("gauge", metrics["slipway_http_requests_in_flight"].Type);
-        foreach (var counter in (string[])["process_cpu_seconds_total", "dotnet_gc_collections_total", "dotnet_threadpool_completed_items_total"])
+        foreach (var counter in (string[])["process_cpu_seconds_total", "dotnet_gc_collections_total", "dotnet_gc_pause_seconds_total", "dotnet_threadpool_completed_items_total"])
         {
             Assert.Equal("counter", metrics[counter].Type);
         }
