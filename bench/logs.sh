@@ -14,18 +14,19 @@
 # GET /api/v1/logs/{id}?after=<last seq - 1>&limit=1 every 20 ms), p50/p99/max latency over all subscribers, every
 # line received yes/no, the server's peak RSS (VmHWM, reset before each run through /proc/PID/clear_refs) and CPU time.
 # Bar, per transport: ingest >= 100,000 lines/s, every subscriber gets every line in order, p99 <= 100 ms.
-# Before each measured run a warm-up run of WARMUP_LINES (not counted) lets the JIT settle.
+# Before each measured run, WARMUP_RUNS warm-up runs of WARMUP_LINES (not counted) let the JIT settle: tier-up of the
+# API's own paths (EF queries, JWT, Kestrel) goes on through the first run or two and costs a fifth of the server's CPU.
 #
 # PostgreSQL instead of SQLite: BENCH_POSTGRES="Host=127.0.0.1;Port=55432;Username=postgres" (a database is created
 # for the run and dropped after it; needs psql).
 #
-# Usage: bench/logs.sh   env: LINES=500000 SUBSCRIBERS=10 CLIENT_PROCS=2 CLIENT=lean TRANSPORTS="ws sse socketio" WARMUP_LINES=100000
+# Usage: bench/logs.sh   env: LINES=500000 SUBSCRIBERS=10 CLIENT_PROCS=2 CLIENT=lean TRANSPORTS="ws sse socketio" WARMUP_LINES=300000 WARMUP_RUNS=2
 #                             RUN_TIMEOUT=180 (s per run) BENCH_POSTGRES= SKIP_BUILD=1 KEEP=1
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/engine-common.sh"
 
 export LINES="${LINES:-500000}" SUBSCRIBERS="${SUBSCRIBERS:-10}" CLIENT_PROCS="${CLIENT_PROCS:-2}" CLIENT="${CLIENT:-lean}"
-export TRANSPORTS="${TRANSPORTS:-ws sse socketio}" WARMUP_LINES="${WARMUP_LINES:-100000}" RUN_TIMEOUT="${RUN_TIMEOUT:-180}"
+export TRANSPORTS="${TRANSPORTS:-ws sse socketio}" WARMUP_LINES="${WARMUP_LINES:-300000}" WARMUP_RUNS="${WARMUP_RUNS:-2}" RUN_TIMEOUT="${RUN_TIMEOUT:-180}"
 # Retention must not trim the run's deployment (100,000 lines per deployment by default) while it is measured.
 export Slipway__Logs__MaxLinesPerDeployment=0
 

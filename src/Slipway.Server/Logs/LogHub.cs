@@ -11,7 +11,6 @@ namespace Slipway.Server.Logs;
 internal sealed class LogEvent
 {
     private byte[]? json;
-    private byte[]? lineJson;
     private byte[]? socketIoLogMessage;
 
     private LogEvent(string type, long seq = 0, string? stream = null, string? level = null, byte[]? json = null, string? status = null, long? from = null)
@@ -52,14 +51,13 @@ internal sealed class LogEvent
     /// <summary>The event as a UTF-8 JSON stream message, the same bytes for every follower.</summary>
     public byte[] Json => json ??= StreamMessage.Of(this).ToUtf8();
 
-    /// <summary>A line as REST returns it (<see cref="LogEndpoints.Response"/>), cut from <see cref="Json"/> and shared the same way (Socket.IO's <c>log</c> payload).</summary>
-    public byte[] LineJson => lineJson ??= IsLine ? LogJson.LineFromStreamMessage(Json) : throw new InvalidOperationException("Only a log event has a line.");
-
     /// <summary>
-    /// The whole Engine.IO message a socket sends for this line (<c>42["log",LineJson]</c>: a Socket.IO event on the main
+    /// The whole Engine.IO message a socket sends for this line (<c>42["log",line]</c>, the line in its REST shape: a Socket.IO event on the main
     /// namespace, no ack), built once and sent as is by every socket that follows the line. A race builds it twice, harmlessly.
     /// </summary>
-    public byte[] SocketIoLogMessage => socketIoLogMessage ??= SocketIo.SocketIoConnection.EngineIoLogMessage(LineJson);
+    public byte[] SocketIoLogMessage => socketIoLogMessage ??= IsLine
+        ? SocketIo.SocketIoConnection.EngineIoLogMessage(Json)
+        : throw new InvalidOperationException("Only a log event has a line.");
 }
 
 /// <summary>

@@ -118,15 +118,16 @@ internal sealed class SocketIoConnection(EngineIoSession session, LogSockets log
     public Task<bool> EmitEncodedAsync(byte[] message, CancellationToken ct) => session.SendEncodedMessageAsync(message, ct);
 
     /// <summary>
-    /// The UTF-8 Engine.IO message of a <c>log</c> event on the main namespace without ack, around a line already in JSON:
-    /// <c>4</c> (message) <c>2</c> (EVENT) <c>["log",</c> json <c>]</c>.
+    /// The UTF-8 Engine.IO message of a <c>log</c> event on the main namespace without ack, around a line's stream message
+    /// (<see cref="Logs.LogJson.LineTailOf"/>): <c>4</c> (message) <c>2</c> (EVENT) <c>["log",{</c> the line's fields <c>]</c>.
     /// </summary>
-    public static byte[] EngineIoLogMessage(ReadOnlySpan<byte> lineJson)
+    public static byte[] EngineIoLogMessage(ReadOnlySpan<byte> lineStreamMessage)
     {
-        ReadOnlySpan<byte> head = "42[\"log\","u8;
-        var message = new byte[head.Length + lineJson.Length + 1];
+        ReadOnlySpan<byte> head = "42[\"log\",{"u8;
+        var tail = Logs.LogJson.LineTailOf(lineStreamMessage);
+        var message = new byte[head.Length + tail.Length + 1];
         head.CopyTo(message);
-        lineJson.CopyTo(message.AsSpan(head.Length));
+        tail.CopyTo(message.AsSpan(head.Length));
         message[^1] = (byte)']';
         return message;
     }

@@ -25,7 +25,7 @@ public sealed class WritingLogJsonTests
         };
 
         var messageJson = LogJson.StreamMessage(line);
-        var lineJson = LogJson.LineFromStreamMessage(messageJson);
+        var lineJson = LogJson.LineOf(messageJson);
 
         var expectedMessage = JsonSerializer.Serialize(StreamMessage.Of(line), StreamOptions);
         var expectedLine = JsonSerializer.Serialize(LogEndpoints.Response(line), SlipwayJson.Options);
@@ -33,7 +33,8 @@ public sealed class WritingLogJsonTests
         Assert.Equal(expectedLine, Encoding.UTF8.GetString(lineJson));
         var evt = LogEvent.ForLine(line);
         Assert.Equal(expectedMessage, Encoding.UTF8.GetString(evt.Json));
-        Assert.Equal(expectedLine, Encoding.UTF8.GetString(evt.LineJson));
+        Assert.Equal(expectedLine, Encoding.UTF8.GetString(LogJson.LineOf(evt.Json)));
+        Assert.Equal($"42[\"log\",{expectedLine}]", Encoding.UTF8.GetString(evt.SocketIoLogMessage));
     }
 
     [Theory]
