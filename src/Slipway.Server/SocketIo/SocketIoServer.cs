@@ -125,7 +125,7 @@ internal sealed class SocketIoConnection(EngineIoSession session, LogSockets log
     {
         ReadOnlySpan<byte> head = "42[\"log\",{"u8;
         var tail = Logs.LogJson.LineTailOf(lineStreamMessage);
-        var message = new byte[head.Length + tail.Length + 1];
+        var message = GC.AllocateUninitializedArray<byte>(head.Length + tail.Length + 1, pinned: true); // kept as long as the line (Logs.LogJson.OldAtOnce)
         head.CopyTo(message);
         tail.CopyTo(message.AsSpan(head.Length));
         message[^1] = (byte)']';
