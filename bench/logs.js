@@ -10,6 +10,12 @@ const { fork } = require('child_process');
 const lean = require('./logs-lean');
 const MESSAGE = Buffer.from('"message":"');
 const { readInt, readDecimal } = lean;
+const TIMESTAMP = Buffer.from('"timestamp":"');
+/** Milliseconds since the epoch of "yyyy-MM-ddTHH:mm:ss.fffZ" at buffer[p..]. */
+function isoMs(buffer, p) {
+  const d = (i, n) => { let v = 0; for (let k = 0; k < n; k++) v = v * 10 + buffer[p + i + k] - 48; return v; };
+  return Date.UTC(d(0, 4), d(5, 2) - 1, d(8, 2), d(11, 2), d(14, 2), d(17, 2), d(20, 3));
+}
 const TRACE = !!process.env.TRACE_LATENCY; // prints the first subscriber's latency every 20,000 lines
 const fs = require('fs');
 const http = require('http');
@@ -25,12 +31,14 @@ function worker() {
   process.once('message', (cfg) => {
     const subs = [];
     const hist = new Uint32Array(BUCKETS);
+    const ingestHist = new Uint32Array(BUCKETS);
+    const deliveryHist = new Uint32Array(BUCKETS);
     let reportedFirst = false;
     const finish = () => {
       if (!subs.every((s) => s.done)) return;
       clearTimeout(timer);
       const cpu = process.cpuUsage();
-      process.send({ kind: 'result', subs: subs.map((s) => s.summary()), hist: Array.from(hist), cpu: (cpu.user + cpu.system) / 1e6 }, () => process.exit(0));
+      process.send({ kind: 'result', subs: subs.map((s) => s.summary()), hist: Array.from(hist), ingestHist: Array.from(ingestHist), deliveryHist: Array.from(deliveryHist), cpu: (cpu.user + cpu.system) / 1e6 }, () => process.exit(0));
     };
     const timer = setTimeout(() => {
       for (const s of subs) if (!s.done) { s.error(`timed out after ${cfg.timeoutMs} ms`); s.done = true; }
@@ -109,7 +117,18 @@ function worker() {
         this.markLive();
         if (buffer[m] !== 76 || buffer[m + 1] !== 32) return; // "L "
         const n = readInt(buffer, m + 2);
-        this.line(n, readDecimal(buffer, readInt.end + 1), seq, t);
+        const written = readDecimal(buffer, readInt.end + 1);
+        this.line(n, written, seq, t);
+        // Every 50th line: split the latency at the server's own timestamp (when it took the line in: ms precision)
+        // into write -> taken in (the pipe and the reader) and taken in -> received (fan-out, sockets, this client).
+        if (n % 50 === 0) {
+          const at = buffer.lastIndexOf(TIMESTAMP, m);
+          if (at >= 0) {
+            const appended = isoMs(buffer, at + TIMESTAMP.length);
+            ingestHist[bucketOf(appended - written)]++;
+            deliveryHist[bucketOf(t - appended)]++;
+          }
+        }
       }
       finish(status) {
         if (this.done) return;
@@ -303,17 +322,21 @@ async function run(transport, lines, subscribers, procs) {
   const gc1 = await gcFigures();
   const gc = { pauseMs: (gc1.pause - gc0.pause) * 1000, gen0: gc1.gen0 - gc0.gen0, gen1: gc1.gen1 - gc0.gen1, gen2: gc1.gen2 - gc0.gen2 };
 
-  const hist = new Uint32Array(BUCKETS);
+  const merge = (key) => { const h = new Uint32Array(BUCKETS); for (const r of results) r[key].forEach((v, i) => { h[i] += v; }); return h; };
+  const quantile = (h, p) => { const total = h.reduce((a, b) => a + b, 0); let acc = 0; for (let b = 0; b < BUCKETS; b++) { acc += h[b]; if (acc >= p * total) return bucketMs(b); } return NaN; };
+  const hist = merge('hist');
+  const ingestHist = merge('ingestHist');
+  const deliveryHist = merge('deliveryHist');
   const subs = [];
-  for (const r of results) { r.hist.forEach((v, i) => { hist[i] += v; }); subs.push(...r.subs); }
-  const total = hist.reduce((a, b) => a + b, 0);
-  const pct = (p) => { let acc = 0; for (let b = 0; b < BUCKETS; b++) { acc += hist[b]; if (acc >= p * total) return bucketMs(b); } return NaN; };
+  for (const r of results) subs.push(...r.subs);
+  const pct = (p) => quantile(hist, p);
   const complete = subs.length === subscribers && subs.every((s) => s.errors === 0 && s.lines === lines);
   const ingest = stored && first ? lines / ((stored - first.written) / 1000) : 0;
   const writer = last && first ? lines / ((last.written - first.written) / 1000) : 0;
   return {
     transport, id, status, lines, subscribers, complete, ingest, writer, p50: pct(0.5), p99: pct(0.99), max: Math.max(...subs.map((s) => s.max)),
-    worstP99: Math.max(...subs.map((s) => s.p99)), gc, gaps: subs.reduce((a, s) => a + s.gaps, 0), peak, cpu,
+    worstP99: Math.max(...subs.map((s) => s.p99)), gc,
+    split: { ingestP50: quantile(ingestHist, 0.5), ingestP99: quantile(ingestHist, 0.99), deliveryP50: quantile(deliveryHist, 0.5), deliveryP99: quantile(deliveryHist, 0.99) }, gaps: subs.reduce((a, s) => a + s.gaps, 0), peak, cpu,
     clientCpu: results.reduce((a, r) => a + r.cpu, 0), storedAfterMs: stored && last ? stored - last.written : NaN, errors: subs.flatMap((s) => s.firstErrors).slice(0, 5),
   };
 }
@@ -338,6 +361,7 @@ async function main() {
     console.log(`${name}: ${f(lines, 0)} lines, ${subscribers} subscribers (deployment ${r.id}, ${r.status})`);
     console.log(`  ingest (first line written -> last line stored, polled or finished_at, whichever is earlier): ${f(r.ingest, 0)} lines/s (bar >= 100,000); the build wrote at ${f(r.writer, 0)} lines/s; last line stored ${f(r.storedAfterMs, 0)} ms after it was written`);
     console.log(`  write -> receive latency over all subscribers: p50 ${f(r.p50)} ms, p99 ${f(r.p99)} ms (bar <= 100), max ${f(r.max)} ms; worst subscriber p99 ${f(r.worstP99)} ms`);
+    console.log(`  split at the server's timestamp (every 50th line, ms precision): written -> taken in p50 ${f(r.split.ingestP50)} / p99 ${f(r.split.ingestP99)} ms; taken in -> received p50 ${f(r.split.deliveryP50)} / p99 ${f(r.split.deliveryP99)} ms`);
     console.log(`  every subscriber got every line once, in order: ${r.complete ? 'yes' : 'no'}${r.gaps ? ` (${r.gaps} gap notices: fell behind and caught up from storage)` : ''}`);
     for (const e of r.errors) console.log(`    ${e}`);
     console.log(`  server: peak RSS ${f(r.peak, 0)} MB, CPU ${f(r.cpu)} s during the run; subscriber processes: CPU ${f(r.clientCpu)} s`);
