@@ -108,31 +108,31 @@ internal sealed class LogHub(LogOptions options)
         }
     }
 
-    /// <summary>A ring of the latest events of one deployment; <see cref="End"/> counts every event ever appended.</summary>
+    /// <summary>
+    /// A ring of the latest events of one deployment; <see cref="End"/> counts every event ever appended. Writers (a
+    /// build's pipe readers, status changes) take a lock among themselves; readers take none while there is something to
+    /// read. A pipe reader runs at a lower CPU priority, and a reader that had to wait for it to be scheduled again while
+    /// it held a shared lock would stall every follower of a busy build.
+    /// </summary>
     internal sealed class Feed(int capacity)
     {
         private readonly LogEvent[] ring = new LogEvent[capacity];
-        private readonly Lock gate = new();
+        private readonly Lock writers = new();
         private long end;
         private TaskCompletionSource? waiting;
 
         public int Subscribers { get; set; }
 
-        public long End
-        {
-            get
-            {
-                lock (gate) return end;
-            }
-        }
+        public long End => Volatile.Read(ref end);
 
         public void Append(LogEvent evt)
         {
             TaskCompletionSource? wake;
-            lock (gate)
+            lock (writers)
             {
-                ring[end % ring.Length] = evt;
-                end++;
+                // The slot first, then the count: a reader that sees the count sees the event.
+                Volatile.Write(ref ring[end % ring.Length], evt);
+                Volatile.Write(ref end, end + 1);
                 wake = waiting;
                 waiting = null;
             }
@@ -141,22 +141,32 @@ internal sealed class LogHub(LogOptions options)
 
         /// <summary>
         /// Copies up to <paramref name="max"/> events from <paramref name="cursor"/> on; false when the events at the
-        /// cursor were already overwritten.
+        /// cursor were already overwritten (also when the writers lapped this reader while it copied).
         /// </summary>
         public bool Read(ref long cursor, List<LogEvent> into, int max)
         {
-            lock (gate)
+            var from = cursor;
+            var available = Volatile.Read(ref end);
+            if (available - from >= ring.Length) return false;
+            var to = Math.Min(available, from + max);
+            var count = into.Count;
+            for (var i = from; i < to; i++) into.Add(Volatile.Read(ref ring[i % ring.Length]));
+            // Slot `from` is rewritten by event `from + capacity`, which a writer may be storing before it counts it:
+            // the copy is good only while fewer than `capacity` events exist past `from`.
+            if (Volatile.Read(ref end) - from >= ring.Length)
             {
-                if (end - cursor > ring.Length) return false;
-                for (; cursor < end && into.Count < max; cursor++) into.Add(ring[cursor % ring.Length]);
-                return true;
+                into.RemoveRange(count, into.Count - count);
+                return false;
             }
+            cursor = to;
+            return true;
         }
 
         /// <summary>Completes once an event after <paramref name="cursor"/> exists.</summary>
         public Task WaitAsync(long cursor)
         {
-            lock (gate)
+            if (Volatile.Read(ref end) > cursor) return Task.CompletedTask;
+            lock (writers)
             {
                 if (end > cursor) return Task.CompletedTask;
                 waiting ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
