@@ -15,18 +15,19 @@
 # line received yes/no, the server's peak RSS (VmHWM, reset before each run through /proc/PID/clear_refs) and CPU time.
 # Bar, per transport: ingest >= 100,000 lines/s, every subscriber gets every line in order, p99 <= 100 ms.
 # Before each measured run, WARMUP_RUNS warm-up runs of WARMUP_LINES (not counted) let the JIT settle: tier-up of the
-# API's own paths (EF queries, JWT, Kestrel) goes on through the first run or two and costs a fifth of the server's CPU.
+# server's paths goes on for the first million or so lines (the runtime keeps postponing it while new code is still
+# being compiled) and costs up to a third of the server's CPU meanwhile.
 #
 # PostgreSQL instead of SQLite: BENCH_POSTGRES="Host=127.0.0.1;Port=55432;Username=postgres" (a database is created
 # for the run and dropped after it; needs psql).
 #
-# Usage: bench/logs.sh   env: LINES=500000 SUBSCRIBERS=10 CLIENT_PROCS=5 CLIENT=lean TRANSPORTS="ws sse socketio" WARMUP_LINES=300000 WARMUP_RUNS=2
+# Usage: bench/logs.sh   env: LINES=500000 SUBSCRIBERS=10 CLIENT_PROCS=5 CLIENT=lean TRANSPORTS="ws sse socketio" WARMUP_LINES=300000 WARMUP_RUNS=4
 #                             RUN_TIMEOUT=180 (s per run) BENCH_POSTGRES= SKIP_BUILD=1 KEEP=1
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/engine-common.sh"
 
 export LINES="${LINES:-500000}" SUBSCRIBERS="${SUBSCRIBERS:-10}" CLIENT_PROCS="${CLIENT_PROCS:-5}" CLIENT="${CLIENT:-lean}"
-export TRANSPORTS="${TRANSPORTS:-ws sse socketio}" WARMUP_LINES="${WARMUP_LINES:-300000}" WARMUP_RUNS="${WARMUP_RUNS:-2}" RUN_TIMEOUT="${RUN_TIMEOUT:-180}"
+export TRANSPORTS="${TRANSPORTS:-ws sse socketio}" WARMUP_LINES="${WARMUP_LINES:-300000}" WARMUP_RUNS="${WARMUP_RUNS:-4}" RUN_TIMEOUT="${RUN_TIMEOUT:-180}"
 # Retention must not trim the run's deployment (100,000 lines per deployment by default) while it is measured.
 export Slipway__Logs__MaxLinesPerDeployment=0
 
