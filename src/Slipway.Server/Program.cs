@@ -52,7 +52,10 @@ namespace Slipway.Server
     {
         public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null)
         {
-            var builder = WebApplication.CreateBuilder(args);
+            // Configuration is read once at start-up. Reloading it on change would watch the content root, which (with the
+            // default ./.slipway data directory under it) sees a file event for every database write. A caller's own
+            // --hostBuilder:reloadConfigOnChange comes later in the list and wins.
+            var builder = WebApplication.CreateBuilder(["--hostBuilder:reloadConfigOnChange=false", .. args]);
             configure?.Invoke(builder);
 
             builder.AddHosting();
