@@ -29,7 +29,10 @@ function webSocket(url, headers, onMessage, onClose) {
   const frameState = {};
   const send = (opcode, payload) => { // client frames are masked (RFC 6455 5.3)
     const mask = crypto.randomBytes(4);
-    const head = payload.length < 126 ? Buffer.from([0x80 | opcode, 0x80 | payload.length]) : Buffer.from([0x80 | opcode, 0xfe, payload.length >> 8, payload.length & 255]);
+    let head;
+    if (payload.length < 126) head = Buffer.from([0x80 | opcode, 0x80 | payload.length]);
+    else if (payload.length < 65536) head = Buffer.from([0x80 | opcode, 0xfe, payload.length >> 8, payload.length & 255]);
+    else { head = Buffer.alloc(10); head[0] = 0x80 | opcode; head[1] = 0xff; head.writeBigUInt64BE(BigInt(payload.length), 2); }
     const body = Buffer.from(payload);
     for (let i = 0; i < body.length; i++) body[i] ^= mask[i & 3];
     socket.write(Buffer.concat([head, mask, body]));

@@ -87,7 +87,7 @@ internal static class LogEndpoints
             : throw ApiException.Validation(field, "must be a log sequence number");
     }
 
-    /// <summary>A stored line as every API returns it (REST pages, and Socket.IO's <c>log</c> payload, which <see cref="LogJson.LineOf"/> cuts from the stream message).</summary>
+    /// <summary>A stored line as every API returns it (REST pages, and Socket.IO's <c>log</c> payload, which <see cref="LogJson.LineTailOf"/> cuts from the stream message).</summary>
     internal static LogLineResponse Response(LogLine l) => new(l.Seq, l.DeploymentId, l.Timestamp, l.Level, l.Stream, l.Message);
 
     /// <summary>Lines in <c>seq</c> order after <c>after</c> (or the cursor); <c>limit</c> up to 1000 (default 100).</summary>

@@ -64,16 +64,6 @@ internal static class LogJson
     public static ReadOnlySpan<byte> LineTailOf(ReadOnlySpan<byte> message) =>
         message.StartsWith(TypeLog) ? message[TypeLog.Length..] : throw new ArgumentException("Not a log stream message.", nameof(message));
 
-    /// <summary>The REST shape of a line, as a new array (tests and the rare caller; the hot path uses <see cref="LineTailOf"/>).</summary>
-    public static byte[] LineOf(ReadOnlySpan<byte> message)
-    {
-        var tail = LineTailOf(message);
-        var line = new byte[tail.Length + 1];
-        line[0] = (byte)'{';
-        tail.CopyTo(line.AsSpan(1));
-        return line;
-    }
-
     /// <summary><c>yyyy-MM-ddTHH:mm:ss.fffZ</c> (UTC, milliseconds), as <see cref="SlipwayJson.Timestamp"/> writes it.</summary>
     public static ReadOnlySpan<byte> FormatTimestamp(DateTime value, Span<byte> into)
     {

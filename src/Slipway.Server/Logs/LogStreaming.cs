@@ -19,9 +19,6 @@ internal sealed record StreamMessage(
         ? throw new InvalidOperationException("A line's stream message is written by LogJson.")
         : new StreamMessage(evt.Type, Status: evt.Status, From: evt.From);
 
-    /// <summary>A line through the serializer: what <see cref="LogJson.StreamMessage"/> writes by hand (the OpenAPI schema, and its test).</summary>
-    public static StreamMessage Of(LogLine l) => new("log", l.Seq, l.DeploymentId, l.Timestamp, l.Level, l.Stream, l.Message);
-
     public byte[] ToUtf8() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
 }
 

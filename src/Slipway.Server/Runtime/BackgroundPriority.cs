@@ -3,11 +3,17 @@ using System.Runtime.InteropServices;
 namespace Slipway.Server.Runtime;
 
 /// <summary>
-/// Lowers the calling thread's CPU priority (Linux nice, per thread). The threads that take in log output (pipe readers,
-/// the storage loop) run this way: when the CPU is short, live followers and API requests are served first, and a
-/// process that writes faster than the machine can store and deliver its lines is paced through its pipe. A stalled or
-/// slow subscriber uses no CPU, so it still never slows a build. Raising the nice value needs no privilege; where it
-/// fails (another OS) nothing changes.
+/// Lowers the calling thread's CPU priority (Linux nice, per thread). The log storage loop runs this way: when the CPU is
+/// short, live followers and API requests are served first, storage falls behind, and its backpressure paces a process
+/// that writes faster than the machine can store and deliver its lines through its pipe. A stalled or slow subscriber
+/// uses no CPU, so it still never slows a build. Raising the nice value needs no privilege; where it fails (another
+/// OS) nothing changes.
+/// <para>
+/// Only for a thread that never queues thread-pool work: Linux threads inherit the nice value of the thread that
+/// creates them, .NET's pool creates its workers on the thread that queues work, and processes started from such a
+/// worker would inherit it in turn (a build or an app at nice 10, for good: lowering it again needs privilege). The
+/// pipe readers wake followers and the storage loop, so they keep the normal priority.
+/// </para>
 /// </summary>
 internal static partial class BackgroundPriority
 {

@@ -4,7 +4,7 @@ namespace Slipway.Server.Runtime;
 
 /// <summary>
 /// Cuts a process's output into lines as <c>Process.BeginOutputReadLine</c> did: <c>\n</c>, <c>\r\n</c> and a lone
-/// <c>\r</c> (progress bars) each end a line, and bytes that are not UTF-8 become U+FFFD. A line longer than
+/// <c>\r</c> (progress bars) each end a line, bytes that are not UTF-8 become U+FFFD, and a leading byte order mark is dropped. A line longer than
 /// <see cref="MaxLineBytes"/> is passed on in pieces of that size, so a process that never writes a newline cannot grow
 /// the server's memory (the log writer then cuts each piece to its own limit, with a marker).
 /// </summary>
@@ -18,6 +18,17 @@ internal static class LineSplitter
         var buffer = new byte[64 * 1024];
         var pending = new MemoryStream();
         var afterCr = false;
+        var atStart = true;
+        var emit = (string line) =>
+        {
+            // A byte order mark at the start of the output is dropped, as StreamReader did.
+            if (atStart)
+            {
+                atStart = false;
+                if (line.StartsWith('\uFEFF')) line = line[1..];
+            }
+            onLine(line);
+        };
         int read;
         while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
         {
@@ -33,7 +44,7 @@ internal static class LineSplitter
                     afterCr = false;
                     continue;
                 }
-                Emit(pending, buffer.AsSpan(start, i - start), onLine);
+                Emit(pending, buffer.AsSpan(start, i - start), emit);
                 start = i + 1;
                 afterCr = b == '\r';
             }
@@ -41,10 +52,10 @@ internal static class LineSplitter
             {
                 afterCr = false;
                 pending.Write(buffer, start, read - start);
-                while (pending.Length > MaxLineBytes) EmitPiece(pending, onLine);
+                while (pending.Length > MaxLineBytes) EmitPiece(pending, emit);
             }
         }
-        if (pending.Length > 0) Emit(pending, [], onLine);
+        if (pending.Length > 0) Emit(pending, [], emit);
     }
 
     private static void Emit(MemoryStream pending, ReadOnlySpan<byte> tail, Action<string> onLine)
@@ -63,8 +74,11 @@ internal static class LineSplitter
     private static void EmitPiece(MemoryStream pending, Action<string> onLine)
     {
         var bytes = pending.GetBuffer().AsSpan(0, (int)pending.Length);
+        // Not inside a multi-byte character (at most 3 continuation bytes follow a lead byte); bytes that are not UTF-8
+        // at all (a long run of continuation bytes) are cut where they are, and decode to U+FFFD.
         var cut = MaxLineBytes;
-        while (cut > 0 && (bytes[cut] & 0xC0) == 0x80) cut--; // not inside a multi-byte character
+        while (cut > MaxLineBytes - 3 && (bytes[cut] & 0xC0) == 0x80) cut--;
+        if ((bytes[cut] & 0xC0) == 0x80) cut = MaxLineBytes;
         onLine(Encoding.UTF8.GetString(bytes[..cut]));
         var rest = bytes[cut..].ToArray();
         pending.SetLength(0);

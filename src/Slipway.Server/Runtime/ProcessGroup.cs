@@ -24,6 +24,7 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
     private readonly TaskCompletionSource outputClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int closedStreams;
     private volatile bool shellExited;
+    private volatile bool disposed;
 
     private ProcessGroup(Process process)
     {
@@ -77,23 +78,30 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
     /// <summary>
     /// Reads one pipe on a thread of its own, so that a sink that waits (the log writer paces a build that writes faster
     /// than storage takes it) holds up only this pipe, and never a thread-pool thread that the streams to log
-    /// followers need. Lines are cut as <see cref="LineSplitter"/> says.
+    /// followers need. Lines are cut as <see cref="LineSplitter"/> says. The thread ends when every holder of the pipe's
+    /// other end has closed it (the group's processes exit), and closes the pipe. Lines that arrive after the group was
+    /// disposed (from a process that left the group and kept the pipe) are dropped.
     /// </summary>
     private void StartReader(Stream pipe, string name, LineSink onLine)
     {
         var thread = new Thread(() =>
         {
-            BackgroundPriority.Apply();
             try
             {
-                LineSplitter.Read(pipe, line => onLine(name, line));
+                LineSplitter.Read(pipe, line =>
+                {
+                    if (!disposed) onLine(name, line);
+                });
             }
-            catch (Exception e) when (e is IOException or ObjectDisposedException)
+            catch (IOException)
             {
                 // The pipe went away with the process.
             }
             finally
             {
+                // Reading StandardOutput/StandardError puts Process in synchronous mode, where disposing it leaves the
+                // streams open: close them here, or every command would leak two descriptors until a finalizer ran.
+                pipe.Dispose();
                 StreamClosed();
             }
         }, ReaderStackSize) { IsBackground = true, Name = $"slipway {name} reader" };
@@ -145,6 +153,7 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
     {
         if (!Exited.IsCompleted) await StopAsync(TimeSpan.FromSeconds(2));
         KillAll();
+        disposed = true;
         process.Dispose();
     }
 

@@ -313,4 +313,47 @@ public sealed class FollowingLogsTests : IAsyncLifetime
         // ?token= is for streams only: a plain API call with it is still unauthenticated.
         (await server.GetAsync($"/api/v1/projects?token={Uri.EscapeDataString(user.Token)}")).AssertError(401, "unauthenticated");
     }
+
+    /// <summary>
+    /// The log storage thread runs at a lower CPU priority, and nothing else may inherit it: a thread-pool thread created
+    /// from a lowered thread would be lowered too, and so would every build or app it starts, for good.
+    /// </summary>
+    [Fact]
+    public async Task OnlyTheStorageThreadRunsLowered_ABuildAfterABusyLogRunsAtTheServersPriority()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        static int NiceOf(string statPath)
+        {
+            var stat = File.ReadAllText(statPath);
+            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[16], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        var serverNice = NiceOf("/proc/self/stat");
+
+        var busy = await StartBuildAsync("busy-log-site", 1, "seq 1 50000");
+        await server.WaitForStatusAsync(user.Token, busy, Timeout, "ready");
+        var probe = await StartBuildAsync("nice-probe-site", 1, "awk '{ print \"nice=\" $19 }' /proc/self/stat; sleep 2");
+
+        // While the probe build sleeps, its pipe readers are alive: they keep the normal priority (they wake followers
+        // and the storage loop, i.e. queue thread-pool work, so their priority would spread).
+        using var client = Client();
+        var deadline = DateTime.UtcNow + Timeout;
+        List<string> messages;
+        do
+        {
+            var page = JsonNode.Parse(await client.GetStringAsync($"/api/v1/logs/{probe}?stream=build&limit=1000"))!;
+            messages = page["data"]!.AsArray().Select(l => l!["message"]!.GetValue<string>()).ToList();
+            if (messages.Any(m => m.StartsWith("nice=", StringComparison.Ordinal))) break;
+            await Task.Delay(50);
+        } while (DateTime.UtcNow < deadline);
+        var readers = Directory.EnumerateDirectories("/proc/self/task")
+            .Where(t => File.ReadAllText(Path.Combine(t, "comm")).Trim() is "slipway stdout" or "slipway stderr").ToList();
+        Assert.NotEmpty(readers);
+        Assert.All(readers, t => Assert.Equal(serverNice, NiceOf(Path.Combine(t, "stat"))));
+        await server.WaitForStatusAsync(user.Token, probe, Timeout, "ready");
+        Assert.Contains($"nice={serverNice}", messages);
+        var storageThreads = Directory.EnumerateDirectories("/proc/self/task")
+            .Where(t => File.ReadAllText(Path.Combine(t, "comm")).Trim() == "slipway log wri").ToList();
+        Assert.NotEmpty(storageThreads);
+        Assert.All(storageThreads, t => Assert.Equal(serverNice + Slipway.Server.Runtime.BackgroundPriority.Nice, NiceOf(Path.Combine(t, "stat"))));
+    }
 }

@@ -25,15 +25,15 @@ public sealed class WritingLogJsonTests
         };
 
         var messageJson = LogJson.StreamMessage(line);
-        var lineJson = LogJson.LineOf(messageJson);
+        var lineJson = "{"u8.ToArray().Concat(LogJson.LineTailOf(messageJson).ToArray()).ToArray();
 
-        var expectedMessage = JsonSerializer.Serialize(StreamMessage.Of(line), StreamOptions);
+        var expectedMessage = JsonSerializer.Serialize(
+            new StreamMessage("log", line.Seq, line.DeploymentId, line.Timestamp, line.Level, line.Stream, line.Message), StreamOptions);
         var expectedLine = JsonSerializer.Serialize(LogEndpoints.Response(line), SlipwayJson.Options);
         Assert.Equal(expectedMessage, Encoding.UTF8.GetString(messageJson));
         Assert.Equal(expectedLine, Encoding.UTF8.GetString(lineJson));
         var evt = LogEvent.ForLine(line);
         Assert.Equal(expectedMessage, Encoding.UTF8.GetString(evt.Json));
-        Assert.Equal(expectedLine, Encoding.UTF8.GetString(LogJson.LineOf(evt.Json)));
         Assert.Equal($"42[\"log\",{expectedLine}]", Encoding.UTF8.GetString(evt.SocketIoLogMessage));
     }
 

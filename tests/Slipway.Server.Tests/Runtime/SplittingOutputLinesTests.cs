@@ -56,4 +56,29 @@ public sealed class SplittingOutputLinesTests
         Assert.DoesNotContain(lines, l => l.Contains('\uFFFD', StringComparison.Ordinal));
         Assert.Equal("next", lines[^1]);
     }
+
+    [Fact]
+    public void ALongRunOfBytesThatAreNotUtf8_IsStillCutIntoPieces_AndEnds()
+    {
+        // 2 MiB of UTF-8 continuation bytes and no line end: no character boundary to step back to.
+        var bytes = Enumerable.Repeat((byte)0x80, 2 * LineSplitter.MaxLineBytes + 10).Concat("\nok\n"u8.ToArray()).ToArray();
+
+        var lines = Split(bytes, 64 * 1024);
+
+        Assert.Equal("ok", lines[^1]);
+        Assert.InRange(lines.Count, 3, 4);
+        Assert.All(lines.Take(lines.Count - 1), l => Assert.True(l.Length > 0 && l.All(c => c == '\uFFFD')));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4096)]
+    public void AByteOrderMarkAtTheStart_IsDropped_AndOnlyThere(int step)
+    {
+        var bytes = new byte[] { 0xEF, 0xBB, 0xBF }.Concat(Encoding.UTF8.GetBytes("first\n\uFEFFsecond\n")).ToArray();
+
+        var lines = Split(bytes, step);
+
+        Assert.Equal(["first", "\uFEFFsecond"], lines);
+    }
 }
