@@ -16,7 +16,7 @@ internal sealed partial class LogWriter(IServiceScopeFactory scopes, LogHub hub,
 {
     public const int MaxMessageLength = 16 * 1024;
     private const int BatchSize = 5000;
-    private const int MaxPending = 50_000;
+    private const int MaxPending = 5_000;
     private readonly Channel<LogLine> queue = Channel.CreateUnbounded<LogLine>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<string, StrongBox<long>> sequences = new(StringComparer.Ordinal);
     private long enqueued;
@@ -53,7 +53,9 @@ internal sealed partial class LogWriter(IServiceScopeFactory scopes, LogHub hub,
     /// <summary>
     /// Backpressure: while storage is more than <see cref="MaxPending"/> lines behind, the caller (a build's output
     /// reader) waits, so its pipe fills and the process writing as fast as it can is paced to what the database takes,
-    /// instead of the queue growing without bound. Bounded in time, so a stopped writer cannot hang a caller.
+    /// instead of the queue growing without bound. Bounded in time, so a stopped writer cannot hang a caller. The bound
+    /// is one batch: the storage loop runs at a lower CPU priority, so when the CPU is short storage falls behind first
+    /// and, through this wait, takes the build's pipe reader with it, and live followers are served before new lines.
     /// </summary>
     private void WaitForStorage()
     {
