@@ -37,7 +37,7 @@ internal sealed class LogFollower(LogHub hub, LogWriter writer, IServiceScopeFac
                     foreach (var line in page)
                     {
                         last = line.Seq;
-                        yield return LogEvent.ForLine(line);
+                        yield return LogEvent.ForLine(line, inRing: false);
                     }
                     if (page.Count < BacklogPage) break;
                 }

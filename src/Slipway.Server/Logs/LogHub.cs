@@ -24,7 +24,8 @@ internal sealed class LogEvent
         From = from;
     }
 
-    public static LogEvent ForLine(LogLine line) => new("log", line.Seq, line.Stream, line.Level, LogJson.StreamMessage(line));
+    /// <summary>A line event; <paramref name="inRing"/> when a feed's ring keeps it (see <see cref="LogJson.StreamMessage"/>).</summary>
+    public static LogEvent ForLine(LogLine line, bool inRing = true) => new("log", line.Seq, line.Stream, line.Level, LogJson.StreamMessage(line, inRing));
 
     public static LogEvent ForStatus(string status) => new("status", status: status);
 

@@ -23,7 +23,12 @@ internal static class LogJson
     private static ReadOnlySpan<byte> TypeLog => "{\"type\":\"log\","u8;
 
     /// <summary><c>{"type":"log","seq":...,"deployment_id":...,"timestamp":...,"level":...,"stream":...,"message":...}</c></summary>
-    public static byte[] StreamMessage(LogLine line)
+    /// <param name="line">The line.</param>
+    /// <param name="longLived">
+    /// True for a line a followed deployment's ring keeps (its JSON goes on the pinned object heap, see <see cref="OldAtOnce"/>);
+    /// false for one read back from storage for a single follower, which lives as long as one write.
+    /// </param>
+    public static byte[] StreamMessage(LogLine line, bool longLived = true)
     {
         var output = buffer ??= new ArrayBufferWriter<byte>(512);
         output.ResetWrittenCount();
@@ -40,7 +45,7 @@ internal static class LogJson
         json.WriteString("message"u8, line.Message);
         json.WriteEndObject();
         json.Flush();
-        return OldAtOnce(output.WrittenSpan);
+        return longLived ? OldAtOnce(output.WrittenSpan) : output.WrittenSpan.ToArray();
     }
 
     /// <summary>
