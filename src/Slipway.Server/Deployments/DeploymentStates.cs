@@ -47,7 +47,7 @@ internal sealed class DeploymentStates(SlipwayDb db, LogHub hub, TimeProvider ti
         await AddEventAsync(id, "deployment.status_changed", ct);
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
-        hub.PublishStatus(id, LogFollower.Text(to));
+        hub.PublishStatus(id, to);
         return true;
     }
 

@@ -43,7 +43,7 @@ internal sealed class LogFollower(LogHub hub, LogWriter writer, IServiceScopeFac
                 }
                 if (status is null || (endAtTerminal && Deployment.IsTerminal(status.Value)))
                 {
-                    yield return LogEvent.End(status is null ? "deleted" : Text(status.Value));
+                    yield return LogEvent.End(status is null ? "deleted" : Hosting.ApiEnums.Text(status.Value));
                     yield break;
                 }
             }
@@ -59,7 +59,7 @@ internal sealed class LogFollower(LogHub hub, LogWriter writer, IServiceScopeFac
                 else if (evt.Status is { } status)
                 {
                     yield return evt;
-                    if (endAtTerminal && status is "ready" or "failed" or "canceled")
+                    if (endAtTerminal && evt.IsTerminal)
                     {
                         yield return LogEvent.End(status);
                         yield break;
@@ -88,6 +88,4 @@ internal sealed class LogFollower(LogHub hub, LogWriter writer, IServiceScopeFac
             yield return evt;
         }
     }
-
-    public static string Text(DeploymentStatus status) => Hosting.ApiEnums.Text(status);
 }

@@ -27,7 +27,9 @@ internal sealed class LogEvent
     /// <summary>A line event; <paramref name="inRing"/> when a feed's ring keeps it (see <see cref="LogJson.StreamMessage"/>).</summary>
     public static LogEvent ForLine(LogLine line, bool inRing = true) => new("log", line.Seq, line.Stream, line.Level, LogJson.StreamMessage(line, inRing));
 
-    public static LogEvent ForStatus(string status) => new("status", status: status);
+    /// <summary>A status change; <see cref="IsTerminal"/> says whether the deployment's log ends with it.</summary>
+    public static LogEvent ForStatus(Deployments.DeploymentStatus status) =>
+        new("status", status: Hosting.ApiEnums.Text(status)) { IsTerminal = Deployments.Deployment.IsTerminal(status) };
 
     public static LogEvent End(string status) => new("end", status: status);
 
@@ -46,6 +48,9 @@ internal sealed class LogEvent
     public string? Level { get; }
 
     public string? Status { get; }
+
+    /// <summary>A status that ends the deployment's log (ready, failed, canceled).</summary>
+    public bool IsTerminal { get; private init; }
 
     public long? From { get; }
 
@@ -95,7 +100,7 @@ internal sealed class LogHub(LogOptions options)
         if (published.TryGetValue(line.DeploymentId, out var feed)) feed.Append(LogEvent.ForLine(line));
     }
 
-    public void PublishStatus(string deploymentId, string status)
+    public void PublishStatus(string deploymentId, Deployments.DeploymentStatus status)
     {
         if (published.TryGetValue(deploymentId, out var feed)) feed.Append(LogEvent.ForStatus(status));
     }

@@ -75,7 +75,7 @@ internal static class LogStreaming
                 while (true)
                 {
                     if (!next.IsCompleted && bursts.Held > 0 && !await CoalesceAsync(next, ct)) await bursts.SendHeldAsync(ct);
-                    if (bursts.Held > 64 * 1024) await bursts.SendHeldAsync(ct);
+                    if (bursts.Held > WebSocketBursts.BurstBytes) await bursts.SendHeldAsync(ct);
                     if (!await next) break;
                     var evt = enumerator.Current;
                     await bursts.SendTextAsync(evt.Json, ct);
@@ -139,8 +139,8 @@ internal static class LogStreaming
             var next = enumerator.MoveNextAsync().AsTask();
             while (true)
             {
-                if (!next.IsCompleted && buffer.Length > 0 && buffer.Length <= 64 * 1024) await CoalesceAsync(next, ct);
-                if (!next.IsCompleted || buffer.Length > 64 * 1024)
+                if (!next.IsCompleted && buffer.Length > 0 && buffer.Length <= WebSocketBursts.BurstBytes) await CoalesceAsync(next, ct);
+                if (!next.IsCompleted || buffer.Length > WebSocketBursts.BurstBytes)
                 {
                     await SendAsync();
                     // Without a keep-alive the await below simply waits; with one, a comment goes out every idle period.

@@ -20,6 +20,9 @@ internal sealed class WebSocketBursts
     /// </summary>
     internal static readonly TimeSpan KeepAliveInterval = TimeSpan.FromSeconds(20);
 
+    /// <summary>How much a stream collects before it writes even though more is at hand (every log stream, Socket.IO too).</summary>
+    internal const int BurstBytes = 64 * 1024;
+
     private WebSocketBursts(WebSocket socket, BurstStream? stream)
     {
         Socket = socket;

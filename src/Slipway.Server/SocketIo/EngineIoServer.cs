@@ -283,7 +283,7 @@ internal sealed class EngineIoServer(SocketIoOptions options, TimeProvider time,
         {
             while (await outbound.WaitToReadAsync(session.Closed))
             {
-                while (bursts.Held < 64 * 1024 && outbound.TryRead(out var packet)) await bursts.SendTextAsync(packet, session.Closed);
+                while (bursts.Held < Logs.WebSocketBursts.BurstBytes && outbound.TryRead(out var packet)) await bursts.SendTextAsync(packet, session.Closed);
                 await bursts.SendHeldAsync(session.Closed);
             }
         }

@@ -99,7 +99,7 @@ internal sealed class LogSocket(Caller caller, SocketIoConnection connection, IS
         {
             var deployment = await scope.ServiceProvider.GetRequiredService<DeploymentAccess>().FindAsync(caller, id, Need.Read, ct);
             deploymentId = deployment.Id;
-            ack = new { ok = true, deployment_id = deployment.Id, status = LogFollower.Text(deployment.Status) };
+            ack = new { ok = true, deployment_id = deployment.Id, status = ApiEnums.Text(deployment.Status) };
             follow = token => follower.FollowAsync(deployment.Id, target.After, token);
         }
         else
