@@ -210,6 +210,8 @@ internal static partial class GitHubReceiver
 
     private static JsonDocument Parse(byte[] body)
     {
+        // JsonDocument checks UTF-8 only when a string is read: an invalid byte would surface later as a 500.
+        if (!System.Text.Unicode.Utf8.IsValid(body)) throw new ApiException(400, "invalid_json", "The payload is not valid UTF-8.");
         JsonDocument document;
         try
         {

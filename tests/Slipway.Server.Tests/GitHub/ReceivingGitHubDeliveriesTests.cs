@@ -226,6 +226,15 @@ public sealed class ReceivingGitHubDeliveriesTests : IAsyncLifetime
             ["X-Hub-Signature-256"] = await github.SignAsync(hook.Secret, notJson),
         })).AssertError(400, "invalid_json");
 
+        byte[] invalidUtf8 = [.. "{\"ref\":\""u8, 0xff, .. "\"}"u8];
+        var raw = new ByteArrayContent(invalidUtf8);
+        raw.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        (await server.SendAsync(HttpMethod.Post, new Uri(hook.Url).PathAndQuery, raw, headers: new Dictionary<string, string>
+        {
+            ["X-GitHub-Event"] = "push", ["X-GitHub-Delivery"] = Guid.NewGuid().ToString(),
+            ["X-Hub-Signature-256"] = Server.GitHub.GitHubSecrets.Sign(hook.Secret, invalidUtf8),
+        })).AssertError(400, "invalid_json");
+
         var noDelivery = await server.SendAsync(HttpMethod.Post, new Uri(hook.Url).PathAndQuery, OctokitWebhooks.Serialize(payload),
             headers: new Dictionary<string, string>
             {
