@@ -27,6 +27,7 @@ if (migrateOnly || reencryptSecrets)
 {
     var applied = await app.Services.GetRequiredService<MigrationRunner>().MigrateAsync(CancellationToken.None);
     Console.WriteLine($"Applied {applied} migration(s).");
+    await app.Services.GetRequiredService<RepoCredentials>().SealPlaintextAsync(CancellationToken.None);
     if (!reencryptSecrets) return 0;
     var failed = 0;
     foreach (var (what, pass) in new (string, Func<CancellationToken, Task<ReencryptResult>>)[]
@@ -34,6 +35,7 @@ if (migrateOnly || reencryptSecrets)
                  ("env var value(s)", app.Services.GetRequiredService<EnvVarSecrets>().ReencryptAllAsync),
                  ("GitHub webhook secret(s)", app.Services.GetRequiredService<GitHubSecrets>().ReencryptAllAsync),
                  ("webhook endpoint secret(s)", app.Services.GetRequiredService<WebhookDirectory>().ReencryptAllAsync),
+                 ("repository credential(s)", app.Services.GetRequiredService<RepoCredentials>().ReencryptAllAsync),
              })
     {
         var result = await pass(CancellationToken.None);

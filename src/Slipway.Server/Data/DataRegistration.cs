@@ -12,7 +12,8 @@ internal static class DataRegistration
     {
         var options = builder.Configuration.GetSection(DatabaseOptions.SectionName).Get<DatabaseOptions>() ?? new DatabaseOptions();
         var dataDirectory = builder.Configuration.DataDirectory();
-        Directory.CreateDirectory(dataDirectory);
+        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(dataDirectory);
+        else Directory.CreateDirectory(dataDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<OutboxSignal>();
         builder.Services.AddDbContextPool<SlipwayDb>((services, db) =>
@@ -28,6 +29,7 @@ internal static class DataRegistration
                         DefaultTimeout = 30,
                         Pooling = true,
                     };
+                    if (connection.Mode != SqliteOpenMode.Memory) OwnerOnly(connection.DataSource);
                     db.UseSqlite(connection.ToString()).AddInterceptors(new SqlitePragmas());
                     break;
                 case DatabaseProvider.Postgres:
@@ -44,6 +46,28 @@ internal static class DataRegistration
         });
         builder.Services.AddSingleton<MigrationRunner>();
         return builder;
+    }
+
+    /// <summary>
+    /// SQLite gives the WAL and shared-memory files the mode of the database file: creating that one 0600 (and narrowing
+    /// files an earlier version left 0644) keeps all three, and the secrets in them, readable by the owner only.
+    /// </summary>
+    private static void OwnerOnly(string path)
+    {
+        if (OperatingSystem.IsWindows() || path is "" or ":memory:") return;
+        const UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        try
+        {
+            // Empty is a valid new database to SQLite.
+            new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = mode }).Dispose();
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+        }
+        foreach (var file in new[] { path, path + "-wal", path + "-shm" })
+        {
+            if (File.Exists(file)) File.SetUnixFileMode(file, mode);
+        }
     }
 
     /// <summary>

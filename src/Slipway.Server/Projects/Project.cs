@@ -19,7 +19,11 @@ internal sealed class Project : IHasId
     public required string Id { get; init; }
     public required string WorkspaceId { get; init; }
     public required string Name { get; set; }
+    /// <summary>With <c>****</c> in place of a credential, which is in <see cref="RepoCredentialSealed"/> (see RepoCredentials).</summary>
     public required string RepoUrl { get; set; }
+    /// <summary>nonce ‖ ciphertext ‖ tag of the URL's user-info part; null when the URL has none.</summary>
+    public byte[]? RepoCredentialSealed { get; set; }
+    public string? RepoCredentialKeyId { get; set; }
     public required string Branch { get; set; }
     public string? BuildCommand { get; set; }
     public string? StartCommand { get; set; }

@@ -33,6 +33,9 @@ internal static class ProjectEndpoints
     {
         builder.Services.AddSingleton(builder.Configuration.GetSection(ProjectOptions.SectionName).Get<ProjectOptions>() ?? new ProjectOptions());
         builder.Services.AddSingleton<ProjectReadCache>();
+        builder.Services.AddSingleton<RepoCredentials>();
+        // After the migrations (registered first, by AddHosting): rows from before credentials were sealed.
+        builder.Services.AddHostedService<RepoCredentialSealing>();
         return builder;
     }
 
@@ -48,7 +51,7 @@ internal static class ProjectEndpoints
     }
 
     private static async Task<Created<ProjectResponse>> CreateAsync(CreateProjectRequest body, Caller caller, Access access, SlipwayDb db,
-        ProjectOptions options, RouterOptions router, Supervisor supervisor, ProjectReadCache cache, RouteSync routes, TimeProvider time,
+        ProjectOptions options, RepoCredentials credentials, RouterOptions router, Supervisor supervisor, ProjectReadCache cache, RouteSync routes, TimeProvider time,
         CancellationToken ct)
     {
         var v = new Validator()
@@ -69,12 +72,13 @@ internal static class ProjectEndpoints
         var now = time.UtcNowMs();
         var project = new Project
         {
-            Id = Ids.New(time), WorkspaceId = workspaceId, Name = body.Name!, RepoUrl = body.RepoUrl!, Branch = body.Branch ?? "main",
+            Id = Ids.New(time), WorkspaceId = workspaceId, Name = body.Name!, RepoUrl = "", Branch = body.Branch ?? "main",
             BuildCommand = ProjectRules.Blank(body.BuildCommand), StartCommand = ProjectRules.Blank(body.StartCommand), Port = body.Port ?? 3000,
             Framework = ProjectRules.ParseFramework(body.Framework) ?? Framework.Auto, RootDirectory = ProjectRules.Blank(body.RootDirectory),
             OutputDirectory = ProjectRules.Blank(body.OutputDirectory), HealthCheckPath = body.HealthCheckPath ?? "/", AutoDeploy = body.AutoDeploy ?? true,
             CreatedAt = now, UpdatedAt = now,
         };
+        credentials.Store(project, body.RepoUrl!);
         db.Projects.Add(project);
         db.Environments.Add(new ProjectEnvironment
         {
@@ -103,7 +107,7 @@ internal static class ProjectEndpoints
     }
 
     private static async Task<ProjectResponse> UpdateAsync(string id, UpdateProjectRequest body, Caller caller, Access access, SlipwayDb db,
-        ProjectOptions options, RouterOptions router, Supervisor supervisor, ProjectReadCache cache, RouteSync routes, TimeProvider time,
+        ProjectOptions options, RepoCredentials credentials, RouterOptions router, Supervisor supervisor, ProjectReadCache cache, RouteSync routes, TimeProvider time,
         CancellationToken ct)
     {
         var v = new Validator().Check(body.Name is null || ProjectRules.IsDnsLabel(body.Name), "name",
@@ -123,7 +127,8 @@ internal static class ProjectEndpoints
             }
         }
         project.Name = body.Name ?? project.Name;
-        project.RepoUrl = body.RepoUrl ?? project.RepoUrl;
+        // The masked URL a GET returned, sent back unchanged, keeps the stored credential.
+        if (body.RepoUrl is not null && body.RepoUrl != project.RepoUrl) credentials.Store(project, body.RepoUrl);
         project.Branch = body.Branch ?? project.Branch;
         project.BuildCommand = body.BuildCommand is null ? project.BuildCommand : ProjectRules.Blank(body.BuildCommand);
         project.StartCommand = body.StartCommand is null ? project.StartCommand : ProjectRules.Blank(body.StartCommand);
