@@ -115,6 +115,30 @@ public sealed class RotatingSecretKeysTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Rotation_ReencryptMovesRepositoryCredentialsToTheNewKey()
+    {
+        const string url = "https://deploy:tok-rotated@git.example.com/a/b.git";
+        string projectId;
+        await using (var before = await StartAsync(OnlyA))
+        {
+            var user = await before.RegisterUserAsync();
+            projectId = (await before.CreateProjectAsync(user.Token, extra: new { repo_url = url }))["id"]!.GetValue<string>();
+        }
+
+        await using (var rotated = await StartAsync(AThenB))
+        {
+            var credentials = rotated.Service<Server.Projects.RepoCredentials>();
+            Assert.Equal(new ReencryptResult(1, 0), await credentials.ReencryptAllAsync(CancellationToken.None));
+            Assert.Equal(new ReencryptResult(0, 0), await credentials.ReencryptAllAsync(CancellationToken.None));
+        }
+
+        await using var after = await StartAsync(OnlyB);
+        var project = await after.WithDbAsync(db => db.Projects.SingleAsync(p => p.Id == projectId));
+        Assert.Equal("B", project.RepoCredentialKeyId);
+        Assert.Equal(url, after.Service<Server.Projects.RepoCredentials>().CloneUrl(project));
+    }
+
+    [Fact]
     public async Task ReencryptPass_ValueThatDoesNotOpen_IsCountedAndLeftAsItIs()
     {
         Seeded seeded;
@@ -182,6 +206,7 @@ public sealed class RotatingSecretKeysTests : IAsyncLifetime
         // Every kind of sealed secret goes through the same pass and reports itself.
         Assert.Contains("Re-encrypted 0 GitHub webhook secret(s); 0 could not be opened.", stdout, StringComparison.Ordinal);
         Assert.Contains("Re-encrypted 0 webhook endpoint secret(s); 0 could not be opened.", stdout, StringComparison.Ordinal);
+        Assert.Contains("Re-encrypted 0 repository credential(s); 0 could not be opened.", stdout, StringComparison.Ordinal);
         await using var after = await StartAsync(OnlyB);
         await AssertValuesAsync(after, seeded);
         Assert.All(await KeyIdsAsync(after), id => Assert.Equal("B", id));
