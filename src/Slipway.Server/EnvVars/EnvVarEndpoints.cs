@@ -138,13 +138,22 @@ internal static partial class EnvVarEndpoints
             return null;
         }
         string text;
+        try
+        {
+            // The value is kept as a JsonElement, so its bytes are decoded only here: invalid UTF-8 or an escaped unpaired
+            // surrogate is a malformed body, as in the typed string fields of every other request.
+            text = element.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw new ApiException(400, "invalid_json", "The value is not valid UTF-8 or holds an unpaired surrogate.");
+        }
         int bytes;
         try
         {
-            text = element.GetString()!;
             bytes = StrictUtf8.GetByteCount(text);
         }
-        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+        catch (ArgumentException)
         {
             v.Check(false, "value", "must be valid Unicode text");
             return null;

@@ -1,3 +1,4 @@
+using System.Text;
 using Microsoft.EntityFrameworkCore;
 using System.Text.Json.Nodes;
 using Slipway.Server.Auth;
@@ -24,6 +25,19 @@ public sealed class ManagingEnvVarsTests : IAsyncLifetime
     {
         response.AssertError(400, "validation_failed");
         Assert.Contains(response.Json["error"]!["details"]!.AsArray(), d => d!["field"]!.GetValue<string>() == field);
+    }
+
+    [Fact]
+    public async Task Set_ValueWithInvalidUtf8OrAnUnpairedSurrogate_Is400InvalidJson()
+    {
+        var (user, projectId) = await ProjectAsync();
+        var body = new ByteArrayContent([.. Encoding.UTF8.GetBytes($"{{\"project_id\":\"{projectId}\",\"key\":\"K\",\"value\":\""), 0xff, .. "\"}"u8]);
+        body.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+
+        (await server.SendAsync(HttpMethod.Post, "/api/v1/env", body, user.Token)).AssertError(400, "invalid_json");
+        // As in every typed string field of every other body.
+        (await server.SendAsync(HttpMethod.Post, "/api/v1/env", $"{{\"project_id\":\"{projectId}\",\"key\":\"K\",\"value\":\"\\ud800\"}}",
+            user.Token)).AssertError(400, "invalid_json");
     }
 
     [Fact]
