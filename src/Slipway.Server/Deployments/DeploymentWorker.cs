@@ -153,7 +153,8 @@ internal sealed partial class DeploymentWorker(
                 deployment.BuildStartedAt = time.UtcNowMs();
                 await db.SaveChangesAsync(ct);
                 var phase = Stopwatch.StartNew();
-                var checkout = await git.CheckoutAsync(scope.ServiceProvider.GetRequiredService<RepoCredentials>().CloneUrl(project), deployment.Branch, deployment.RequestedCommitSha, workDirectory,
+                var cloneUrl = scope.ServiceProvider.GetRequiredService<RepoCredentials>().CloneUrl(project);
+                var checkout = await git.CheckoutAsync(cloneUrl, deployment.Branch, deployment.RequestedCommitSha, workDirectory,
                     (stream, line) => Log("system", line), ct);
                 timings["clone_ms"] = phase.ElapsedMilliseconds;
                 deployment.CommitSha = checkout.CommitSha;
