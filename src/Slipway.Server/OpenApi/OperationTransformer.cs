@@ -94,9 +94,20 @@ internal sealed class OperationTransformer : IOpenApiOperationTransformer
             response.Content ??= new Dictionary<string, OpenApiMediaType>(StringComparer.Ordinal);
             foreach (var contentType in produced.ContentTypes.Where(c => !response.Content.ContainsKey(c)))
             {
-                response.Content[contentType] = new OpenApiMediaType { Schema = await context.GetOrCreateSchemaAsync(produced.Type!, null, cancellationToken) };
+                response.Content[contentType] = new OpenApiMediaType { Schema = await ComponentAsync(context, document, produced.Type!, cancellationToken) };
             }
         }
+    }
+
+    /// <summary>The type's schema as a shared component (named like the generator names them: <c>PageOfX</c>), referenced.</summary>
+    private static async Task<IOpenApiSchema> ComponentAsync(OpenApiOperationTransformerContext context, OpenApiDocument document, Type type,
+        CancellationToken ct)
+    {
+        var id = type.IsGenericType
+            ? $"{type.Name[..type.Name.IndexOf('`', StringComparison.Ordinal)]}Of{string.Concat(type.GetGenericArguments().Select(a => a.Name))}"
+            : type.Name;
+        if (document.Components?.Schemas?.ContainsKey(id) != true) document.AddComponent(id, await context.GetOrCreateSchemaAsync(type, null, ct));
+        return new OpenApiSchemaReference(id, document);
     }
 
     /// <summary>Whether the caller names a workspace or project in the query or the body: one it cannot see is 404.</summary>
