@@ -136,7 +136,7 @@ internal static class ApiKeyEndpoints
         var query = db.ApiKeys.Where(k => k.RevokedAt == null);
         if (caller.IsApiKey)
         {
-            if (workspaceId is not null && workspaceId != caller.KeyWorkspaceId) throw ApiException.NotFound("Workspace", workspaceId);
+            if (workspaceId is not null) await access.RequireWorkspaceReadAsync(caller, workspaceId, ct);
             query = query.Where(k => k.WorkspaceId == caller.KeyWorkspaceId);
             if (caller.KeyProjectId is { } only) query = query.Where(k => k.ProjectId == only);
         }

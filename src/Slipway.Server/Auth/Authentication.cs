@@ -18,7 +18,7 @@ internal static class Authentication
     {
         if (Required(context) is { } required)
         {
-            (await AuthenticateAsync(context, required.Endpoint.Metadata.GetMetadata<QueryToken>() is not null)).Attach(context);
+            (await AuthenticateAsync(context, required.Endpoint.Metadata.GetMetadata<QueryToken>()?.Allows(context.Request) == true)).Attach(context);
         }
         await next(context);
     });

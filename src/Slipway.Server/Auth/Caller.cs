@@ -49,8 +49,15 @@ internal sealed record Caller(
 /// <summary>Endpoint metadata: the scope an operation needs (read by the auth middleware and the OpenAPI document).</summary>
 internal sealed record RequiredScope(string Scope);
 
-/// <summary>Endpoint metadata: the token may come as <c>?token=</c> (WebSocket, EventSource cannot set headers).</summary>
-internal sealed record QueryToken;
+/// <summary>
+/// Endpoint metadata: the token may come as <c>?token=</c> (WebSocket, EventSource cannot set headers); on an endpoint that
+/// also answers plain pages, only when it streams (<c>?follow=true</c>).
+/// </summary>
+internal sealed record QueryToken(bool FollowOnly)
+{
+    public bool Allows(HttpRequest request) =>
+        !FollowOnly || string.Equals(request.Query["follow"], "true", StringComparison.OrdinalIgnoreCase);
+}
 
 /// <summary>Endpoint metadata: no credentials needed.</summary>
 internal sealed record Anonymous;
@@ -60,8 +67,8 @@ internal static class ScopeConventions
     public static TBuilder RequireScope<TBuilder>(this TBuilder builder, string scope) where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new RequiredScope(scope));
 
-    public static TBuilder AllowQueryToken<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
-        builder.WithMetadata(new QueryToken());
+    public static TBuilder AllowQueryToken<TBuilder>(this TBuilder builder, bool followOnly = false) where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new QueryToken(followOnly));
 
     public static TBuilder Anonymous<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new Anonymous());

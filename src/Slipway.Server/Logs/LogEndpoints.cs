@@ -29,13 +29,13 @@ internal static class LogEndpoints
     public static IEndpointRouteBuilder MapLogEndpoints(this IEndpointRouteBuilder app)
     {
         var logs = app.MapGroup("/api/v1/logs").WithTags("Logs");
-        logs.MapGet("/{deploymentId}", ListAsync).RequireScope(Scopes.LogsRead).AllowQueryToken()
+        logs.MapGet("/{deploymentId}", ListAsync).RequireScope(Scopes.LogsRead).AllowQueryToken(followOnly: true)
             .Produces<Page<LogLineResponse>>(StatusCodes.Status200OK).Produces<StreamMessage>(StatusCodes.Status200OK, "application/x-ndjson");
         logs.MapGet("/{deploymentId}/events", EventsAsync).RequireScope(Scopes.LogsRead).AllowQueryToken()
             .Produces<StreamMessage>(StatusCodes.Status200OK, "text/event-stream");
         logs.MapGet("/{deploymentId}/stream", WebSocketAsync).RequireScope(Scopes.LogsRead).AllowQueryToken()
             .Produces(StatusCodes.Status101SwitchingProtocols);
-        app.MapGet("/api/v1/projects/{projectId}/logs", ProjectLogsAsync).RequireScope(Scopes.LogsRead).AllowQueryToken().WithTags("Logs")
+        app.MapGet("/api/v1/projects/{projectId}/logs", ProjectLogsAsync).RequireScope(Scopes.LogsRead).AllowQueryToken(followOnly: true).WithTags("Logs")
             .Produces<Page<LogLineResponse>>(StatusCodes.Status200OK).Produces<StreamMessage>(StatusCodes.Status200OK, "application/x-ndjson");
         return app;
     }

@@ -73,9 +73,12 @@ internal static class ObservabilityEndpoints
 
     public static IEndpointRouteBuilder MapObservabilityEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/health", HealthAsync).Anonymous().WithTags("Health");
-        app.MapGet("/ready", Ready).Anonymous().WithTags("Health");
-        app.MapGet("/metrics", Metrics).Anonymous().WithTags("Health");
+        // The answer is the report itself, 503 included (not the error shape): monitors read both the same way.
+        app.MapGet("/health", HealthAsync).Anonymous().WithTags("Health")
+            .Produces<HealthResponse>(StatusCodes.Status200OK).Produces<HealthResponse>(StatusCodes.Status503ServiceUnavailable);
+        app.MapGet("/ready", Ready).Anonymous().WithTags("Health")
+            .Produces<ReadyResponse>(StatusCodes.Status200OK).Produces<ReadyResponse>(StatusCodes.Status503ServiceUnavailable);
+        app.MapGet("/metrics", Metrics).Anonymous().WithTags("Health").Produces<string>(StatusCodes.Status200OK, "text/plain");
         return app;
     }
 

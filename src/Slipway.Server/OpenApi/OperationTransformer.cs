@@ -1,6 +1,8 @@
 using System.Reflection;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.AspNetCore.Mvc.ApiExplorer;
+using Microsoft.AspNetCore.Mvc.ModelBinding;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 using Slipway.Server.Auth;
@@ -19,7 +21,7 @@ internal sealed class OperationTransformer : IOpenApiOperationTransformer
 {
     public const string ScopeExtension = "x-required-scope";
 
-    public Task TransformAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    public async Task TransformAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
     {
         var description = context.Description;
         var metadata = description.ActionDescriptor.EndpointMetadata;
@@ -74,17 +76,46 @@ internal sealed class OperationTransformer : IOpenApiOperationTransformer
             }
         }
 
-        foreach (var status in ErrorStatuses(method, route, scope is not null && !anonymous, operation.RequestBody is not null, metadata))
+        foreach (var status in ErrorStatuses(method, route, scope is not null && !anonymous, operation.RequestBody is not null, NamesOwner(description),
+                     metadata))
         {
             var key = status.ToString(System.Globalization.CultureInfo.InvariantCulture);
             // A status the endpoint declared without a body (.Produces(404)) still gets the one error shape.
             if (operation.Responses.TryGetValue(key, out var existing) && existing.Content is { Count: > 0 }) continue;
             operation.Responses[key] = ApiComponents.ErrorResponse(document, status);
         }
-        return Task.CompletedTask;
+
+        // An endpoint that answers one status in two forms (a page as JSON, or with ?follow=true a stream as NDJSON)
+        // declares both; the generator keeps only the last, so the others are added back here.
+        foreach (var produced in metadata.OfType<IProducesResponseTypeMetadata>().Where(p => p.StatusCode < 400 && p.Type is not null))
+        {
+            var key = produced.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (!operation.Responses.TryGetValue(key, out var existing) || existing is not OpenApiResponse response) continue;
+            response.Content ??= new Dictionary<string, OpenApiMediaType>(StringComparer.Ordinal);
+            foreach (var contentType in produced.ContentTypes.Where(c => !response.Content.ContainsKey(c)))
+            {
+                response.Content[contentType] = new OpenApiMediaType { Schema = await ComponentAsync(context, document, produced.Type!, cancellationToken) };
+            }
+        }
     }
 
-    private static SortedSet<int> ErrorStatuses(string method, string route, bool authenticated, bool hasBody, IList<object> metadata)
+    /// <summary>The type's schema as a shared component (named like the generator names them: <c>PageOfX</c>), referenced.</summary>
+    private static async Task<IOpenApiSchema> ComponentAsync(OpenApiOperationTransformerContext context, OpenApiDocument document, Type type,
+        CancellationToken ct)
+    {
+        var id = type.IsGenericType
+            ? $"{type.Name[..type.Name.IndexOf('`', StringComparison.Ordinal)]}Of{string.Concat(type.GetGenericArguments().Select(a => a.Name))}"
+            : type.Name;
+        if (document.Components?.Schemas?.ContainsKey(id) != true) document.AddComponent(id, await context.GetOrCreateSchemaAsync(type, null, ct));
+        return new OpenApiSchemaReference(id, document);
+    }
+
+    /// <summary>Whether the caller names a workspace or project in the query or the body: one it cannot see is 404.</summary>
+    private static bool NamesOwner(ApiDescription description) => description.ParameterDescriptions.Any(p =>
+        p.Name is "workspace_id" or "project_id"
+        || (p.Source == BindingSource.Body && (p.Type.GetProperty("WorkspaceId") ?? p.Type.GetProperty("ProjectId")) is not null));
+
+    private static SortedSet<int> ErrorStatuses(string method, string route, bool authenticated, bool hasBody, bool namesOwner, IList<object> metadata)
     {
         var statuses = new SortedSet<int> { 400, 429, 500 };
         if (authenticated)
@@ -92,7 +123,7 @@ internal sealed class OperationTransformer : IOpenApiOperationTransformer
             statuses.Add(401);
             statuses.Add(403);
         }
-        if (route.Contains('{', StringComparison.Ordinal)) statuses.Add(404);
+        if (route.Contains('{', StringComparison.Ordinal) || (authenticated && namesOwner)) statuses.Add(404);
         if (method is "POST" or "PUT" or "PATCH") statuses.Add(409);
         if (hasBody)
         {

@@ -94,7 +94,11 @@ internal static class ProjectEndpoints
         [Microsoft.AspNetCore.Mvc.FromQuery(Name = "workspace_id")] string? workspaceId, CancellationToken ct)
     {
         var query = access.VisibleProjects(caller);
-        if (workspaceId is not null) query = query.Where(p => p.WorkspaceId == workspaceId);
+        if (workspaceId is not null)
+        {
+            await access.RequireWorkspaceReadAsync(caller, workspaceId, ct);
+            query = query.Where(p => p.WorkspaceId == workspaceId);
+        }
         var rows = await query.ToPageAsync(page, p => p, ct);
         return new Page<ProjectResponse>(await ResponsesAsync(db, cache, router, supervisor, rows.Data, ct), rows.NextCursor);
     }

@@ -124,8 +124,16 @@ internal static class WebhookEndpoints
         var visible = access.VisibleWorkspaceIds(caller);
         var query = db.WebhookEndpoints.Where(w => visible.Contains(w.WorkspaceId));
         if (caller.KeyProjectId is { } only) query = query.Where(w => w.ProjectId == only);
-        if (projectId is not null) query = query.Where(w => w.ProjectId == projectId);
-        if (workspaceId is not null) query = query.Where(w => w.WorkspaceId == workspaceId);
+        if (projectId is not null)
+        {
+            var (project, _) = await access.ProjectAsync(caller, projectId, Need.Read, ct);
+            query = query.Where(w => w.ProjectId == project.Id);
+        }
+        if (workspaceId is not null)
+        {
+            await access.RequireWorkspaceReadAsync(caller, workspaceId, ct);
+            query = query.Where(w => w.WorkspaceId == workspaceId);
+        }
         return await query.ToPageAsync(page, w => WebhookResponse.From(w), ct);
     }
 

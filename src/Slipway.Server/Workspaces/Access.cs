@@ -47,6 +47,16 @@ internal sealed class Access(SlipwayDb db, ProjectReadCache projects)
         return role;
     }
 
+    /// <summary>
+    /// A <c>?workspace_id=</c> filter on a list: 404 when the caller cannot see that workspace (like any foreign filter),
+    /// 403 for a project-restricted key, which reads nothing at workspace level (the same answer for any id).
+    /// </summary>
+    public async Task RequireWorkspaceReadAsync(Caller caller, string workspaceId, CancellationToken ct)
+    {
+        if (caller.KeyProjectId is not null) throw ApiException.Forbidden("This API key is restricted to one project.");
+        _ = await RoleAsync(caller, workspaceId, ct) ?? throw ApiException.NotFound("Workspace", workspaceId);
+    }
+
     /// <summary>Loads a project the caller can see (404 otherwise) and checks the role the action needs.</summary>
     public async Task<(Project Project, WorkspaceRole Role)> ProjectAsync(Caller caller, string? projectId, Need need, CancellationToken ct,
         string field = "project_id")

@@ -51,6 +51,43 @@ public sealed class SeeingOnlyYourOwnWorkspaceTests : IAsyncLifetime
         Assert.DoesNotContain(theirKey.Id(), (await server.GetAsync("/api/v1/api-keys", me.Token)).Ids());
     }
 
+    [Theory]
+    [InlineData("/api/v1/projects?workspace_id={workspace}")]
+    [InlineData("/api/v1/api-keys?workspace_id={workspace}")]
+    [InlineData("/api/v1/webhooks?workspace_id={workspace}")]
+    [InlineData("/api/v1/webhooks?project_id={project}")]
+    [InlineData("/api/v1/usage?workspace_id={workspace}")]
+    [InlineData("/api/v1/deployments?project_id={project}")]
+    [InlineData("/api/v1/builds?project_id={project}")]
+    [InlineData("/api/v1/domains?project_id={project}")]
+    [InlineData("/api/v1/env?project_id={project}")]
+    public async Task ListFilteredByAnotherWorkspacesOwner_IsNotFound_ForUsersAndKeys(string list)
+    {
+        var me = await server.RegisterUserAsync();
+        var other = await server.RegisterUserAsync();
+        var theirProject = await server.CreateProjectAsync(other.Token);
+        var url = list.Replace("{workspace}", other.WorkspaceId, StringComparison.Ordinal).Replace("{project}", theirProject.Id(), StringComparison.Ordinal);
+
+        (await server.GetAsync(url, me.Token)).AssertError(404, "not_found");
+        (await server.GetAsync(url, await server.KeyAsync(me.Token))).AssertError(404, "not_found");
+    }
+
+    [Theory]
+    [InlineData("/api/v1/projects?workspace_id={workspace}")]
+    [InlineData("/api/v1/api-keys?workspace_id={workspace}")]
+    [InlineData("/api/v1/webhooks?workspace_id={workspace}")]
+    [InlineData("/api/v1/usage")]
+    [InlineData("/api/v1/workspaces")]
+    [InlineData("/api/v1/workspaces/{workspace}")]
+    public async Task ProjectRestrictedKey_WorkspaceLevelRead_Returns403(string read)
+    {
+        var owner = await server.RegisterUserAsync();
+        var project = await server.CreateProjectAsync(owner.Token);
+        var key = await server.KeyAsync(owner.Token, ["*"], new { project_id = project.Id() });
+
+        (await server.GetAsync(read.Replace("{workspace}", owner.WorkspaceId, StringComparison.Ordinal), key)).AssertError(403, "forbidden");
+    }
+
     [Fact]
     public async Task Key_OtherWorkspacesThingsAreNotFound()
     {

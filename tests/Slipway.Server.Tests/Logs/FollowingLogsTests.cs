@@ -312,6 +312,9 @@ public sealed class FollowingLogsTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Unauthorized, await RefusedUpgradeAsync(""));
         // ?token= is for streams only: a plain API call with it is still unauthenticated.
         (await server.GetAsync($"/api/v1/projects?token={Uri.EscapeDataString(user.Token)}")).AssertError(401, "unauthenticated");
+        (await server.GetAsync($"/api/v1/logs/{id}?token={Uri.EscapeDataString(user.Token)}")).AssertError(401, "unauthenticated");
+        (await server.GetAsync($"/api/v1/logs/{id}?follow=false&token={Uri.EscapeDataString(stranger.Token)}")).AssertError(401, "unauthenticated");
+        (await server.GetAsync($"/api/v1/logs/{id}?follow=true&token={Uri.EscapeDataString(stranger.Token)}")).AssertError(404, "not_found");
     }
 
     /// <summary>
