@@ -75,10 +75,10 @@ internal sealed class TargetGuard(WebhookOptions options)
             if (Zero(b.AsSpan(4, 8))) yield return b[12..16];
             if (b[4] == 0 && b[5] == 1)
             {
-                yield return [b[6], b[7], b[9], b[10]];
-                yield return [b[7], b[9], b[10], b[11]];
-                yield return b[9..13];
-                yield return b[12..16];
+                // Every prefix length is judged; those not starting with a zero first, as zeros are what the other
+                // lengths' encodings leave behind (and would name the wrong reason).
+                byte[][] candidates = [b[12..16], [b[6], b[7], b[9], b[10]], [b[7], b[9], b[10], b[11]], b[9..13]];
+                foreach (var candidate in candidates.OrderBy(c => c[0] == 0)) yield return candidate;
             }
         }
         if (b[0] == 0x20 && b[1] == 0x02) yield return b[2..6];
