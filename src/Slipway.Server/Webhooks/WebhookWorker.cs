@@ -405,11 +405,7 @@ internal sealed partial class WebhookWorker(
         foreach (var group in batch.Where(r => r.Outcome != AttemptOutcome.EndpointDisabled).GroupBy(r => r.Work.EndpointId))
         {
             var endpointId = group.Key;
-            // The current run of failures starts after the batch's last success, if any. A failure and a success in the
-            // same millisecond cannot be ordered: the success counts, the receiver answers.
-            var lastSuccess = group.Where(r => r.Outcome == AttemptOutcome.Succeeded).Select(r => (DateTime?)r.At).Max();
-            var firstFailure = group.Where(r => r.Outcome != AttemptOutcome.Succeeded && (lastSuccess is null || r.At > lastSuccess))
-                .Select(r => (DateTime?)r.At).Min();
+            var firstFailure = FailingSince(group);
             if (group.Any(r => r.Outcome == AttemptOutcome.Gone))
             {
                 var gone = await db.WebhookEndpoints.Where(w => w.Id == endpointId && w.Enabled).ExecuteUpdateAsync(s => s
@@ -424,7 +420,8 @@ internal sealed partial class WebhookWorker(
             }
             else
             {
-                await db.WebhookEndpoints.Where(w => w.Id == endpointId && (lastSuccess != null || w.FailingSince == null))
+                var anySuccess = group.Any(r => r.Outcome == AttemptOutcome.Succeeded);
+                await db.WebhookEndpoints.Where(w => w.Id == endpointId && (anySuccess || w.FailingSince == null))
                     .ExecuteUpdateAsync(s => s.SetProperty(w => w.FailingSince, firstFailure), CancellationToken.None);
                 var cutoff = now - options.DisableAfter;
                 var disabled = await db.WebhookEndpoints.Where(w => w.Id == endpointId && w.Enabled && w.FailingSince <= cutoff).ExecuteUpdateAsync(s => s
@@ -441,6 +438,17 @@ internal sealed partial class WebhookWorker(
             directory.Invalidate(endpointId);
             EndpointDisabled(logger, endpointId);
         }
+    }
+
+    /// <summary>
+    /// When one endpoint's current run of failures began, from one batch of its outcomes: the first failure after the
+    /// last success, or null when none follows it. A failure and a success in the same millisecond cannot be ordered:
+    /// the success counts, the receiver answers.
+    /// </summary>
+    internal static DateTime? FailingSince(IEnumerable<AttemptResult> outcomes)
+    {
+        var lastSuccess = outcomes.Where(r => r.Outcome == AttemptOutcome.Succeeded).Select(r => (DateTime?)r.At).Max();
+        return outcomes.Where(r => r.Outcome != AttemptOutcome.Succeeded && (lastSuccess is null || r.At > lastSuccess)).Select(r => (DateTime?)r.At).Min();
     }
 
     /// <summary>A delivery falls due before the next poll: look for due deliveries then, not a poll later.</summary>

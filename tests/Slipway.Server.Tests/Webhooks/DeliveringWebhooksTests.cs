@@ -153,7 +153,8 @@ public sealed class DeliveringWebhooksTests
         var clock = new ManualTimeProvider();
         await using var server = await SlipwayServer.StartAsync(WebhookIntents.Settings(), services: s => s.AddSingleton<TimeProvider>(clock));
         var user = await server.RegisterUserAsync();
-        await using var receiver = await WebhookReceiver.StartAsync(plan: Enumerable.Repeat<object>(new { status = 503 }, 20));
+        // Failures and successes alternate, so most recorded batches hold both, at one timestamp.
+        await using var receiver = await WebhookReceiver.StartAsync(plan: Enumerable.Range(0, 40).Select(i => (object)new { status = i % 2 == 0 ? 503 : 200 }));
         var id = (await server.CreateWebhookAsync(user.Token, receiver.Url))["id"]!.GetValue<string>();
 
         var ids = await server.InsertEventsAsync(user.WorkspaceId, 40);
