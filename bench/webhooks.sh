@@ -2,7 +2,8 @@
 # Webhook delivery benchmark (issue 5): 10,000 events committed through the server's own DbContext (as the engine
 # commits state changes) at RATE events/s, fanned out to 4 loopback Node receivers, one failing half of its requests
 # with 503. Prints successful deliveries/s, commit-to-first-attempt p50/p99, and whether every (event, receiver) pair
-# was delivered; PASS needs >= 2,000 deliveries/s, p50 <= 50 ms and nothing lost.
+# was delivered; PASS needs >= 2,000 deliveries/s, p50 <= 50 ms, nothing lost, no success sent twice, no warning in
+# the server log and a clean stop.
 #   bench/webhooks.sh                                   SQLite (default)
 #   SLIPWAY_BENCH_POSTGRES='Host=…;Database=…' bench/webhooks.sh   PostgreSQL (an empty database)
 #   EVENTS=10000 RECEIVERS=4 FAIL_RATE=0.5 RATE=800 COMMIT_BATCH=10 bench/webhooks.sh

@@ -59,7 +59,12 @@ try
         settings["Slipway:Database:Provider"] = "postgres";
         settings["Slipway:Database:ConnectionString"] = postgres;
     }
-    var app = SlipwayApp.Create([], builder => builder.Configuration.AddInMemoryCollection(settings));
+    var warnings = new WarningCounter();
+    var app = SlipwayApp.Create([], builder =>
+    {
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.Logging.AddProvider(warnings);
+    });
     await app.StartAsync();
     var api = new HttpClient { BaseAddress = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()) };
     var registered = await (await api.PostAsJsonAsync("/api/v1/auth/register",
@@ -122,15 +127,19 @@ try
     var throughput = successes.Count / ((lastSuccess - firstCommit) / 1000.0);
     var offered = events * receiverCount / commitSeconds;
     var lost = events * receiverCount - delivered.Sum();
+    var duplicates = successes.Count - successes.Select(l => (l.Receiver, l.Id)).Distinct().Count();
 
     Console.WriteLine($"commit phase: {commitSeconds:0.00} s ({events / commitSeconds:0} events/s, {offered:0} deliveries/s offered)");
     Console.WriteLine($"attempts: {all.Count} ({all.Count - successes.Count} answered 503); successful deliveries: {successes.Count}");
     Console.WriteLine($"successful deliveries/s (first commit to last success, retries included): {throughput:0}");
     Console.WriteLine($"commit to first attempt: p50 {Percentile(0.50):0.0} ms, p99 {Percentile(0.99):0.0} ms, max {firstAttempts[^1]:0.0} ms");
     Console.WriteLine($"delivered per receiver: {string.Join(", ", delivered)} of {events}; database: {succeededRows} succeeded, {deadRows} dead; lost: {lost}");
-    var pass = throughput >= 2000 && Percentile(0.50) <= 50 && lost == 0 && deadRows == 0;
-    Console.WriteLine($"bars: >= 2000 deliveries/s, p50 <= 50 ms, 0 lost -> {(pass ? "PASS" : "FAIL")}");
+    Console.WriteLine($"successful deliveries sent twice: {duplicates}");
+    var stop = Stopwatch.StartNew();
     await app.StopAsync();
+    Console.WriteLine($"server stopped in {stop.ElapsedMilliseconds} ms; warnings or worse in its log: {warnings.Count}");
+    var pass = throughput >= 2000 && Percentile(0.50) <= 50 && lost == 0 && deadRows == 0 && duplicates == 0 && warnings.Count == 0;
+    Console.WriteLine($"bars: >= 2000 deliveries/s, p50 <= 50 ms, 0 lost, 0 duplicates, no warning, clean stop -> {(pass ? "PASS" : "FAIL")}");
     return pass ? 0 : 1;
 }
 finally
@@ -150,6 +159,29 @@ finally
         Directory.Delete(dataDirectory, recursive: true);
     }
     catch (IOException)
+    {
+    }
+}
+
+/// <summary>Counts the server's log entries at Warning or above (they are also printed by the console logger).</summary>
+internal sealed class WarningCounter : ILoggerProvider, ILogger
+{
+    private int count;
+
+    public int Count => Volatile.Read(ref count);
+
+    public ILogger CreateLogger(string categoryName) => this;
+
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        if (IsEnabled(logLevel)) Interlocked.Increment(ref count);
+    }
+
+    public void Dispose()
     {
     }
 }

@@ -29,33 +29,60 @@ internal sealed class TargetGuard(WebhookOptions options)
         return null;
     }
 
-    /// <summary>Why an address is refused, or null.</summary>
+    /// <summary>Why an address is refused, or null. IPv6 forms that carry an IPv4 address are judged by that address.</summary>
     public string? Refusal(IPAddress address)
     {
-        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
-        if (address.AddressFamily == AddressFamily.InterNetwork)
+        if (address.AddressFamily == AddressFamily.InterNetwork) return RefusalIPv4(address.GetAddressBytes());
+        if (address.AddressFamily != AddressFamily.InterNetworkV6) return "an address of an unknown family";
+        if (IPAddress.IPv6Loopback.Equals(address)) return options.AllowLoopback ? null : "a loopback address";
+        if (IPAddress.IPv6Any.Equals(address)) return "an unspecified address";
+        if (address.IsIPv6LinkLocal || address.IsIPv6SiteLocal) return "a link-local address";
+        if (address.IsIPv6Multicast) return "a multicast address";
+        var b = address.GetAddressBytes();
+        foreach (var embedded in EmbeddedIPv4(b))
         {
-            var b = address.GetAddressBytes();
-            if (b[0] == 127) return options.AllowLoopback ? null : "a loopback address";
-            if (b[0] == 0) return "an unspecified address";
-            if (b[0] == 169 && b[1] == 254) return "a link-local or cloud metadata address";
-            if (b[0] >= 224) return "a multicast or reserved address";
-            // Documentation, benchmarking and IETF protocol ranges never host a legitimate receiver.
-            if ((b[0] == 192 && b[1] == 0 && b[2] is 0 or 2) || (b[0] == 198 && b[1] is 18 or 19) || (b[0] == 198 && b[1] == 51 && b[2] == 100)
-                || (b[0] == 203 && b[1] == 0 && b[2] == 113)) return "a reserved address";
-            var isPrivate = b[0] == 10 || (b[0] == 172 && b[1] >= 16 && b[1] <= 31) || (b[0] == 192 && b[1] == 168) || (b[0] == 100 && b[1] >= 64 && b[1] <= 127);
-            return isPrivate && !options.AllowPrivateNetworks ? "a private network address" : null;
+            if (RefusalIPv4(embedded) is { } reason) return reason;
         }
-        if (address.AddressFamily == AddressFamily.InterNetworkV6)
+        return (b[0] & 0xFE) == 0xFC && !options.AllowPrivateNetworks ? "a private network address" : null;
+    }
+
+    private string? RefusalIPv4(byte[] b)
+    {
+        if (b[0] == 127) return options.AllowLoopback ? null : "a loopback address";
+        if (b[0] == 0) return "an unspecified address";
+        if (b[0] == 169 && b[1] == 254) return "a link-local or cloud metadata address";
+        if (b[0] >= 224) return "a multicast or reserved address";
+        // Documentation, benchmarking and IETF protocol ranges never host a legitimate receiver.
+        if ((b[0] == 192 && b[1] == 0 && b[2] is 0 or 2) || (b[0] == 198 && b[1] is 18 or 19) || (b[0] == 198 && b[1] == 51 && b[2] == 100)
+            || (b[0] == 203 && b[1] == 0 && b[2] == 113)) return "a reserved address";
+        var isPrivate = b[0] == 10 || (b[0] == 172 && b[1] >= 16 && b[1] <= 31) || (b[0] == 192 && b[1] == 168) || (b[0] == 100 && b[1] >= 64 && b[1] <= 127);
+        return isPrivate && !options.AllowPrivateNetworks ? "a private network address" : null;
+    }
+
+    /// <summary>
+    /// The IPv4 addresses an IPv6 address reaches through the stack or a translator: mapped (<c>::ffff:a.b.c.d</c>),
+    /// compatible (<c>::a.b.c.d</c>), SIIT (<c>::ffff:0:a.b.c.d</c>), NAT64 (<c>64:ff9b::/96</c>; the local-use
+    /// <c>64:ff9b:1::/48</c> at every RFC 6052 prefix length, since the operator's is unknown), 6to4 (<c>2002::/16</c>)
+    /// and Teredo (<c>2001::/32</c>, the client's address inverted).
+    /// </summary>
+    private static IEnumerable<byte[]> EmbeddedIPv4(byte[] b)
+    {
+        static bool Zero(ReadOnlySpan<byte> span) => !span.ContainsAnyExcept((byte)0);
+        if (Zero(b.AsSpan(0, 10)) && ((b[10] == 0 && b[11] == 0) || (b[10] == 0xFF && b[11] == 0xFF))) yield return b[12..16];
+        if (Zero(b.AsSpan(0, 8)) && b[8] == 0xFF && b[9] == 0xFF && b[10] == 0 && b[11] == 0) yield return b[12..16];
+        if (b[0] == 0 && b[1] == 0x64 && b[2] == 0xFF && b[3] == 0x9B)
         {
-            if (IPAddress.IPv6Loopback.Equals(address)) return options.AllowLoopback ? null : "a loopback address";
-            if (IPAddress.IPv6Any.Equals(address)) return "an unspecified address";
-            if (address.IsIPv6LinkLocal || address.IsIPv6SiteLocal) return "a link-local address";
-            if (address.IsIPv6Multicast) return "a multicast address";
-            var first = address.GetAddressBytes()[0];
-            return (first & 0xFE) == 0xFC && !options.AllowPrivateNetworks ? "a private network address" : null;
+            if (Zero(b.AsSpan(4, 8))) yield return b[12..16];
+            if (b[4] == 0 && b[5] == 1)
+            {
+                // Every prefix length is judged; those not starting with a zero first, as zeros are what the other
+                // lengths' encodings leave behind (and would name the wrong reason).
+                byte[][] candidates = [b[12..16], [b[6], b[7], b[9], b[10]], [b[7], b[9], b[10], b[11]], b[9..13]];
+                foreach (var candidate in candidates.OrderBy(c => c[0] == 0)) yield return candidate;
+            }
         }
-        return "an address of an unknown family";
+        if (b[0] == 0x20 && b[1] == 0x02) yield return b[2..6];
+        if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0) yield return [(byte)~b[12], (byte)~b[13], (byte)~b[14], (byte)~b[15]];
     }
 
     public bool IsAllowedHost(string host) => options.AllowedHosts.Any(h => string.Equals(h, host, StringComparison.OrdinalIgnoreCase));

@@ -65,7 +65,7 @@ internal sealed partial class WebhookWorker(
         stopping = stoppingToken;
         using var client = new HttpClient(guard.CreateHandler()) { Timeout = Timeout.InfiniteTimeSpan };
         http = client;
-        var recorder = RecordAsync(stoppingToken);
+        var recorder = RecordAsync();
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -98,6 +98,9 @@ internal sealed partial class WebhookWorker(
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
+        // Lanes take no new work now; the attempts already on the wire finish (within their timeout) and are recorded
+        // before the recorder stops, so a clean stop never sends a delivery again after restart.
+        while (lanes.Values.Any(l => Volatile.Read(ref l.Running) > 0)) await Task.Delay(10, CancellationToken.None);
         results.Writer.TryComplete();
         await recorder;
     }
@@ -278,8 +281,8 @@ internal sealed partial class WebhookWorker(
 
         var started = Stopwatch.GetTimestamp();
         int Elapsed() => (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        timeout.CancelAfter(options.Timeout);
+        // Not cut short by shutdown: the receiver may act on a request it has begun to read, so its answer is awaited and recorded.
+        using var timeout = new CancellationTokenSource(options.Timeout, time);
         try
         {
             using var response = await http!.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
@@ -295,10 +298,6 @@ internal sealed partial class WebhookWorker(
             };
             var error = outcome == AttemptOutcome.Succeeded ? null : $"receiver answered {code} {response.ReasonPhrase}";
             return new AttemptResult(work, at, code, Elapsed(), error, outcome, RetryAfter(response));
-        }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-        {
-            return null;
         }
         catch (OperationCanceledException)
         {
@@ -338,8 +337,12 @@ internal sealed partial class WebhookWorker(
         return value > options.MaxRetryAfter ? options.MaxRetryAfter : value;
     }
 
-    /// <summary>Persists outcomes in batches: attempts, delivery states, and endpoint health (failing since, disabled).</summary>
-    private async Task RecordAsync(CancellationToken stoppingToken)
+    /// <summary>
+    /// Persists outcomes in batches: attempts, delivery states, and endpoint health (failing since, disabled). A batch
+    /// that cannot be stored is tried again until it is (its deliveries stay in flight meanwhile, so none is sent
+    /// twice); only when the database is still unavailable at shutdown are they left pending, to be sent after restart.
+    /// </summary>
+    private async Task RecordAsync()
     {
         var batch = new List<AttemptResult>(RecordBatch);
         while (await results.Reader.WaitToReadAsync(CancellationToken.None))
@@ -352,16 +355,11 @@ internal sealed partial class WebhookWorker(
                     await RecordBatchAsync(batch);
                     break;
                 }
-                catch (Exception ex) when (attempt < 5)
-                {
-                    LoopFailed(logger, ex.GetType().Name, ex.Message);
-                    await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), CancellationToken.None);
-                }
                 catch (Exception ex)
                 {
-                    // Unrecorded attempts stay pending in the database and are sent again: at least once, never lost.
-                    LoopFailed(logger, ex.GetType().Name, ex.Message);
-                    break;
+                    RecordFailed(logger, batch.Count, attempt, ex.GetType().Name, ex.Message);
+                    if (stopping.IsCancellationRequested && attempt >= 5) break;
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(200 * attempt, 5000)), CancellationToken.None);
                 }
             }
             var stored = Interlocked.Increment(ref recordRound);
@@ -371,7 +369,6 @@ internal sealed partial class WebhookWorker(
                 inFlight.TryRemove(result.Work.DeliveryId, out _);
             }
             batch.Clear();
-            if (stoppingToken.IsCancellationRequested && results.Reader.Count == 0) break;
         }
     }
 
@@ -408,7 +405,7 @@ internal sealed partial class WebhookWorker(
         foreach (var group in batch.Where(r => r.Outcome != AttemptOutcome.EndpointDisabled).GroupBy(r => r.Work.EndpointId))
         {
             var endpointId = group.Key;
-            var last = group.MaxBy(r => r.At)!;
+            var firstFailure = FailingSince(group);
             if (group.Any(r => r.Outcome == AttemptOutcome.Gone))
             {
                 var gone = await db.WebhookEndpoints.Where(w => w.Id == endpointId && w.Enabled).ExecuteUpdateAsync(s => s
@@ -416,17 +413,15 @@ internal sealed partial class WebhookWorker(
                     .SetProperty(w => w.UpdatedAt, now), CancellationToken.None);
                 if (gone > 0) changed.Add(endpointId);
             }
-            else if (last.Outcome == AttemptOutcome.Succeeded)
+            else if (firstFailure is null)
             {
                 await db.WebhookEndpoints.Where(w => w.Id == endpointId && w.FailingSince != null)
                     .ExecuteUpdateAsync(s => s.SetProperty(w => w.FailingSince, (DateTime?)null), CancellationToken.None);
             }
             else
             {
-                // The current run of failures starts after the batch's last success (if any).
-                var lastSuccess = group.Where(r => r.Outcome == AttemptOutcome.Succeeded).Select(r => (DateTime?)r.At).Max();
-                var firstFailure = group.Where(r => r.Outcome != AttemptOutcome.Succeeded && (lastSuccess is null || r.At > lastSuccess)).Min(r => r.At);
-                await db.WebhookEndpoints.Where(w => w.Id == endpointId && (lastSuccess != null || w.FailingSince == null))
+                var anySuccess = group.Any(r => r.Outcome == AttemptOutcome.Succeeded);
+                await db.WebhookEndpoints.Where(w => w.Id == endpointId && (anySuccess || w.FailingSince == null))
                     .ExecuteUpdateAsync(s => s.SetProperty(w => w.FailingSince, firstFailure), CancellationToken.None);
                 var cutoff = now - options.DisableAfter;
                 var disabled = await db.WebhookEndpoints.Where(w => w.Id == endpointId && w.Enabled && w.FailingSince <= cutoff).ExecuteUpdateAsync(s => s
@@ -443,6 +438,17 @@ internal sealed partial class WebhookWorker(
             directory.Invalidate(endpointId);
             EndpointDisabled(logger, endpointId);
         }
+    }
+
+    /// <summary>
+    /// When one endpoint's current run of failures began, from one batch of its outcomes: the first failure after the
+    /// last success, or null when none follows it. A failure and a success in the same millisecond cannot be ordered:
+    /// the success counts, the receiver answers.
+    /// </summary>
+    internal static DateTime? FailingSince(IEnumerable<AttemptResult> outcomes)
+    {
+        var lastSuccess = outcomes.Where(r => r.Outcome == AttemptOutcome.Succeeded).Select(r => (DateTime?)r.At).Max();
+        return outcomes.Where(r => r.Outcome != AttemptOutcome.Succeeded && (lastSuccess is null || r.At > lastSuccess)).Select(r => (DateTime?)r.At).Min();
     }
 
     /// <summary>A delivery falls due before the next poll: look for due deliveries then, not a poll later.</summary>
@@ -475,6 +481,9 @@ internal sealed partial class WebhookWorker(
 
     [LoggerMessage(EventId = 7001, Level = LogLevel.Warning, Message = "Webhook worker round failed ({Type}): {Message}")]
     private static partial void LoopFailed(ILogger logger, string type, string message);
+
+    [LoggerMessage(EventId = 7004, Level = LogLevel.Warning, Message = "Storing {Count} webhook attempts failed (try {Attempt}) ({Type}): {Message}")]
+    private static partial void RecordFailed(ILogger logger, int count, int attempt, string type, string message);
 
     [LoggerMessage(EventId = 7002, Level = LogLevel.Warning, Message = "Webhook endpoint {EndpointId} disabled")]
     private static partial void EndpointDisabled(ILogger logger, string endpointId);

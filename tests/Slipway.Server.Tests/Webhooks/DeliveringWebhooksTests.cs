@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
 using Slipway.Server.Tests.Support;
 using Slipway.Server.Webhooks;
 
@@ -146,6 +147,48 @@ public sealed class DeliveringWebhooksTests
     }
 
     [Fact]
+    public async Task FailuresAndSuccessesInTheSameMillisecond_AreAllRecorded_AndNothingIsSentTwice()
+    {
+        // The clock stands still: every attempt shares one timestamp, and no retry falls due until it moves.
+        var clock = new ManualTimeProvider();
+        await using var server = await SlipwayServer.StartAsync(WebhookIntents.Settings(), services: s => s.AddSingleton<TimeProvider>(clock));
+        var user = await server.RegisterUserAsync();
+        // Failures and successes alternate, so most recorded batches hold both, at one timestamp.
+        await using var receiver = await WebhookReceiver.StartAsync(plan: Enumerable.Range(0, 40).Select(i => (object)new { status = i % 2 == 0 ? 503 : 200 }));
+        var id = (await server.CreateWebhookAsync(user.Token, receiver.Url))["id"]!.GetValue<string>();
+
+        var ids = await server.InsertEventsAsync(user.WorkspaceId, 40);
+
+        await receiver.WaitForAsync(r => r.Count >= 40);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        JsonArray deliveries;
+        do
+        {
+            await Task.Delay(50);
+            deliveries = await server.DeliveriesAsync(user.Token, id);
+        } while (deliveries.Any(d => d!["attempts"]!.AsArray().Count == 0) && DateTime.UtcNow < deadline);
+        Assert.Equal(40, deliveries.Count);
+        Assert.All(deliveries, d => Assert.Single(d!["attempts"]!.AsArray()));
+        Assert.Equal(20, deliveries.Count(d => d!["status"]!.GetValue<string>() == "succeeded"));
+        Assert.Equal(20, deliveries.Count(d => d!["status"]!.GetValue<string>() == "pending" && d["last_status_code"]!.GetValue<int>() == 503));
+        await Task.Delay(300);
+        Assert.Equal(40, receiver.Received.Count);
+
+        clock.Advance(TimeSpan.FromSeconds(1));
+
+        await receiver.WaitForAsync(r => r.Count(w => w.Answered == 200) >= 40);
+        do
+        {
+            await Task.Delay(50);
+            deliveries = await server.DeliveriesAsync(user.Token, id);
+        } while (deliveries.Any(d => d!["status"]!.GetValue<string>() != "succeeded") && DateTime.UtcNow < deadline);
+        Assert.All(deliveries, d => Assert.Equal("succeeded", d!["status"]!.GetValue<string>()));
+        await Task.Delay(300);
+        Assert.Equal(60, receiver.Received.Count);
+        Assert.Equal(ids.Order(StringComparer.Ordinal), receiver.Received.Where(r => r.Answered == 200).Select(r => r.Id).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task SlowReceiver_TimesOutAndIsRetried_WithoutDelayingAHealthyOne()
     {
         await using var server = await SlipwayServer.StartAsync(WebhookIntents.Settings(("Timeout", "00:00:01"), ("MaxConcurrencyPerEndpoint", "2")));
@@ -230,14 +273,17 @@ public sealed class DeliveringWebhooksTests
         Assert.All(all, r => Assert.Equal(200, r.Answered));
     }
 
-    [Fact]
-    public async Task HostThatResolvesToLoopback_IsRefusedWhenConnecting_NotOnlyWhenRegistered()
+    [Theory]
+    [InlineData("localhost")]
+    [InlineData("[64:ff9b::7f00:1]")]
+    [InlineData("[::ffff:0:127.0.0.1]")]
+    public async Task TargetThatReachesLoopback_IsRefusedWhenConnecting_NotOnlyWhenRegistered(string host)
     {
         var first = await SlipwayServer.StartAsync(WebhookIntents.Settings());
         var user = await first.RegisterUserAsync();
         await using var receiver = await WebhookReceiver.StartAsync();
         // Registered while loopback was allowed; the operator then takes that permission away.
-        var id = (await first.CreateWebhookAsync(user.Token, $"http://localhost:{new Uri(receiver.Url).Port}/hooks"))["id"]!.GetValue<string>();
+        var id = (await first.CreateWebhookAsync(user.Token, $"http://{host}:{new Uri(receiver.Url).Port}/hooks"))["id"]!.GetValue<string>();
         await first.StopKeepingDataAsync();
         await using var server = await SlipwayServer.StartAsync(WebhookIntents.Settings(("AllowLoopback", "false")), restartOf: first);
 
