@@ -76,13 +76,18 @@ internal static partial class DeploymentEndpoints
         v.Check(environment is null || projectId is not null, "environment", "needs project_id");
         v.ThrowIfInvalid();
 
-        var projects = access.VisibleProjects(caller);
+        IQueryable<Deployment> query;
         if (projectId is not null)
         {
+            // Access is checked on the project, so the page is a walk of the (project_id, id) index.
             var (project, _) = await access.ProjectAsync(caller, projectId, Need.Read, ct);
-            projects = projects.Where(p => p.Id == project.Id);
+            query = db.Deployments.Where(d => d.ProjectId == project.Id);
         }
-        var query = db.Deployments.Where(d => projects.Select(p => p.Id).Contains(d.ProjectId));
+        else
+        {
+            var projects = access.VisibleProjects(caller);
+            query = db.Deployments.Where(d => projects.Select(p => p.Id).Contains(d.ProjectId));
+        }
         if (environment is not null)
         {
             var env = await EnvironmentEndpoints.ByNameAsync(db, projectId!, environment, ct);

@@ -33,7 +33,10 @@ internal sealed class Access(SlipwayDb db, ProjectReadCache projects, CallerCach
     /// <summary>Projects the caller can see: its workspaces, narrowed to one project for a restricted key.</summary>
     public IQueryable<Project> VisibleProjects(Caller caller)
     {
-        var projects = db.Projects.Where(p => VisibleWorkspaceIds(caller).Contains(p.WorkspaceId));
+        // A key's one workspace as a plain equality: SQLite then walks the (workspace_id, id) index for a page.
+        var projects = caller.KeyWorkspaceId is { } keyWorkspace
+            ? db.Projects.Where(p => p.WorkspaceId == keyWorkspace)
+            : db.Projects.Where(p => VisibleWorkspaceIds(caller).Contains(p.WorkspaceId));
         return caller.KeyProjectId is { } only ? projects.Where(p => p.Id == only) : projects;
     }
 
