@@ -26,6 +26,7 @@ internal static class AuthEndpoints
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<PasswordHasher>();
         builder.Services.AddSingleton<JwtTokens>();
+        builder.Services.AddSingleton<CallerCache>();
         builder.Services.AddSingleton<LoginThrottle>();
         builder.Services.AddScoped<Access>();
         return builder;
@@ -121,7 +122,7 @@ internal static class AuthEndpoints
     }
 
     private static async Task<TokenResponse> ChangePasswordAsync(ChangePasswordRequest body, Caller caller, SlipwayDb db,
-        PasswordHasher hasher, JwtTokens tokens, TimeProvider time, CancellationToken ct)
+        PasswordHasher hasher, JwtTokens tokens, CallerCache callers, TimeProvider time, CancellationToken ct)
     {
         new Validator()
             .Required(body.CurrentPassword, "current_password").MaxLength(body.CurrentPassword, 1024, "current_password")
@@ -137,6 +138,7 @@ internal static class AuthEndpoints
         user.TokenVersion++;
         user.UpdatedAt = time.UtcNowMs();
         await db.SaveChangesAsync(ct);
+        callers.Forget();
         return new TokenResponse(tokens.Issue(user), UserResponse.From(user));
     }
 

@@ -81,20 +81,25 @@ internal static class Authentication
         }
         var claims = await services.GetRequiredService<JwtTokens>().ValidateAsync(token)
                      ?? throw ApiException.Unauthenticated("The token is invalid or expired.");
-        var db = services.GetRequiredService<SlipwayDb>();
-        // The rate-limit tier rides along in the same query: the highest tier among the user's workspaces.
-        var user = await db.Users.Where(u => u.Id == claims.UserId).Select(u => new
-            {
-                u.TokenVersion,
-                u.IsAdmin,
-                Enterprise = db.WorkspaceMembers.Any(m => m.UserId == u.Id
-                                                          && db.Workspaces.Any(w => w.Id == m.WorkspaceId && w.Tier == RateLimitTier.Enterprise)),
-            })
-            .FirstOrDefaultAsync(ct);
+        var user = await services.GetRequiredService<CallerCache>().UserAsync(claims.UserId, async () =>
+        {
+            var db = services.GetRequiredService<SlipwayDb>();
+            // The rate-limit tier rides along in the same query: the highest tier among the user's workspaces.
+            var row = await db.Users.Where(u => u.Id == claims.UserId).Select(u => new
+                {
+                    u.TokenVersion,
+                    u.IsAdmin,
+                    Enterprise = db.WorkspaceMembers.Any(m => m.UserId == u.Id
+                                                              && db.Workspaces.Any(w => w.Id == m.WorkspaceId && w.Tier == RateLimitTier.Enterprise)),
+                })
+                .FirstOrDefaultAsync(ct);
+            return row is null ? null
+                : new CallerCache.UserState(row.TokenVersion, row.IsAdmin, row.Enterprise ? RateLimitTier.Enterprise : RateLimitTier.Standard);
+        });
         if (user is null || user.TokenVersion != claims.Version)
         {
             throw ApiException.Unauthenticated("The token is no longer valid; sign in again.");
         }
-        return new Caller(claims.UserId, user.IsAdmin, Tier: user.Enterprise ? RateLimitTier.Enterprise : RateLimitTier.Standard);
+        return new Caller(claims.UserId, user.IsAdmin, Tier: user.Tier);
     }
 }

@@ -59,7 +59,8 @@ internal static partial class DeploymentEndpoints
         return TypedResults.Created($"/api/v1/deployments/{response.Id}", new TriggerResponse(response.BuildId, response.Id, response.Status));
     }
 
-    private static async Task<Page<DeploymentResponse>> ListAsync(Caller caller, Access access, SlipwayDb db, RouterOptions router, PageQuery page,
+    private static async Task<Page<DeploymentResponse>> ListAsync(Caller caller, Access access, SlipwayDb db, RouterOptions router,
+        ProjectReadCache cache, PageQuery page,
         [FromQuery(Name = "project_id")] string? projectId, [FromQuery] string? environment, [FromQuery] string? status,
         [FromQuery] string? trigger, [FromQuery] string? offset, CancellationToken ct)
     {
@@ -75,13 +76,18 @@ internal static partial class DeploymentEndpoints
         v.Check(environment is null || projectId is not null, "environment", "needs project_id");
         v.ThrowIfInvalid();
 
-        var projects = access.VisibleProjects(caller);
+        IQueryable<Deployment> query;
         if (projectId is not null)
         {
+            // Access is checked on the project, so the page is a walk of the (project_id, id) index.
             var (project, _) = await access.ProjectAsync(caller, projectId, Need.Read, ct);
-            projects = projects.Where(p => p.Id == project.Id);
+            query = db.Deployments.Where(d => d.ProjectId == project.Id);
         }
-        var query = db.Deployments.Where(d => projects.Select(p => p.Id).Contains(d.ProjectId));
+        else
+        {
+            var projects = access.VisibleProjects(caller);
+            query = db.Deployments.Where(d => projects.Select(p => p.Id).Contains(d.ProjectId));
+        }
         if (environment is not null)
         {
             var env = await EnvironmentEndpoints.ByNameAsync(db, projectId!, environment, ct);
@@ -93,7 +99,7 @@ internal static partial class DeploymentEndpoints
         var rows = offset is null
             ? await query.ToPageAsync(page, d => d, ct)
             : await OffsetPageAsync(query, skip, page.Limit, ct);
-        return new Page<DeploymentResponse>(await ResponsesAsync(db, router, rows.Data, ct), rows.NextCursor);
+        return new Page<DeploymentResponse>(await ResponsesAsync(db, cache, router, rows.Data, ct), rows.NextCursor);
     }
 
     private static async Task<Page<Deployment>> OffsetPageAsync(IQueryable<Deployment> query, int skip, int limit, CancellationToken ct)
@@ -105,11 +111,11 @@ internal static partial class DeploymentEndpoints
     }
 
     private static async Task<DeploymentResponse> GetAsync(string id, Caller caller, DeploymentAccess deployments, SlipwayDb db, RouterOptions router,
-        CancellationToken ct) =>
-        (await ResponsesAsync(db, router, [await deployments.FindAsync(caller, id, Need.Read, ct)], ct))[0];
+        ProjectReadCache cache, CancellationToken ct) =>
+        (await ResponsesAsync(db, cache, router, [await deployments.FindAsync(caller, id, Need.Read, ct)], ct))[0];
 
     private static async Task<DeploymentResponse> CancelAsync(string id, Caller caller, DeploymentAccess deployments, DeploymentStates states,
-        DeploymentQueue queue, SlipwayDb db, RouterOptions router, CancellationToken ct)
+        DeploymentQueue queue, SlipwayDb db, RouterOptions router, ProjectReadCache cache, CancellationToken ct)
     {
         var deployment = await deployments.FindAsync(caller, id, Need.Write, ct);
         if (!await states.TransitionAsync(deployment.Id, DeploymentStates.NotTerminal, DeploymentStatus.Canceled, "Canceled by request.", ct,
@@ -118,7 +124,7 @@ internal static partial class DeploymentEndpoints
             throw ApiException.InvalidState($"Deployment '{id}' has already ended.");
         }
         queue.Cancel(deployment.Id);
-        return (await ResponsesAsync(db, router, [await db.Deployments.FirstAsync(d => d.Id == deployment.Id, ct)], ct))[0];
+        return (await ResponsesAsync(db, cache, router, [await db.Deployments.FirstAsync(d => d.Id == deployment.Id, ct)], ct))[0];
     }
 
     private static async Task<Created<DeploymentResponse>> RedeployAsync(string id, Caller caller, DeploymentAccess deployments, Access access,
@@ -164,13 +170,15 @@ internal static partial class DeploymentEndpoints
         .Check(commitSha is null || CommitSha().IsMatch(commitSha), "commit_sha", "must be 7 to 40 lowercase hex characters")
         .ThrowIfInvalid();
 
-    internal static async Task<IReadOnlyList<DeploymentResponse>> ResponsesAsync(SlipwayDb db, RouterOptions router, IReadOnlyList<Deployment> rows,
-        CancellationToken ct)
+    /// <summary>Deployments with their project and environment, from the project read cache (no query when it is warm).</summary>
+    internal static async Task<IReadOnlyList<DeploymentResponse>> ResponsesAsync(SlipwayDb db, ProjectReadCache cache, RouterOptions router,
+        IReadOnlyList<Deployment> rows, CancellationToken ct)
     {
-        var projectIds = rows.Select(d => d.ProjectId).Distinct().ToList();
-        var environmentIds = rows.Select(d => d.EnvironmentId).Distinct().ToList();
-        var projects = await db.Projects.Where(p => projectIds.Contains(p.Id)).ToDictionaryAsync(p => p.Id, ct);
-        var environments = await db.Environments.Where(e => environmentIds.Contains(e.Id)).ToDictionaryAsync(e => e.Id, ct);
-        return rows.Select(d => DeploymentResponse.From(d, projects[d.ProjectId], environments[d.EnvironmentId], router)).ToList();
+        var snapshots = await cache.GetManyAsync(db, rows.Select(d => d.ProjectId).Distinct().ToList(), ct);
+        return rows.Select(d =>
+        {
+            var snapshot = snapshots[d.ProjectId];
+            return DeploymentResponse.From(d, snapshot.Project, snapshot.Environments.First(e => e.Id == d.EnvironmentId), router);
+        }).ToList();
     }
 }

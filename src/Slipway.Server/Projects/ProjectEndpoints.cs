@@ -1,7 +1,6 @@
 using Slipway.Server.ApiKeys;
 using Slipway.Server.Auth;
 using Slipway.Server.Data;
-using Slipway.Server.Domains;
 using Slipway.Server.Deployments;
 using Slipway.Server.Hosting;
 using Slipway.Server.Routing;
@@ -201,41 +200,30 @@ internal static class ProjectEndpoints
 
 
     /// <summary>
-    /// Projects with their environments and domains: two queries for a whole page, or the read cache for one (the hot
-    /// GET path). No EF compiled queries: they cache their executor for the first database provider that ran them.
+    /// Projects with their environments, domains and live status, from the read cache (a page of cached projects costs
+    /// no query here). No EF compiled queries: they cache their executor for the first database provider that ran them.
     /// </summary>
     internal static async Task<IReadOnlyList<ProjectResponse>> ResponsesAsync(SlipwayDb db, ProjectReadCache cache, RouterOptions router,
         Supervisor supervisor, IReadOnlyList<Project> projects, CancellationToken ct)
     {
-        // A live release without a supervised process is either a static site (served by the router) or a process
-        // that could not be brought back: one query tells which, only for those.
-        var unsupervised = projects.Select(p => p.LiveDeploymentId).OfType<string>().Where(id => supervisor.Find(id) is null).ToList();
-        var staticLive = unsupervised.Count == 0 ? [] : await db.Deployments
-            .Where(d => unsupervised.Contains(d.Id) && d.StaticDirectory != null).Select(d => d.Id).ToListAsync(ct);
-        // Null without a live release.
-        LiveStatus? Status(string? live) => live is null ? null
-            : supervisor.Find(live)?.Status ?? (staticLive.Contains(live) ? LiveStatus.Running : LiveStatus.Stopped);
-        List<ProjectEnvironment> environments;
-        List<Domain> domains;
-        if (projects.Count == 1)
+        var snapshots = await cache.GetManyAsync(db, projects.Select(p => p.Id).ToList(), ct);
+        return projects.Select(p =>
         {
-            var snapshot = await cache.GetAsync(db, projects[0].Id, ct);
-            environments = snapshot?.Environments.ToList() ?? [];
-            domains = snapshot?.Domains.ToList() ?? [];
-        }
-        else
-        {
-            var ids = projects.Select(p => p.Id).ToList();
-            environments = await db.Environments.Where(e => ids.Contains(e.ProjectId)).OrderBy(e => e.Id).ToListAsync(ct);
-            domains = await db.Domains.Where(d => ids.Contains(d.ProjectId)).OrderBy(d => d.Id).ToListAsync(ct);
-        }
-        var envNames = environments.ToDictionary(e => e.Id, e => e.Name);
-        return projects.Select(p => new ProjectResponse(
-            p.Id, p.WorkspaceId, p.Name, Builds.SecretMasker.MaskUrlCredentials(p.RepoUrl), p.Branch, p.BuildCommand, p.StartCommand, p.Port, p.Framework, p.RootDirectory,
-            p.OutputDirectory, p.HealthCheckPath, p.AutoDeploy, Url(router, p.Name), p.LiveDeploymentId, Status(p.LiveDeploymentId),
-            domains.Where(d => d.ProjectId == p.Id).Select(d => new ProjectDomainResponse(d.Id, d.Hostname, envNames[d.EnvironmentId])).ToList(),
-            environments.Where(e => e.ProjectId == p.Id).Select(e => EnvironmentResponse.From(e, p)).ToList(),
-            p.CreatedAt, p.UpdatedAt)).ToList();
+            var snapshot = snapshots.GetValueOrDefault(p.Id);
+            var environments = snapshot?.Environments ?? [];
+            var envNames = environments.ToDictionary(e => e.Id, e => e.Name);
+            // A live release without a supervised process is either a static site (served by the router) or a process
+            // that could not be brought back. Null without a live release.
+            var status = p.LiveDeploymentId is not { } live ? (LiveStatus?)null
+                : supervisor.Find(live)?.Status
+                  ?? (snapshot is { LiveIsStatic: true } && snapshot.Project.LiveDeploymentId == live ? LiveStatus.Running : LiveStatus.Stopped);
+            return new ProjectResponse(
+                p.Id, p.WorkspaceId, p.Name, Builds.SecretMasker.MaskUrlCredentials(p.RepoUrl), p.Branch, p.BuildCommand, p.StartCommand, p.Port,
+                p.Framework, p.RootDirectory, p.OutputDirectory, p.HealthCheckPath, p.AutoDeploy, Url(router, p.Name), p.LiveDeploymentId, status,
+                (snapshot?.Domains ?? []).Select(d => new ProjectDomainResponse(d.Id, d.Hostname, envNames[d.EnvironmentId])).ToList(),
+                environments.Select(e => EnvironmentResponse.From(e, p)).ToList(),
+                p.CreatedAt, p.UpdatedAt);
+        }).ToList();
     }
 
     internal static string Url(RouterOptions router, string host)

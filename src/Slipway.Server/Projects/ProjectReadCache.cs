@@ -18,23 +18,47 @@ internal sealed class ProjectReadCache(TimeProvider time)
     private readonly ConcurrentDictionary<string, Snapshot> entries = new(StringComparer.Ordinal);
     private long generation;
 
-    internal sealed record Snapshot(Project Project, IReadOnlyList<ProjectEnvironment> Environments, IReadOnlyList<Domain> Domains)
+    /// <summary><paramref name="LiveIsStatic"/>: the project's live release is a static site (served by the router, no process).</summary>
+    internal sealed record Snapshot(Project Project, IReadOnlyList<ProjectEnvironment> Environments, IReadOnlyList<Domain> Domains, bool LiveIsStatic)
     {
         public long LoadedAt { get; init; }
     }
 
-    public async Task<Snapshot?> GetAsync(SlipwayDb db, string projectId, CancellationToken ct)
+    public async Task<Snapshot?> GetAsync(SlipwayDb db, string projectId, CancellationToken ct) =>
+        (await GetManyAsync(db, [projectId], ct)).GetValueOrDefault(projectId);
+
+    /// <summary>The snapshots of those projects that exist; the ones not cached are loaded together in three queries.</summary>
+    public async Task<IReadOnlyDictionary<string, Snapshot>> GetManyAsync(SlipwayDb db, IReadOnlyCollection<string> projectIds, CancellationToken ct)
     {
-        if (entries.TryGetValue(projectId, out var cached) && time.GetElapsedTime(cached.LoadedAt) < Lifetime) return cached;
+        var found = new Dictionary<string, Snapshot>(projectIds.Count, StringComparer.Ordinal);
+        var missing = new List<string>();
+        foreach (var id in projectIds)
+        {
+            if (entries.TryGetValue(id, out var cached) && time.GetElapsedTime(cached.LoadedAt) < Lifetime) found[id] = cached;
+            else if (!found.ContainsKey(id)) missing.Add(id);
+        }
+        if (missing.Count == 0) return found;
         var before = Interlocked.Read(ref generation);
-        var project = await db.Projects.FirstOrDefaultAsync(p => p.Id == projectId, ct);
-        if (project is null) return null;
-        var snapshot = new Snapshot(project,
-            await db.Environments.Where(e => e.ProjectId == projectId).OrderBy(e => e.Id).ToListAsync(ct),
-            await db.Domains.Where(d => d.ProjectId == projectId).OrderBy(d => d.Id).ToListAsync(ct)) { LoadedAt = time.GetTimestamp() };
-        if (entries.Count >= MaxEntries) entries.Clear();
-        if (Interlocked.Read(ref generation) == before) entries[projectId] = snapshot;
-        return snapshot;
+        var projects = await db.Projects.Where(p => missing.Contains(p.Id)).Select(p => new
+            {
+                Project = p,
+                LiveIsStatic = db.Deployments.Any(d => d.Id == p.LiveDeploymentId && d.StaticDirectory != null),
+            })
+            .ToListAsync(ct);
+        if (projects.Count == 0) return found;
+        var environments = (await db.Environments.Where(e => missing.Contains(e.ProjectId)).OrderBy(e => e.Id).ToListAsync(ct)).ToLookup(e => e.ProjectId);
+        var domains = (await db.Domains.Where(d => missing.Contains(d.ProjectId)).OrderBy(d => d.Id).ToListAsync(ct)).ToLookup(d => d.ProjectId);
+        var now = time.GetTimestamp();
+        if (entries.Count + projects.Count > MaxEntries) entries.Clear();
+        var current = Interlocked.Read(ref generation) == before;
+        foreach (var row in projects)
+        {
+            var id = row.Project.Id;
+            var snapshot = new Snapshot(row.Project, environments[id].ToList(), domains[id].ToList(), row.LiveIsStatic) { LoadedAt = now };
+            if (current) entries[id] = snapshot;
+            found[id] = snapshot;
+        }
+        return found;
     }
 
     /// <summary>Called after any write to a project, its environments, its domains or its live release.</summary>

@@ -9,7 +9,7 @@ namespace Slipway.Server.Workspaces;
 /// The one place that answers "may this caller see / change this?". What the caller cannot see is
 /// reported as not found, so ids of other workspaces never leak.
 /// </summary>
-internal sealed class Access(SlipwayDb db, ProjectReadCache projects)
+internal sealed class Access(SlipwayDb db, ProjectReadCache projects, CallerCache callers)
 {
 
     /// <summary>The caller's effective role in a workspace, or null when it cannot see it.</summary>
@@ -20,8 +20,9 @@ internal sealed class Access(SlipwayDb db, ProjectReadCache projects)
             // Keys are minted by owners and admins; their power is bounded by their scopes.
             return caller.KeyWorkspaceId == workspaceId ? WorkspaceRole.Admin : null;
         }
-        return await db.WorkspaceMembers.Where(m => m.WorkspaceId == workspaceId && m.UserId == caller.UserId)
-            .Select(m => (WorkspaceRole?)m.Role).FirstOrDefaultAsync(ct);
+        return await callers.RoleAsync(caller.UserId, workspaceId, () => db.WorkspaceMembers
+            .Where(m => m.WorkspaceId == workspaceId && m.UserId == caller.UserId)
+            .Select(m => (WorkspaceRole?)m.Role).FirstOrDefaultAsync(ct));
     }
 
     /// <summary>The workspace ids this caller can see (for list filters).</summary>
@@ -32,7 +33,10 @@ internal sealed class Access(SlipwayDb db, ProjectReadCache projects)
     /// <summary>Projects the caller can see: its workspaces, narrowed to one project for a restricted key.</summary>
     public IQueryable<Project> VisibleProjects(Caller caller)
     {
-        var projects = db.Projects.Where(p => VisibleWorkspaceIds(caller).Contains(p.WorkspaceId));
+        // A key's one workspace as a plain equality: SQLite then walks the (workspace_id, id) index for a page.
+        var projects = caller.KeyWorkspaceId is { } keyWorkspace
+            ? db.Projects.Where(p => p.WorkspaceId == keyWorkspace)
+            : db.Projects.Where(p => VisibleWorkspaceIds(caller).Contains(p.WorkspaceId));
         return caller.KeyProjectId is { } only ? projects.Where(p => p.Id == only) : projects;
     }
 

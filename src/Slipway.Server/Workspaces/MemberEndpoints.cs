@@ -42,7 +42,7 @@ internal static class MemberEndpoints
     }
 
     private static async Task<Created<MemberResponse>> AddAsync(string id, AddMemberRequest body, Caller caller, Access access, SlipwayDb db,
-        TimeProvider time, CancellationToken ct)
+        CallerCache callers, TimeProvider time, CancellationToken ct)
     {
         var role = ParseRole(body.Role);
         new Validator()
@@ -59,11 +59,12 @@ internal static class MemberEndpoints
         var member = new WorkspaceMember { WorkspaceId = id, UserId = user.Id, Role = role!.Value, CreatedAt = time.UtcNowMs() };
         db.WorkspaceMembers.Add(member);
         await db.SaveUniqueAsync(AlreadyMember().Message, ct);
+        callers.Forget();
         return TypedResults.Created($"/api/v1/workspaces/{id}/members/{user.Id}", Response(user, member));
     }
 
     private static async Task<MemberResponse> UpdateAsync(string id, string userId, UpdateMemberRequest body, Caller caller, Access access,
-        SlipwayDb db, ApiKeyAuthenticator keys, TimeProvider time, CancellationToken ct)
+        SlipwayDb db, ApiKeyAuthenticator keys, CallerCache callers, TimeProvider time, CancellationToken ct)
     {
         var role = ParseRole(body.Role);
         new Validator().Required(body.Role, "role").Check(body.Role is null || role is not null, "role", RoleProblem).ThrowIfInvalid();
@@ -82,13 +83,14 @@ internal static class MemberEndpoints
         if (changed == 0) throw demotingOwner ? LastOwner() : ApiException.Conflict("The member's role changed meanwhile; read it and retry.");
         var revoked = role is WorkspaceRole.Developer or WorkspaceRole.Viewer && await RevokeKeysAsync(db, id, userId, time, ct);
         await tx.CommitAsync(ct);
+        callers.Forget();
         if (revoked) keys.Forget();
         member.Role = role!.Value;
         return Response(user, member);
     }
 
     private static async Task<NoContent> RemoveAsync(string id, string userId, Caller caller, Access access, SlipwayDb db, ApiKeyAuthenticator keys,
-        TimeProvider time, CancellationToken ct)
+        CallerCache callers, TimeProvider time, CancellationToken ct)
     {
         var callerRole = await access.RequireRoleAsync(caller, id, Need.Read, ct);
         var member = await FindAsync(db, id, userId, ct);
@@ -106,6 +108,7 @@ internal static class MemberEndpoints
         if (removed == 0) throw removingOwner ? LastOwner() : ApiException.NotFound("Member", userId);
         var revoked = await RevokeKeysAsync(db, id, userId, time, ct);
         await tx.CommitAsync(ct);
+        callers.Forget();
         if (revoked) keys.Forget();
         return TypedResults.NoContent();
     }

@@ -60,8 +60,8 @@ internal static class WorkspaceEndpoints
         return new Page<WorkspaceResponse>(rows.Data.Select(w => WorkspaceResponse.From(w, roles[w.Id])).ToList(), rows.NextCursor);
     }
 
-    private static async Task<Created<WorkspaceResponse>> CreateAsync(CreateWorkspaceRequest body, Caller caller, SlipwayDb db, TimeProvider time,
-        CancellationToken ct)
+    private static async Task<Created<WorkspaceResponse>> CreateAsync(CreateWorkspaceRequest body, Caller caller, SlipwayDb db, CallerCache callers,
+        TimeProvider time, CancellationToken ct)
     {
         new Validator().Required(body.Name, "name").Check(WorkspaceRules.IsName(body.Name), "name", WorkspaceRules.NameProblem).ThrowIfInvalid();
         var now = time.UtcNowMs();
@@ -69,6 +69,7 @@ internal static class WorkspaceEndpoints
         db.Workspaces.Add(workspace);
         db.WorkspaceMembers.Add(new WorkspaceMember { WorkspaceId = workspace.Id, UserId = caller.UserId, Role = WorkspaceRole.Owner, CreatedAt = now });
         await db.SaveChangesAsync(ct);
+        callers.Forget();
         return TypedResults.Created($"/api/v1/workspaces/{workspace.Id}", WorkspaceResponse.From(workspace, WorkspaceRole.Owner));
     }
 
@@ -80,7 +81,7 @@ internal static class WorkspaceEndpoints
     }
 
     private static async Task<WorkspaceResponse> UpdateAsync(string id, UpdateWorkspaceRequest body, Caller caller, Access access, SlipwayDb db,
-        ApiKeyAuthenticator keys, TimeProvider time, CancellationToken ct)
+        ApiKeyAuthenticator keys, CallerCache callers, TimeProvider time, CancellationToken ct)
     {
         var tier = WorkspaceRules.ParseTier(body.Tier);
         new Validator()
@@ -106,8 +107,12 @@ internal static class WorkspaceEndpoints
         workspace.UpdatedAt = time.UtcNowMs();
         db.Workspaces.Update(workspace);
         await db.SaveChangesAsync(ct);
-        // Cached API keys carry their workspace's rate-limit tier; user sessions read it on every request.
-        if (tier is not null) keys.Forget();
+        // Cached API keys and user sessions carry their workspace's rate-limit tier.
+        if (tier is not null)
+        {
+            keys.Forget();
+            callers.Forget();
+        }
         return WorkspaceResponse.From(workspace, role);
     }
 
