@@ -87,6 +87,7 @@ internal static class Authentication
             {
                 u.TokenVersion,
                 u.IsAdmin,
+                u.DisabledAt,
                 Enterprise = db.WorkspaceMembers.Any(m => m.UserId == u.Id
                                                           && db.Workspaces.Any(w => w.Id == m.WorkspaceId && w.Tier == RateLimitTier.Enterprise)),
             })
@@ -95,6 +96,7 @@ internal static class Authentication
         {
             throw ApiException.Unauthenticated("The token is no longer valid; sign in again.");
         }
+        if (user.DisabledAt is not null) throw ApiException.Unauthenticated(AuthEndpoints.AccountDisabled);
         return new Caller(claims.UserId, user.IsAdmin, Tier: user.Enterprise ? RateLimitTier.Enterprise : RateLimitTier.Standard);
     }
 }

@@ -56,6 +56,8 @@ public sealed class SlipwayServer : IAsyncDisposable
             ["Slipway:Router:Urls"] = "http://127.0.0.1:0",
             ["Slipway:DataDirectory"] = dataDirectory,
             ["Slipway:Auth:PasswordIterations"] = "1000",
+            // Most tests register several people; Auth/ tests that exercise the policy set it themselves.
+            ["Slipway:Auth:Registration"] = "open",
             ["Slipway:Projects:AllowLocalRepositories"] = "true",
             // Tests fire requests far faster than a person: generous buckets keep the limiter (and its headers) on the
             // path of every test; RateLimiting/ tests set exact small ones.
