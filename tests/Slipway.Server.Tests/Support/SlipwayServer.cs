@@ -87,7 +87,12 @@ public sealed class SlipwayServer : IAsyncDisposable
             config["Slipway:Database:Provider"] = "postgres";
             config["Slipway:Database:ConnectionString"] = new NpgsqlConnectionStringBuilder(PostgresAdminConnection) { Database = database }.ToString();
         }
-        foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) config[key] = value;
+        // A null setting removes a harness default, so a test can run with the server's own default.
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            if (value is null) config.Remove(key);
+            else config[key] = value;
+        }
 
         var logs = new CapturedLogs();
         var app = SlipwayApp.Create([], builder =>
