@@ -82,7 +82,7 @@ internal static class AuthEndpoints
         {
             await using var tx = await db.Database.BeginTransactionAsync(ct);
             await db.SaveUniqueAsync("An account with this email already exists.", ct);
-            var invitation = await InvitationEndpoints.RedeemAsync(db, token, email, user.Id, now, ct);
+            var invitation = await InvitationEndpoints.RedeemAsync(db, token, email, user.Id, time, ct);
             db.WorkspaceMembers.Add(new WorkspaceMember { WorkspaceId = invitation.WorkspaceId, UserId = user.Id, Role = invitation.Role, CreatedAt = now });
             await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);

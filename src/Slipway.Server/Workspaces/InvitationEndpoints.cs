@@ -1,7 +1,9 @@
 using System.Security.Cryptography;
+using System.Text.Json;
 using Slipway.Server.ApiKeys;
 using Slipway.Server.Auth;
 using Slipway.Server.Data;
+using Slipway.Server.Events;
 using Slipway.Server.Hosting;
 
 namespace Slipway.Server.Workspaces;
@@ -51,7 +53,10 @@ internal sealed record InvitationResponse(string Id, string WorkspaceId, string?
         : InvitationStatus.Pending;
 }
 
-/// <summary>Owners and admins invite people who have no account yet; <c>POST /auth/register</c> redeems the token.</summary>
+/// <summary>
+/// Owners and admins invite people who have no account yet; <c>POST /auth/register</c> redeems the token. Creating,
+/// revoking and accepting emit <c>invitation.created</c>, <c>invitation.revoked</c>, <c>invitation.accepted</c> (never with the token).
+/// </summary>
 internal static class InvitationEndpoints
 {
     public static IEndpointRouteBuilder MapInvitationEndpoints(this IEndpointRouteBuilder app)
@@ -90,6 +95,7 @@ internal static class InvitationEndpoints
             CreatedBy = caller.UserId, CreatedAt = now, ExpiresAt = now + options.InvitationLifetime,
         };
         db.Invitations.Add(invitation);
+        AddEvent(db, invitation, "invitation.created", time);
         await db.SaveChangesAsync(ct);
         return TypedResults.Created($"/api/v1/workspaces/{id}/invitations/{invitation.Id}", InvitationResponse.From(invitation, now, token));
     }
@@ -99,6 +105,7 @@ internal static class InvitationEndpoints
     {
         await access.RequireRoleAsync(caller, id, Need.Manage, ct);
         var now = time.UtcNowMs();
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
         var revoked = await db.Invitations.Where(i => i.Id == invitationId && i.WorkspaceId == id && i.RevokedAt == null && i.UsedAt == null)
             .ExecuteUpdateAsync(s => s.SetProperty(i => i.RevokedAt, now), ct);
         if (revoked == 0 && !await db.Invitations.AnyAsync(i => i.Id == invitationId && i.WorkspaceId == id, ct))
@@ -106,6 +113,9 @@ internal static class InvitationEndpoints
             throw ApiException.NotFound("Invitation", invitationId);
         }
         if (revoked == 0) throw ApiException.InvalidState("This invitation has already been used or revoked.");
+        AddEvent(db, await db.Invitations.FirstAsync(i => i.Id == invitationId, ct), "invitation.revoked", time);
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
         return TypedResults.NoContent();
     }
 
@@ -113,8 +123,9 @@ internal static class InvitationEndpoints
     /// Claims the invitation for a new account inside the registration's transaction: a guarded update, so two
     /// registrations with one token cannot both succeed. Throws 403 saying why when the token cannot be used.
     /// </summary>
-    public static async Task<Invitation> RedeemAsync(SlipwayDb db, string token, string email, string userId, DateTime now, CancellationToken ct)
+    public static async Task<Invitation> RedeemAsync(SlipwayDb db, string token, string email, string userId, TimeProvider time, CancellationToken ct)
     {
+        var now = time.UtcNowMs();
         var hash = ApiKeyAuthenticator.Hash(token);
         var invitation = await db.Invitations.FirstOrDefaultAsync(i => i.TokenHash == hash, ct)
                          ?? throw ApiException.Forbidden("This invitation is not valid. Ask a workspace owner or admin for a new one.");
@@ -136,6 +147,19 @@ internal static class InvitationEndpoints
         var claimed = await db.Invitations.Where(i => i.Id == invitation.Id && i.UsedAt == null && i.RevokedAt == null && i.ExpiresAt > now)
             .ExecuteUpdateAsync(s => s.SetProperty(i => i.UsedAt, now).SetProperty(i => i.UsedBy, userId), ct);
         if (claimed == 0) throw ApiException.Forbidden("This invitation has just been used or revoked. Ask a workspace owner or admin for a new one.");
+        invitation.UsedAt = now;
+        invitation.UsedBy = userId;
+        AddEvent(db, invitation, "invitation.accepted", time);
         return invitation;
+    }
+
+    private static void AddEvent(SlipwayDb db, Invitation invitation, string type, TimeProvider time)
+    {
+        var now = time.UtcNowMs();
+        db.Events.Add(new Event
+        {
+            Id = Ids.New(time), WorkspaceId = invitation.WorkspaceId, Type = type,
+            Data = JsonSerializer.Serialize(InvitationResponse.From(invitation, now), SlipwayJson.Options), CreatedAt = now,
+        });
     }
 }

@@ -1,5 +1,7 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Slipway.Server.Tests.ApiKeys;
+using Slipway.Server.Tests.EnvVars;
 using Slipway.Server.Tests.Support;
 
 namespace Slipway.Server.Tests.Auth;
@@ -114,6 +116,23 @@ public sealed class RegisteringByInvitationTests : IAsyncLifetime
         Assert.Equal(["pending", "revoked", "used"], data.Select(i => i!["status"]!.GetValue<string>()));
         Assert.DoesNotContain(pendingToken, list.Body, StringComparison.Ordinal);
         Assert.DoesNotContain(usedToken, list.Body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Invitations_EmitCreatedAcceptedAndRevokedEventsWithoutTheToken()
+    {
+        var (accepted, acceptedToken) = await InviteAsync("viewer");
+        await RegisterAsync(acceptedToken);
+        var (revoked, revokedToken) = await InviteAsync("viewer");
+        await server.DeleteAsync($"{Invitations}/{revoked}", owner.Token);
+
+        var events = await server.WithDbAsync(db => db.Events.Where(e => e.WorkspaceId == team).OrderBy(e => e.Id).ToListAsync());
+        Assert.Equal(["invitation.created", "invitation.accepted", "invitation.created", "invitation.revoked"], events.Select(e => e.Type));
+        Assert.Contains(accepted, events[1].Data, StringComparison.Ordinal);
+        Assert.Contains("\"status\":\"used\"", events[1].Data, StringComparison.Ordinal);
+        Assert.Contains(revoked, events[3].Data, StringComparison.Ordinal);
+        Assert.All(events, e => Assert.DoesNotContain(acceptedToken, e.Data, StringComparison.Ordinal));
+        Assert.All(events, e => Assert.DoesNotContain(revokedToken, e.Data, StringComparison.Ordinal));
     }
 
     [Fact]
