@@ -24,7 +24,7 @@ internal sealed class ApiKeyAuthenticator(IServiceScopeFactory scopes, TimeProvi
 
     public static string NewKey() => Prefix + System.Buffers.Text.Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
 
-    /// <summary>Called after any key is created, revoked or deleted (directly or with its project or member), and after a tier change.</summary>
+    /// <summary>Called after any key is created, revoked or deleted (directly or with its project or member), and after a tier change, and after a user is disabled or enabled.</summary>
     public void Forget() => cache.Clear();
 
     public async Task<Caller?> AuthenticateAsync(string key, CancellationToken ct)
@@ -40,6 +40,7 @@ internal sealed class ApiKeyAuthenticator(IServiceScopeFactory scopes, TimeProvi
             var found = await (from k in db.ApiKeys
                                join w in db.Workspaces on k.WorkspaceId equals w.Id
                                where k.KeyHash == hash && k.RevokedAt == null
+                                     && db.Users.Any(u => u.Id == k.CreatedBy && u.DisabledAt == null)
                                select new { Key = k, w.Tier }).FirstOrDefaultAsync(ct);
             if (found is null)
             {

@@ -5,13 +5,14 @@ using Slipway.Server.Workspaces;
 
 namespace Slipway.Server.Auth;
 
-internal sealed record RegisterRequest(string? Email, string? Name, string? Password);
+/// <summary><c>invitation</c>: a token from <c>POST /workspaces/{id}/invitations</c>; the new account joins that workspace.</summary>
+internal sealed record RegisterRequest(string? Email, string? Name, string? Password, string? Invitation);
 internal sealed record LoginRequest(string? Email, string? Password);
 internal sealed record ChangePasswordRequest(string? CurrentPassword, string? NewPassword);
 
-internal sealed record UserResponse(string Id, string Email, string Name, string Role, bool IsAdmin, DateTime CreatedAt)
+internal sealed record UserResponse(string Id, string Email, string Name, string Role, bool IsAdmin, bool Disabled, DateTime CreatedAt)
 {
-    public static UserResponse From(User u) => new(u.Id, u.Email, u.Name, u.IsAdmin ? "admin" : "user", u.IsAdmin, u.CreatedAt);
+    public static UserResponse From(User u) => new(u.Id, u.Email, u.Name, u.IsAdmin ? "admin" : "user", u.IsAdmin, u.DisabledAt is not null, u.CreatedAt);
 }
 
 internal sealed record TokenResponse(string Token, UserResponse User);
@@ -20,6 +21,8 @@ internal sealed record MeResponse(UserResponse User, IReadOnlyList<MembershipRes
 
 internal static class AuthEndpoints
 {
+    public const string AccountDisabled = "This account has been disabled. Ask the instance administrator to enable it.";
+
     public static WebApplicationBuilder AddAuth(this WebApplicationBuilder builder)
     {
         var options = builder.Configuration.GetSection(AuthOptions.SectionName).Get<AuthOptions>() ?? new AuthOptions();
@@ -39,11 +42,12 @@ internal static class AuthEndpoints
         auth.MapPost("/login", LoginAsync).Anonymous().ProducesErrors(401);
         auth.MapGet("/me", MeAsync).RequireScope(Scopes.UserSession);
         auth.MapPost("/password", ChangePasswordAsync).RequireScope(Scopes.UserSession);
+        app.MapUserAdminEndpoints();
         return app;
     }
 
     private static async Task<Created<TokenResponse>> RegisterAsync(RegisterRequest body, SlipwayDb db, PasswordHasher hasher, JwtTokens tokens,
-        TimeProvider time, CancellationToken ct)
+        AuthOptions options, TimeProvider time, CancellationToken ct)
     {
         var email = body.Email?.Trim() ?? "";
         new Validator()
@@ -52,8 +56,11 @@ internal static class AuthEndpoints
                 "name", "must be 1 to 100 characters without control characters")
             .Required(body.Password, "password").Check(body.Password is null || body.Password.Length is >= 8 and <= 1024,
                 "password", "must be between 8 and 1024 characters")
+            .MaxLength(body.Invitation, 128, "invitation")
             .ThrowIfInvalid();
 
+        var first = !await db.Users.AnyAsync(ct);
+        if (!first) RefuseUnlessAllowed(options.Registration, body.Invitation);
         var normalized = email.ToLowerInvariant();
         if (await db.Users.AnyAsync(u => u.EmailNormalized == normalized, ct))
         {
@@ -64,14 +71,26 @@ internal static class AuthEndpoints
         {
             Id = Ids.New(time), Email = email, EmailNormalized = normalized, Name = body.Name!.Trim(),
             PasswordHash = hasher.Hash(body.Password!), CreatedAt = now, UpdatedAt = now,
-            IsAdmin = !await db.Users.AnyAsync(ct),
+            IsAdmin = first && body.Invitation is null,
         };
+        // Every account gets its personal workspace, invited or not: it is where the person tries things out, and
+        // leaving the inviting workspace must not leave them with nothing.
         var workspace = new Workspace { Id = Ids.New(time), Name = $"{user.Name}'s workspace", IsPersonal = true, CreatedAt = now, UpdatedAt = now };
         db.Users.Add(user);
         db.Workspaces.Add(workspace);
         db.WorkspaceMembers.Add(new WorkspaceMember { WorkspaceId = workspace.Id, UserId = user.Id, Role = WorkspaceRole.Owner, CreatedAt = now });
+        if (body.Invitation is { } token)
+        {
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
+            await db.SaveUniqueAsync("An account with this email already exists.", ct);
+            var invitation = await InvitationEndpoints.RedeemAsync(db, token, email, user.Id, time, ct);
+            db.WorkspaceMembers.Add(new WorkspaceMember { WorkspaceId = invitation.WorkspaceId, UserId = user.Id, Role = invitation.Role, CreatedAt = now });
+            await db.SaveChangesAsync(ct);
+            await tx.CommitAsync(ct);
+            return TypedResults.Created("/api/v1/auth/me", new TokenResponse(tokens.Issue(user), UserResponse.From(user)));
+        }
         // The first account administers the instance. Two simultaneous first registrations both try to claim it;
-        // the claim's primary key lets exactly one win, and the other is saved again as a plain user.
+        // the claim's primary key lets exactly one win, and the other is saved again as a plain user (if the policy lets it in).
         var claim = user.IsAdmin ? db.InstanceClaims.Add(new InstanceClaim { Name = InstanceClaim.Admin, UserId = user.Id, CreatedAt = now }) : null;
         try
         {
@@ -83,11 +102,31 @@ internal static class AuthEndpoints
             {
                 throw ApiException.Conflict("An account with this email already exists.");
             }
+            RefuseUnlessAllowed(options.Registration, invitation: null);
             claim.State = EntityState.Detached;
             user.IsAdmin = false;
             await db.SaveUniqueAsync("An account with this email already exists.", ct);
         }
         return TypedResults.Created("/api/v1/auth/me", new TokenResponse(tokens.Issue(user), UserResponse.From(user)));
+    }
+
+    /// <summary>Registration after the first account, by <c>Slipway:Auth:Registration</c>: 403 saying why and what to do.</summary>
+    private static void RefuseUnlessAllowed(RegistrationPolicy policy, string? invitation)
+    {
+        switch (policy)
+        {
+            case RegistrationPolicy.Open:
+                return;
+            case RegistrationPolicy.Invite when invitation is not null:
+                return;
+            case RegistrationPolicy.Invite:
+                throw ApiException.Forbidden("This instance registers new accounts by invitation only. Ask an owner or admin of a workspace "
+                                             + "for an invitation and send its token as 'invitation'.");
+            case RegistrationPolicy.Closed:
+                throw ApiException.Forbidden("Registration is closed on this instance. Ask its administrator to create access for you.");
+            default:
+                throw new InvalidOperationException($"Unknown registration policy {policy}.");
+        }
     }
 
     private static async Task<TokenResponse> LoginAsync(LoginRequest body, HttpContext http, SlipwayDb db, PasswordHasher hasher,
@@ -107,6 +146,7 @@ internal static class AuthEndpoints
             throw ApiException.Unauthenticated("The email or password is incorrect.");
         }
         throttle.Succeeded(normalized);
+        if (user!.DisabledAt is not null) throw ApiException.Forbidden(AccountDisabled);
         return new TokenResponse(tokens.Issue(user!), UserResponse.From(user!));
     }
 
@@ -142,7 +182,7 @@ internal static class AuthEndpoints
         return new TokenResponse(tokens.Issue(user), UserResponse.From(user));
     }
 
-    private static bool IsEmail(string email)
+    internal static bool IsEmail(string email)
     {
         var at = email.IndexOf('@', StringComparison.Ordinal);
         return email.Length <= 254 && at > 0 && at == email.LastIndexOf('@') && at < email.Length - 3

@@ -89,17 +89,19 @@ internal static class Authentication
                 {
                     u.TokenVersion,
                     u.IsAdmin,
+                    Disabled = u.DisabledAt != null,
                     Enterprise = db.WorkspaceMembers.Any(m => m.UserId == u.Id
                                                               && db.Workspaces.Any(w => w.Id == m.WorkspaceId && w.Tier == RateLimitTier.Enterprise)),
                 })
                 .FirstOrDefaultAsync(ct);
             return row is null ? null
-                : new CallerCache.UserState(row.TokenVersion, row.IsAdmin, row.Enterprise ? RateLimitTier.Enterprise : RateLimitTier.Standard);
+                : new CallerCache.UserState(row.TokenVersion, row.IsAdmin, row.Disabled, row.Enterprise ? RateLimitTier.Enterprise : RateLimitTier.Standard);
         });
         if (user is null || user.TokenVersion != claims.Version)
         {
             throw ApiException.Unauthenticated("The token is no longer valid; sign in again.");
         }
+        if (user.Disabled) throw ApiException.Unauthenticated(AuthEndpoints.AccountDisabled);
         return new Caller(claims.UserId, user.IsAdmin, Tier: user.Tier);
     }
 }

@@ -18,7 +18,7 @@ internal sealed class CallerCache(TimeProvider time)
     private readonly ConcurrentDictionary<(string UserId, string WorkspaceId), Entry<WorkspaceRole?>> roles = new();
     private long generation;
 
-    internal sealed record UserState(int TokenVersion, bool IsAdmin, RateLimitTier Tier);
+    internal sealed record UserState(int TokenVersion, bool IsAdmin, bool Disabled, RateLimitTier Tier);
 
     private sealed record Entry<T>(T Value, long LoadedAt);
 
@@ -27,7 +27,7 @@ internal sealed class CallerCache(TimeProvider time)
     public ValueTask<WorkspaceRole?> RoleAsync(string userId, string workspaceId, Func<Task<WorkspaceRole?>> load) =>
         GetAsync(roles, (userId, workspaceId), load);
 
-    /// <summary>Called after any change to a user's password or token version, a membership, a role or a tier.</summary>
+    /// <summary>Called after any change to a user's password, token version or disabled state, a membership, a role or a tier.</summary>
     public void Forget()
     {
         Interlocked.Increment(ref generation);

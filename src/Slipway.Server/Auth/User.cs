@@ -13,6 +13,8 @@ internal sealed class User : IHasId
     /// <summary>Bumped on every password change; JWTs carry it, so older tokens stop working at once.</summary>
     public int TokenVersion { get; set; }
     public bool IsAdmin { get; set; }
+    /// <summary>Set by the instance administrator: the account can neither sign in nor use its tokens or keys.</summary>
+    public DateTime? DisabledAt { get; set; }
     public DateTime CreatedAt { get; init; }
     public DateTime UpdatedAt { get; set; }
 }

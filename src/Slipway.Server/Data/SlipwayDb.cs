@@ -25,6 +25,7 @@ internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext
     public DbSet<Workspace> Workspaces => Set<Workspace>();
     public DbSet<WorkspaceMember> WorkspaceMembers => Set<WorkspaceMember>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<Invitation> Invitations => Set<Invitation>();
     public DbSet<Project> Projects => Set<Project>();
     public DbSet<ProjectEnvironment> Environments => Set<ProjectEnvironment>();
     public DbSet<EnvVar> EnvVars => Set<EnvVar>();
@@ -46,6 +47,8 @@ internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext
         model.Entity<Workspace>().ToTable("workspaces");
         model.Entity<WorkspaceMember>().ToTable("workspace_members").HasKey(m => new { m.WorkspaceId, m.UserId });
         model.Entity<ApiKey>().ToTable("api_keys");
+        model.Entity<Invitation>().ToTable("invitations");
+        model.Entity<Invitation>().HasOne<Workspace>().WithMany().HasForeignKey(i => i.WorkspaceId).OnDelete(DeleteBehavior.Cascade);
         model.Entity<Project>().ToTable("projects");
         model.Entity<ProjectEnvironment>().ToTable("environments");
         model.Entity<EnvVar>().ToTable("env_vars");

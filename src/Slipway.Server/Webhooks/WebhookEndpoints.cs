@@ -46,7 +46,8 @@ internal static class WebhookEndpoints
     public static readonly string[] EventTypes =
     [
         "deployment.created", "deployment.redeploy_queued", "deployment.github", "deployment.status_changed", "build.uploaded", "build.approved",
-        "build.rejected", "build.distributed", "scan.completed", "finding.created", "fix.created", "ping",
+        "build.rejected", "build.distributed", "scan.completed", "finding.created", "fix.created",
+        "invitation.created", "invitation.revoked", "invitation.accepted", "ping",
     ];
 
     /// <summary>What <c>events</c> may list: every type, every category wildcard (<c>deployment.*</c>) and <c>*</c>.</summary>

@@ -18,7 +18,7 @@ internal sealed record MemberResponse(string UserId, string Email, string Name, 
 /// </summary>
 internal static class MemberEndpoints
 {
-    private const string RoleProblem = "must be one of owner, admin, developer, viewer";
+    internal const string RoleProblem = "must be one of owner, admin, developer, viewer";
 
     public static IEndpointRouteBuilder MapMemberEndpoints(this IEndpointRouteBuilder app)
     {
@@ -124,7 +124,7 @@ internal static class MemberEndpoints
         await db.WorkspaceMembers.FirstOrDefaultAsync(m => m.WorkspaceId == workspaceId && m.UserId == userId, ct)
         ?? throw ApiException.NotFound("Member", userId);
 
-    private static WorkspaceRole? ParseRole(string? role) => role switch
+    internal static WorkspaceRole? ParseRole(string? role) => role switch
     {
         "owner" => WorkspaceRole.Owner,
         "admin" => WorkspaceRole.Admin,

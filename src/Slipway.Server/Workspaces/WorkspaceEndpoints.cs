@@ -44,6 +44,7 @@ internal static class WorkspaceEndpoints
         workspaces.MapGet("/{id}", GetAsync).RequireScope(Scopes.ProjectsRead);
         workspaces.MapPatch("/{id}", UpdateAsync).RequireScope(Scopes.UserSession);
         app.MapMemberEndpoints();
+        app.MapInvitationEndpoints();
         return app;
     }
 

@@ -65,7 +65,7 @@ public sealed class ExportingThePostmanCollectionTests : IAsyncLifetime
 
         var register = requests.Single(r => r["url"]!["raw"]!.GetValue<string>() == "{{base_url}}/api/v1/auth/register");
         var body = JsonNode.Parse(register["body"]!["raw"]!.GetValue<string>())!.AsObject();
-        Assert.Equal(["email", "name", "password"], body.Select(p => p.Key).Order());
+        Assert.Equal(["email", "invitation", "name", "password"], body.Select(p => p.Key).Order());
     }
 
     [Fact]

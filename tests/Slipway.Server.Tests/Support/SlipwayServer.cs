@@ -56,6 +56,8 @@ public sealed class SlipwayServer : IAsyncDisposable
             ["Slipway:Router:Urls"] = "http://127.0.0.1:0",
             ["Slipway:DataDirectory"] = dataDirectory,
             ["Slipway:Auth:PasswordIterations"] = "1000",
+            // Most tests register several people; Auth/ tests that exercise the policy set it themselves.
+            ["Slipway:Auth:Registration"] = "open",
             ["Slipway:Projects:AllowLocalRepositories"] = "true",
             // Tests fire requests far faster than a person: generous buckets keep the limiter (and its headers) on the
             // path of every test; RateLimiting/ tests set exact small ones.
@@ -85,7 +87,12 @@ public sealed class SlipwayServer : IAsyncDisposable
             config["Slipway:Database:Provider"] = "postgres";
             config["Slipway:Database:ConnectionString"] = new NpgsqlConnectionStringBuilder(PostgresAdminConnection) { Database = database }.ToString();
         }
-        foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) config[key] = value;
+        // A null setting removes a harness default, so a test can run with the server's own default.
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            if (value is null) config.Remove(key);
+            else config[key] = value;
+        }
 
         var logs = new CapturedLogs();
         var app = SlipwayApp.Create([], builder =>
