@@ -58,9 +58,11 @@ internal static class AuthEndpoints
                 "password", "must be between 8 and 1024 characters")
             .MaxLength(body.Invitation, 128, "invitation")
             .ThrowIfInvalid();
+        // An empty invitation is no invitation (clients that always send the field still register under `open`).
+        var invitationToken = string.IsNullOrEmpty(body.Invitation) ? null : body.Invitation;
 
         var first = !await db.Users.AnyAsync(ct);
-        if (!first) RefuseUnlessAllowed(options.Registration, body.Invitation);
+        if (!first) RefuseUnlessAllowed(options.Registration, invitationToken);
         var normalized = email.ToLowerInvariant();
         if (await db.Users.AnyAsync(u => u.EmailNormalized == normalized, ct))
         {
@@ -71,7 +73,7 @@ internal static class AuthEndpoints
         {
             Id = Ids.New(time), Email = email, EmailNormalized = normalized, Name = body.Name!.Trim(),
             PasswordHash = hasher.Hash(body.Password!), CreatedAt = now, UpdatedAt = now,
-            IsAdmin = first && body.Invitation is null,
+            IsAdmin = first && invitationToken is null,
         };
         // Every account gets its personal workspace, invited or not: it is where the person tries things out, and
         // leaving the inviting workspace must not leave them with nothing.
@@ -79,7 +81,7 @@ internal static class AuthEndpoints
         db.Users.Add(user);
         db.Workspaces.Add(workspace);
         db.WorkspaceMembers.Add(new WorkspaceMember { WorkspaceId = workspace.Id, UserId = user.Id, Role = WorkspaceRole.Owner, CreatedAt = now });
-        if (body.Invitation is { } token)
+        if (invitationToken is { } token)
         {
             await using var tx = await db.Database.BeginTransactionAsync(ct);
             await db.SaveUniqueAsync("An account with this email already exists.", ct);

@@ -41,7 +41,10 @@ internal sealed class CallerCache(TimeProvider time)
         var before = Interlocked.Read(ref generation);
         var value = await load();
         if (entries.Count >= MaxEntries) entries.Clear();
-        if (Interlocked.Read(ref generation) == before) entries[key] = new Entry<T>(value, time.GetTimestamp());
+        if (Interlocked.Read(ref generation) != before) return value;
+        entries[key] = new Entry<T>(value, time.GetTimestamp());
+        // A Forget() between the check and the store must not leave the old state cached: check again, after storing.
+        if (Interlocked.Read(ref generation) != before) entries.TryRemove(key, out _);
         return value;
     }
 }

@@ -192,3 +192,19 @@ public sealed class ClosingRegistrationTests : IAsyncLifetime
             .AssertError(403, "forbidden");
     }
 }
+
+/// <summary>Under <c>open</c> registration, a client that always sends the <c>invitation</c> field, empty, still registers.</summary>
+public sealed class RegisteringOpenlyTests
+{
+    [Fact]
+    public async Task Register_OpenPolicyWithEmptyInvitation_Returns201()
+    {
+        await using var server = await SlipwayServer.StartAsync(new Dictionary<string, string?> { ["Slipway:Auth:Registration"] = "open" });
+        await server.RegisterUserAsync();
+
+        var created = (await server.PostAsync("/api/v1/auth/register",
+            new { email = "second@example.test", name = "Second", password = "long enough", invitation = "" })).AssertStatus(201).Json;
+
+        Assert.False(string.IsNullOrEmpty(created["token"]!.GetValue<string>()));
+    }
+}
