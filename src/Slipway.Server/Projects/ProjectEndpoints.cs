@@ -163,7 +163,9 @@ internal static class ProjectEndpoints
         await db.SaveUniqueAsync($"A project named '{project.Name}' already exists.", ct);
         cache.Invalidate(project.Id);
         await routes.RebuildAsync(ct);
-        return (await ResponsesAsync(db, cache, router, supervisor, [project], ct))[0];
+        // The row as stored (the columns not named may differ from the copy this request began with).
+        var stored = (await cache.GetAsync(db, project.Id, ct))?.Project ?? project;
+        return (await ResponsesAsync(db, cache, router, supervisor, [stored], ct))[0];
     }
 
     private static async Task<NoContent> DeleteAsync(string id, Caller caller, Access access, ProjectTeardown teardown, ApiKeyAuthenticator keys,

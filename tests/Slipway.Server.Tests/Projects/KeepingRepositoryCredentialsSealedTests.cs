@@ -111,7 +111,8 @@ public sealed class KeepingRepositoryCredentialsSealedTests : IAsyncLifetime
             .SetProperty(p => p.RepoCredentialKeyId, resealed.RepoCredentialKeyId)
             .SetProperty(p => p.BuildCommand, "npm run elsewhere")));
 
-        (await server.PatchAsync($"/api/v1/projects/{projectId}", new { branch = "release" }, user.Token)).AssertStatus(200);
+        var patched = (await server.PatchAsync($"/api/v1/projects/{projectId}", new { branch = "release" }, user.Token)).AssertStatus(200).Json;
+        Assert.Equal("npm run elsewhere", patched["build_command"]!.GetValue<string>());
 
         var stored = await ProjectAsync(projectId);
         Assert.Equal("release", stored.Branch);
