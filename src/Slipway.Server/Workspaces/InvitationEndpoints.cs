@@ -149,9 +149,14 @@ internal static class InvitationEndpoints
             throw ApiException.Forbidden("The person who created this invitation can no longer invite into this workspace with this role "
                                          + "(removed, demoted or disabled). Ask a workspace owner or admin for a new one.");
         }
-        var claimed = await CreatorMayStillInvite(db, db.Invitations.Where(i => i.Id == invitation.Id && i.UsedAt == null && i.RevokedAt == null && i.ExpiresAt > now))
+        var unclaimed = db.Invitations.Where(i => i.Id == invitation.Id && i.UsedAt == null && i.RevokedAt == null && i.ExpiresAt > now);
+        var claimed = await CreatorMayStillInvite(db, unclaimed)
             .ExecuteUpdateAsync(s => s.SetProperty(i => i.UsedAt, now).SetProperty(i => i.UsedBy, userId), ct);
-        if (claimed == 0) throw ApiException.Forbidden("This invitation has just been used or revoked. Ask a workspace owner or admin for a new one.");
+        if (claimed == 0)
+        {
+            throw ApiException.Forbidden("This invitation has just been used or revoked, or its creator lost access. "
+                                         + "Ask a workspace owner or admin for a new one.");
+        }
         invitation.UsedAt = now;
         invitation.UsedBy = userId;
         AddEvent(db, invitation, "invitation.accepted", time);
