@@ -25,7 +25,13 @@ internal sealed class ApiKeyAuthenticator(IServiceScopeFactory scopes, TimeProvi
     public static string NewKey() => Prefix + System.Buffers.Text.Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
 
     /// <summary>Called after any key is created, revoked or deleted (directly or with its project or member), and after a tier change, and after a user is disabled or enabled.</summary>
-    public void Forget() => cache.Clear();
+    public void Forget()
+    {
+        Interlocked.Increment(ref generation);
+        cache.Clear();
+    }
+
+    private long generation;
 
     public async Task<Caller?> AuthenticateAsync(string key, CancellationToken ct)
     {
@@ -34,6 +40,7 @@ internal sealed class ApiKeyAuthenticator(IServiceScopeFactory scopes, TimeProvi
         var now = time.GetUtcNow().UtcDateTime;
         if (!cache.TryGetValue(hash, out var entry) || now - entry.CachedAt > CacheFor)
         {
+            var before = Interlocked.Read(ref generation);
             await using var scope = scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
             // With the workspace's tier, which sizes the key's rate-limit bucket.
@@ -52,13 +59,20 @@ internal sealed class ApiKeyAuthenticator(IServiceScopeFactory scopes, TimeProvi
             entry = new Entry(new Caller(row.CreatedBy, IsInstanceAdmin: false, row.Id, row.WorkspaceId, row.ProjectId,
                 row.Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal), row.ExpiresAt, found.Tier), now,
                 row.LastUsedAt);
-            cache[hash] = entry;
+            // A Forget() (a revocation, a disabled account) after this load began must not leave the key cached as valid:
+            // store only when none happened, and check again after storing (the same as Auth/CallerCache).
+            if (Interlocked.Read(ref generation) == before)
+            {
+                cache[hash] = entry;
+                if (Interlocked.Read(ref generation) != before) cache.TryRemove(hash, out _);
+            }
         }
         if (entry.Caller.KeyExpiresAt is { } expires && expires <= now) return null;
         if (entry.LastUsedAt is null || now - entry.LastUsedAt > LastUsedResolution)
         {
             // last_used_at is kept to the minute: one write per key per minute, not one per request.
-            cache[hash] = entry with { LastUsedAt = now };
+            // Only over the entry read: re-adding it after a Forget() would bring a revoked key back.
+            cache.TryUpdate(hash, entry with { LastUsedAt = now }, entry);
             await using var scope = scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
             var id = entry.Caller.ApiKeyId;

@@ -50,41 +50,19 @@ internal static class AuthEndpoints
         AuthOptions options, TimeProvider time, CancellationToken ct)
     {
         var email = body.Email?.Trim() ?? "";
-        new Validator()
-            .Required(body.Email, "email").Check(IsEmail(email), "email", "must be an email address")
-            .Required(body.Name, "name").Check(body.Name is null || body.Name.Trim().Length is > 0 and <= 100 && !Validator.HasControlChars(body.Name),
-                "name", "must be 1 to 100 characters without control characters")
-            .Required(body.Password, "password").Check(body.Password is null || body.Password.Length is >= 8 and <= 1024,
-                "password", "must be between 8 and 1024 characters")
-            .MaxLength(body.Invitation, 128, "invitation")
-            .ThrowIfInvalid();
+        ValidateAccount(new Validator(), body.Email, body.Name, body.Password).MaxLength(body.Invitation, 128, "invitation").ThrowIfInvalid();
         // An empty invitation is no invitation (clients that always send the field still register under `open`).
         var invitationToken = string.IsNullOrEmpty(body.Invitation) ? null : body.Invitation;
 
         var first = !await db.Users.AnyAsync(ct);
         if (!first) RefuseUnlessAllowed(options.Registration, invitationToken);
-        var normalized = email.ToLowerInvariant();
-        if (await db.Users.AnyAsync(u => u.EmailNormalized == normalized, ct))
-        {
-            throw ApiException.Conflict("An account with this email already exists.");
-        }
-        var now = time.UtcNowMs();
-        var user = new User
-        {
-            Id = Ids.New(time), Email = email, EmailNormalized = normalized, Name = body.Name!.Trim(),
-            PasswordHash = hasher.Hash(body.Password!), CreatedAt = now, UpdatedAt = now,
-            IsAdmin = first && invitationToken is null,
-        };
-        // Every account gets its personal workspace, invited or not: it is where the person tries things out, and
-        // leaving the inviting workspace must not leave them with nothing.
-        var workspace = new Workspace { Id = Ids.New(time), Name = $"{user.Name}'s workspace", IsPersonal = true, CreatedAt = now, UpdatedAt = now };
-        db.Users.Add(user);
-        db.Workspaces.Add(workspace);
-        db.WorkspaceMembers.Add(new WorkspaceMember { WorkspaceId = workspace.Id, UserId = user.Id, Role = WorkspaceRole.Owner, CreatedAt = now });
+        var user = await NewAccountAsync(db, hasher, email, body.Name!, body.Password!, time, ct);
+        user.IsAdmin = first && invitationToken is null;
+        var now = user.CreatedAt;
         if (invitationToken is { } token)
         {
             await using var tx = await db.Database.BeginTransactionAsync(ct);
-            await db.SaveUniqueAsync("An account with this email already exists.", ct);
+            await db.SaveUniqueAsync(EmailTaken().Message, ct);
             var invitation = await InvitationEndpoints.RedeemAsync(db, token, email, user.Id, time, ct);
             db.WorkspaceMembers.Add(new WorkspaceMember { WorkspaceId = invitation.WorkspaceId, UserId = user.Id, Role = invitation.Role, CreatedAt = now });
             await db.SaveChangesAsync(ct);
@@ -100,17 +78,46 @@ internal static class AuthEndpoints
         }
         catch (DbUpdateException ex) when (DbExtensions.IsUniqueViolation(ex))
         {
-            if (claim is null || await db.Users.AnyAsync(u => u.EmailNormalized == normalized, ct))
-            {
-                throw ApiException.Conflict("An account with this email already exists.");
-            }
+            if (claim is null || await db.Users.AnyAsync(u => u.EmailNormalized == user.EmailNormalized, ct)) throw EmailTaken();
             RefuseUnlessAllowed(options.Registration, invitation: null);
             claim.State = EntityState.Detached;
             user.IsAdmin = false;
-            await db.SaveUniqueAsync("An account with this email already exists.", ct);
+            await db.SaveUniqueAsync(EmailTaken().Message, ct);
         }
         return TypedResults.Created("/api/v1/auth/me", new TokenResponse(tokens.Issue(user), UserResponse.From(user)));
     }
+
+    /// <summary>The checks every new account passes, by registration or by the instance administrator.</summary>
+    internal static Validator ValidateAccount(Validator v, string? email, string? name, string? password) => v
+        .Required(email, "email").Check(IsEmail(email?.Trim() ?? ""), "email", "must be an email address")
+        .Required(name, "name").Check(name is null || name.Trim().Length is > 0 and <= 100 && !Validator.HasControlChars(name),
+            "name", "must be 1 to 100 characters without control characters")
+        .Required(password, "password").Check(password is null || password.Length is >= 8 and <= 1024,
+            "password", "must be between 8 and 1024 characters");
+
+    /// <summary>
+    /// Adds (unsaved) a new account with its personal workspace, which every account gets, invited, created or not: it is
+    /// where the person tries things out, and leaving another workspace must not leave them with nothing. 409 for an email in use.
+    /// </summary>
+    internal static async Task<User> NewAccountAsync(SlipwayDb db, PasswordHasher hasher, string email, string name, string password, TimeProvider time,
+        CancellationToken ct)
+    {
+        var normalized = email.Trim().ToLowerInvariant();
+        if (await db.Users.AnyAsync(u => u.EmailNormalized == normalized, ct)) throw EmailTaken();
+        var now = time.UtcNowMs();
+        var user = new User
+        {
+            Id = Ids.New(time), Email = email.Trim(), EmailNormalized = normalized, Name = name.Trim(),
+            PasswordHash = hasher.Hash(password), CreatedAt = now, UpdatedAt = now,
+        };
+        var workspace = new Workspace { Id = Ids.New(time), Name = $"{user.Name}'s workspace", IsPersonal = true, CreatedAt = now, UpdatedAt = now };
+        db.Users.Add(user);
+        db.Workspaces.Add(workspace);
+        db.WorkspaceMembers.Add(new WorkspaceMember { WorkspaceId = workspace.Id, UserId = user.Id, Role = WorkspaceRole.Owner, CreatedAt = now });
+        return user;
+    }
+
+    internal static ApiException EmailTaken() => ApiException.Conflict("An account with this email already exists.");
 
     /// <summary>Registration after the first account, by <c>Slipway:Auth:Registration</c>: 403 saying why and what to do.</summary>
     private static void RefuseUnlessAllowed(RegistrationPolicy policy, string? invitation)

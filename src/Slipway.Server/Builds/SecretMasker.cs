@@ -52,6 +52,7 @@ internal sealed partial class SecretMasker
 
     public static bool HasUrlCredentials(string text) => UrlUserInfo().IsMatch(text);
 
-    [GeneratedRegex(@"(?<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^/?#\s]+@", RegexOptions.CultureInvariant)]
-    private static partial Regex UrlUserInfo();
+    /// <summary>The user-info of a URL (<c>scheme://userinfo@</c>): the one definition, for masking and for sealing (RepoCredentials).</summary>
+    [GeneratedRegex(@"(?<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?<userinfo>[^/?#\s]+)@", RegexOptions.CultureInvariant)]
+    internal static partial Regex UrlUserInfo();
 }

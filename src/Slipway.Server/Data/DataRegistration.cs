@@ -12,8 +12,7 @@ internal static class DataRegistration
     {
         var options = builder.Configuration.GetSection(DatabaseOptions.SectionName).Get<DatabaseOptions>() ?? new DatabaseOptions();
         var dataDirectory = builder.Configuration.DataDirectory();
-        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(dataDirectory);
-        else Directory.CreateDirectory(dataDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        OwnerOnlyDirectory(dataDirectory);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<OutboxSignal>();
         builder.Services.AddDbContextPool<SlipwayDb>((services, db) =>
@@ -46,6 +45,22 @@ internal static class DataRegistration
         });
         builder.Services.AddSingleton<MigrationRunner>();
         return builder;
+    }
+
+    /// <summary>
+    /// The data directory holds the database, the JWT and master keys, artifacts and releases: 0700, whether it is created
+    /// now or an earlier version (or an operator's <c>mkdir</c>) left it wider.
+    /// </summary>
+    private static void OwnerOnlyDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+            return;
+        }
+        const UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        Directory.CreateDirectory(path, mode);
+        File.SetUnixFileMode(path, mode);
     }
 
     /// <summary>

@@ -60,6 +60,7 @@ internal static class ProjectEndpoints
         Check(v, body.RepoUrl, body.Branch, body.BuildCommand, body.StartCommand, body.Port, body.Framework, body.RootDirectory,
             body.OutputDirectory, body.HealthCheckPath, options);
         v.Check(body.WorkspaceId is null || Ids.IsValid(body.WorkspaceId), "workspace_id", "must be a workspace id");
+        v.Check(body.RepoUrl is null || !RepoCredentials.HasMaskedCredential(body.RepoUrl), "repo_url", RepoCredentials.MaskedCredentialProblem);
         v.ThrowIfInvalid();
 
         var workspaceId = body.WorkspaceId ?? caller.KeyWorkspaceId ?? await PersonalWorkspaceAsync(db, caller, ct);
@@ -129,26 +130,42 @@ internal static class ProjectEndpoints
                 throw ApiException.Conflict($"Renaming to '{body.Name}' would give one of its environments the host name of another project.");
             }
         }
-        project.Name = body.Name ?? project.Name;
-        // The masked URL a GET returned, sent back unchanged, keeps the stored credential.
-        if (body.RepoUrl is not null && body.RepoUrl != project.RepoUrl) credentials.Store(project, body.RepoUrl);
-        project.Branch = body.Branch ?? project.Branch;
-        project.BuildCommand = body.BuildCommand is null ? project.BuildCommand : ProjectRules.Blank(body.BuildCommand);
-        project.StartCommand = body.StartCommand is null ? project.StartCommand : ProjectRules.Blank(body.StartCommand);
-        project.Port = body.Port ?? project.Port;
-        project.Framework = ProjectRules.ParseFramework(body.Framework) ?? project.Framework;
-        project.RootDirectory = body.RootDirectory is null ? project.RootDirectory : ProjectRules.Blank(body.RootDirectory);
-        project.OutputDirectory = body.OutputDirectory is null ? project.OutputDirectory : ProjectRules.Blank(body.OutputDirectory);
-        project.HealthCheckPath = body.HealthCheckPath ?? project.HealthCheckPath;
-        project.AutoDeploy = body.AutoDeploy ?? project.AutoDeploy;
-        project.UpdatedAt = time.UtcNowMs();
-        db.Projects.Update(project);
-        // Only the fields a PATCH may change: a deploy may switch the live release meanwhile.
-        db.Entry(project).Property(p => p.LiveDeploymentId).IsModified = false;
+        // The project is a copy from the read cache, which another process (--reencrypt-secrets) may have outdated: only the
+        // columns this request names are written, so a stale value (a sealed credential, a live release) never goes back.
+        var entry = db.Projects.Attach(project);
+        void Set<T>(System.Linq.Expressions.Expression<Func<Project, T>> column, T value)
+        {
+            var property = entry.Property(column);
+            property.CurrentValue = value;
+            property.IsModified = true;
+        }
+        if (body.Name is not null) Set(p => p.Name, body.Name);
+        if (body.RepoUrl is not null && body.RepoUrl != project.RepoUrl)
+        {
+            // The masked URL a GET returned, sent back unchanged, never gets here: it keeps the stored credential.
+            if (credentials.Change(project, body.RepoUrl))
+            {
+                Set(p => p.RepoCredentialSealed, project.RepoCredentialSealed);
+                Set(p => p.RepoCredentialKeyId, project.RepoCredentialKeyId);
+            }
+            Set(p => p.RepoUrl, project.RepoUrl);
+        }
+        if (body.Branch is not null) Set(p => p.Branch, body.Branch);
+        if (body.BuildCommand is not null) Set(p => p.BuildCommand, ProjectRules.Blank(body.BuildCommand));
+        if (body.StartCommand is not null) Set(p => p.StartCommand, ProjectRules.Blank(body.StartCommand));
+        if (body.Port is { } port) Set(p => p.Port, port);
+        if (ProjectRules.ParseFramework(body.Framework) is { } framework) Set(p => p.Framework, framework);
+        if (body.RootDirectory is not null) Set(p => p.RootDirectory, ProjectRules.Blank(body.RootDirectory));
+        if (body.OutputDirectory is not null) Set(p => p.OutputDirectory, ProjectRules.Blank(body.OutputDirectory));
+        if (body.HealthCheckPath is not null) Set(p => p.HealthCheckPath, body.HealthCheckPath);
+        if (body.AutoDeploy is { } autoDeploy) Set(p => p.AutoDeploy, autoDeploy);
+        Set(p => p.UpdatedAt, time.UtcNowMs());
         await db.SaveUniqueAsync($"A project named '{project.Name}' already exists.", ct);
         cache.Invalidate(project.Id);
         await routes.RebuildAsync(ct);
-        return (await ResponsesAsync(db, cache, router, supervisor, [project], ct))[0];
+        // The row as stored (the columns not named may differ from the copy this request began with).
+        var stored = (await cache.GetAsync(db, project.Id, ct))?.Project ?? project;
+        return (await ResponsesAsync(db, cache, router, supervisor, [stored], ct))[0];
     }
 
     private static async Task<NoContent> DeleteAsync(string id, Caller caller, Access access, ProjectTeardown teardown, ApiKeyAuthenticator keys,

@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using Slipway.Server.Builds;
 using Slipway.Server.Data;
 using Slipway.Server.EnvVars;
+using Slipway.Server.Hosting;
 
 namespace Slipway.Server.Projects;
 
@@ -10,18 +11,48 @@ namespace Slipway.Server.Projects;
 /// master keys, bound to its project, and <c>repo_url</c> stores the URL with <c>****</c> in its place (what the API shows).
 /// Only the clone puts it back. A singleton with its own scopes for the start-up and re-encrypt passes.
 /// </summary>
-internal sealed partial class RepoCredentials(IServiceScopeFactory scopes, SecretBox box, DatabaseOptions database, ILogger<RepoCredentials> logger)
+internal sealed class RepoCredentials(IServiceScopeFactory scopes, SecretBox box, DatabaseOptions database, ILogger<RepoCredentials> logger)
 {
     /// <summary>The first part of the associated data: no env var row can have it (theirs start with a project id).</summary>
     private const string Purpose = "repo-credential";
 
-    [GeneratedRegex(@"^(?<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?<userinfo>[^/?#\s]+)@", RegexOptions.CultureInvariant)]
-    private static partial Regex UserInfo();
+    /// <summary>The URL's own user-info (at its start, not one inside a query), or null.</summary>
+    private static Match? UserInfo(string url) => SecretMasker.UrlUserInfo().Match(url) is { Success: true, Index: 0 } match ? match : null;
+
+    /// <summary>The URL carries <c>****</c>, the masked form responses show, as its credential.</summary>
+    public static bool HasMaskedCredential(string url) => UserInfo(url)?.Groups["userinfo"].Value == SecretMasker.Hidden;
+
+    /// <summary>
+    /// Changes an existing project's URL; true when the credential columns changed. <c>****</c> as the user-info stands for
+    /// the stored credential: it is kept when scheme, host and port stay the same, and refused (400) otherwise, since the
+    /// credential was given for that server only (or there is none to keep).
+    /// </summary>
+    public bool Change(Project project, string repoUrl)
+    {
+        if (!HasMaskedCredential(repoUrl))
+        {
+            Store(project, repoUrl);
+            return true;
+        }
+        if (project.RepoCredentialSealed is null || !SameServer(project.RepoUrl, repoUrl))
+        {
+            throw ApiException.Validation("repo_url", MaskedCredentialProblem);
+        }
+        project.RepoUrl = repoUrl;
+        return false;
+    }
+
+    public const string MaskedCredentialProblem = "'****' stands for the stored credential, which is kept only for the same scheme, host and port; "
+                                                  + "send the credential itself, or a URL without one";
+
+    private static bool SameServer(string a, string b) =>
+        Uri.TryCreate(a, UriKind.Absolute, out var x) && Uri.TryCreate(b, UriKind.Absolute, out var y)
+        && x.Scheme == y.Scheme && string.Equals(x.IdnHost, y.IdnHost, StringComparison.OrdinalIgnoreCase) && x.Port == y.Port;
 
     /// <summary>Sets the project's URL: the credential, if any, sealed; the stored URL masked.</summary>
     public void Store(Project project, string repoUrl)
     {
-        if (UserInfo().Match(repoUrl) is not { Success: true } match)
+        if (UserInfo(repoUrl) is not { } match)
         {
             (project.RepoUrl, project.RepoCredentialSealed, project.RepoCredentialKeyId) = (repoUrl, null, null);
             return;
@@ -36,8 +67,7 @@ internal sealed partial class RepoCredentials(IServiceScopeFactory scopes, Secre
     {
         if (project.RepoCredentialSealed is not { } sealedCredential || project.RepoCredentialKeyId is not { } keyId) return project.RepoUrl;
         var credential = box.Open(sealedCredential, keyId, Purpose, project.Id, "repo_url");
-        var match = UserInfo().Match(project.RepoUrl);
-        return match.Success
+        return UserInfo(project.RepoUrl) is { } match
             ? match.Groups["scheme"].Value + credential + "@" + project.RepoUrl[match.Length..]
             : project.RepoUrl;
     }
@@ -54,7 +84,7 @@ internal sealed partial class RepoCredentials(IServiceScopeFactory scopes, Secre
             db => db.Projects.Where(p => p.RepoCredentialKeyId == null && EF.Functions.Like(p.RepoUrl, "%@%")),
             async (db, project, token) =>
             {
-                if (!UserInfo().IsMatch(project.RepoUrl)) return 0;
+                if (UserInfo(project.RepoUrl) is null) return 0;
                 var old = project.RepoUrl;
                 Store(project, old);
                 await PrepareAsync(db, token);

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using System.Threading.Channels;
+using Microsoft.Extensions.Options;
 using Slipway.Server.Data;
 using Slipway.Server.Events;
 using Slipway.Server.Hosting;
@@ -31,10 +32,11 @@ internal sealed record AttemptResult(DeliveryWork Work, DateTime At, int? Status
 /// per-endpoint lanes, each with its own concurrency bound, so one slow or dead receiver never holds up another; and a
 /// recorder persists attempts in batches. The database stays the truth: a delivery is pending until its outcome is
 /// stored, so a crash anywhere means it is sent again after restart, never lost (receivers de-duplicate on webhook-id).
+/// A stop is bounded within the host's shutdown timeout (see <see cref="StopAsync"/>).
 /// </summary>
 internal sealed partial class WebhookWorker(
     IServiceScopeFactory scopes, OutboxSignal signal, WebhookDirectory directory, TargetGuard guard, WebhookOptions options, TimeProvider time,
-    ILogger<WebhookWorker> logger) : BackgroundService
+    IOptions<HostOptions> host, ILogger<WebhookWorker> logger) : BackgroundService
 {
     private const int FanOutBatch = 500;
     private const int DueBatch = 2000;
@@ -49,6 +51,10 @@ internal sealed partial class WebhookWorker(
     // UTC ticks of the next look for due deliveries: the poll, or sooner when a retry falls due before it.
     private long nextDueScan;
     private CancellationToken stopping;
+    // Cancelled at the stop's deadlines: the attempts still on the wire, then the storing of outcomes.
+    private readonly CancellationTokenSource abandonAttempts = new();
+    private readonly CancellationTokenSource abandonRecording = new();
+    private int abandoned;
 
     /// <summary>Asks for an immediate look at the outbox and due deliveries (after a test send or a redelivery).</summary>
     public void Wake()
@@ -98,11 +104,41 @@ internal sealed partial class WebhookWorker(
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
-        // Lanes take no new work now; the attempts already on the wire finish (within their timeout) and are recorded
-        // before the recorder stops, so a clean stop never sends a delivery again after restart.
-        while (lanes.Values.Any(l => Volatile.Read(ref l.Running) > 0)) await Task.Delay(10, CancellationToken.None);
+        // Lanes take no new work now; the attempts already on the wire finish (within their timeout, or until the stop's
+        // deadline cancels them) and are recorded before the recorder stops, so a clean stop sends nothing again after restart.
+        while (lanes.Values.Any(l => Volatile.Read(ref l.Running) > 0) && !abandonRecording.IsCancellationRequested)
+        {
+            await Task.Delay(10, CancellationToken.None);
+        }
         results.Writer.TryComplete();
         await recorder;
+        if (Volatile.Read(ref abandoned) is > 0 and var count) AttemptsAbandoned(logger, count);
+    }
+
+    /// <summary>
+    /// The host gives every service together its shutdown timeout (30 s by default), and the ones stopped after this one
+    /// (the supervisor draining apps) need their share. Attempts on the wire get half of it and are then cancelled: nothing
+    /// is recorded for them, so their deliveries stay pending and are sent again after restart, exactly as after a crash.
+    /// Storing the outcomes that did arrive gets until three quarters of it. Wall-clock deadlines, like the host's own.
+    /// </summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        var budget = host.Value.ShutdownTimeout;
+        abandonAttempts.CancelAfter(budget / 2);
+        abandonRecording.CancelAfter(budget * 3 / 4);
+        await using var hostGivesUp = cancellationToken.Register(() =>
+        {
+            abandonAttempts.Cancel();
+            abandonRecording.Cancel();
+        });
+        await base.StopAsync(cancellationToken);
+    }
+
+    public override void Dispose()
+    {
+        abandonAttempts.Dispose();
+        abandonRecording.Dispose();
+        base.Dispose();
     }
 
     /// <summary>Turns up to one batch of undispatched events into deliveries; true when there may be more.</summary>
@@ -281,8 +317,10 @@ internal sealed partial class WebhookWorker(
 
         var started = Stopwatch.GetTimestamp();
         int Elapsed() => (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        // Not cut short by shutdown: the receiver may act on a request it has begun to read, so its answer is awaited and recorded.
-        using var timeout = new CancellationTokenSource(options.Timeout, time);
+        // Not cut short when the stop begins: the receiver may act on a request it has begun to read, so its answer is
+        // awaited and recorded, up to the stop's deadline (then it is sent again after restart; receivers de-duplicate).
+        using var attemptTimeout = new CancellationTokenSource(options.Timeout, time);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(attemptTimeout.Token, abandonAttempts.Token);
         try
         {
             using var response = await http!.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
@@ -298,6 +336,11 @@ internal sealed partial class WebhookWorker(
             };
             var error = outcome == AttemptOutcome.Succeeded ? null : $"receiver answered {code} {response.ReasonPhrase}";
             return new AttemptResult(work, at, code, Elapsed(), error, outcome, RetryAfter(response));
+        }
+        catch (OperationCanceledException) when (abandonAttempts.IsCancellationRequested)
+        {
+            Interlocked.Increment(ref abandoned);
+            return null;
         }
         catch (OperationCanceledException)
         {
@@ -358,8 +401,15 @@ internal sealed partial class WebhookWorker(
                 catch (Exception ex)
                 {
                     RecordFailed(logger, batch.Count, attempt, ex.GetType().Name, ex.Message);
-                    if (stopping.IsCancellationRequested && attempt >= 5) break;
-                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(200 * attempt, 5000)), CancellationToken.None);
+                    if (abandonRecording.IsCancellationRequested || (stopping.IsCancellationRequested && attempt >= 5)) break;
+                    try
+                    {
+                        await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(200 * attempt, 5000)), abandonRecording.Token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
                 }
             }
             var stored = Interlocked.Increment(ref recordRound);
@@ -374,6 +424,8 @@ internal sealed partial class WebhookWorker(
 
     private async Task RecordBatchAsync(List<AttemptResult> batch)
     {
+        // Never cancelled while running; at a stop, cut off at the deadline (the deliveries then stay pending).
+        var ct = abandonRecording.Token;
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
         var now = time.UtcNowMs();
@@ -399,8 +451,8 @@ internal sealed partial class WebhookWorker(
                     : null));
         }
 
-        await using var tx = await db.Database.BeginTransactionAsync(CancellationToken.None);
-        await DeliveryStore.RecordAsync(db, tx, outcomes, CancellationToken.None);
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        await DeliveryStore.RecordAsync(db, tx, outcomes, ct);
         var changed = new List<string>();
         foreach (var group in batch.Where(r => r.Outcome != AttemptOutcome.EndpointDisabled).GroupBy(r => r.Work.EndpointId))
         {
@@ -410,28 +462,28 @@ internal sealed partial class WebhookWorker(
             {
                 var gone = await db.WebhookEndpoints.Where(w => w.Id == endpointId && w.Enabled).ExecuteUpdateAsync(s => s
                     .SetProperty(w => w.Enabled, false).SetProperty(w => w.DisabledReason, "the receiver answered 410 Gone")
-                    .SetProperty(w => w.UpdatedAt, now), CancellationToken.None);
+                    .SetProperty(w => w.UpdatedAt, now), ct);
                 if (gone > 0) changed.Add(endpointId);
             }
             else if (firstFailure is null)
             {
                 await db.WebhookEndpoints.Where(w => w.Id == endpointId && w.FailingSince != null)
-                    .ExecuteUpdateAsync(s => s.SetProperty(w => w.FailingSince, (DateTime?)null), CancellationToken.None);
+                    .ExecuteUpdateAsync(s => s.SetProperty(w => w.FailingSince, (DateTime?)null), ct);
             }
             else
             {
                 var anySuccess = group.Any(r => r.Outcome == AttemptOutcome.Succeeded);
                 await db.WebhookEndpoints.Where(w => w.Id == endpointId && (anySuccess || w.FailingSince == null))
-                    .ExecuteUpdateAsync(s => s.SetProperty(w => w.FailingSince, firstFailure), CancellationToken.None);
+                    .ExecuteUpdateAsync(s => s.SetProperty(w => w.FailingSince, firstFailure), ct);
                 var cutoff = now - options.DisableAfter;
                 var disabled = await db.WebhookEndpoints.Where(w => w.Id == endpointId && w.Enabled && w.FailingSince <= cutoff).ExecuteUpdateAsync(s => s
                     .SetProperty(w => w.Enabled, false)
                     .SetProperty(w => w.DisabledReason, $"every attempt failed for {options.DisableAfter.TotalDays:0.##} days")
-                    .SetProperty(w => w.UpdatedAt, now), CancellationToken.None);
+                    .SetProperty(w => w.UpdatedAt, now), ct);
                 if (disabled > 0) changed.Add(endpointId);
             }
         }
-        await tx.CommitAsync(CancellationToken.None);
+        await tx.CommitAsync(ct);
         ScanNoLaterThan(outcomes.Where(o => o.NextAttemptAt is not null).Select(o => o.NextAttemptAt!.Value).DefaultIfEmpty(DateTime.MaxValue).Min());
         foreach (var endpointId in changed)
         {
@@ -484,6 +536,10 @@ internal sealed partial class WebhookWorker(
 
     [LoggerMessage(EventId = 7004, Level = LogLevel.Warning, Message = "Storing {Count} webhook attempts failed (try {Attempt}) ({Type}): {Message}")]
     private static partial void RecordFailed(ILogger logger, int count, int attempt, string type, string message);
+
+    [LoggerMessage(EventId = 7005, Level = LogLevel.Warning,
+        Message = "Stopping: {Count} webhook attempt(s) still waiting for an answer were cancelled at the shutdown deadline; their deliveries stay pending and are sent after restart")]
+    private static partial void AttemptsAbandoned(ILogger logger, int count);
 
     [LoggerMessage(EventId = 7002, Level = LogLevel.Warning, Message = "Webhook endpoint {EndpointId} disabled")]
     private static partial void EndpointDisabled(ILogger logger, string endpointId);

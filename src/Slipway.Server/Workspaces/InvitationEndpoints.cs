@@ -144,14 +144,34 @@ internal static class InvitationEndpoints
         {
             throw ApiException.Forbidden("This invitation is for another email address; register with the invited address.");
         }
-        var claimed = await db.Invitations.Where(i => i.Id == invitation.Id && i.UsedAt == null && i.RevokedAt == null && i.ExpiresAt > now)
+        if (!await CreatorMayStillInvite(db, db.Invitations.Where(i => i.Id == invitation.Id)).AnyAsync(ct))
+        {
+            throw ApiException.Forbidden("The person who created this invitation can no longer invite into this workspace with this role "
+                                         + "(removed, demoted or disabled). Ask a workspace owner or admin for a new one.");
+        }
+        var unclaimed = db.Invitations.Where(i => i.Id == invitation.Id && i.UsedAt == null && i.RevokedAt == null && i.ExpiresAt > now);
+        var claimed = await CreatorMayStillInvite(db, unclaimed)
             .ExecuteUpdateAsync(s => s.SetProperty(i => i.UsedAt, now).SetProperty(i => i.UsedBy, userId), ct);
-        if (claimed == 0) throw ApiException.Forbidden("This invitation has just been used or revoked. Ask a workspace owner or admin for a new one.");
+        if (claimed == 0)
+        {
+            throw ApiException.Forbidden("This invitation has just been used or revoked, or its creator lost access. "
+                                         + "Ask a workspace owner or admin for a new one.");
+        }
         invitation.UsedAt = now;
         invitation.UsedBy = userId;
         AddEvent(db, invitation, "invitation.accepted", time);
         return invitation;
     }
+
+    /// <summary>
+    /// An invitation carries its creator's authority, checked when it is redeemed, not only when it was made: the creator
+    /// must still be an enabled member who could create it now (owner or admin; owner for an owner invitation). Part of the
+    /// claim's guarded update, so a removal, demotion or disable that commits first always wins.
+    /// </summary>
+    private static IQueryable<Invitation> CreatorMayStillInvite(SlipwayDb db, IQueryable<Invitation> invitations) => invitations.Where(i =>
+        db.Users.Any(u => u.Id == i.CreatedBy && u.DisabledAt == null)
+        && db.WorkspaceMembers.Any(m => m.WorkspaceId == i.WorkspaceId && m.UserId == i.CreatedBy
+                                        && (m.Role == WorkspaceRole.Owner || (m.Role == WorkspaceRole.Admin && i.Role != WorkspaceRole.Owner))));
 
     private static void AddEvent(SlipwayDb db, Invitation invitation, string type, TimeProvider time)
     {

@@ -149,6 +149,59 @@ public sealed class RegisteringByInvitationTests : IAsyncLifetime
         (await server.PostAsync(Invitations, new { role = "viewer" }, admin)).AssertStatus(201);
     }
 
+    private async Task<(string Id, string Token)> JoinAsync(string role)
+    {
+        var (_, invitation) = await InviteAsync(role);
+        var registered = (await RegisterAsync(invitation)).AssertStatus(201).Json;
+        return (registered["user"]!.Id(), registered["token"]!.GetValue<string>());
+    }
+
+    private async Task AssertCreatorRefusedAsync(string invitation)
+    {
+        var refused = await RegisterAsync(invitation);
+        refused.AssertError(403, "forbidden");
+        Assert.Contains("can no longer invite", refused.Json["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Register_WithInvitationOfAnAdminSinceRemoved_Returns403()
+    {
+        var (adminId, admin) = await JoinAsync("admin");
+        var (_, invitation) = await InviteAsync("developer", token: admin);
+        (await server.DeleteAsync($"/api/v1/workspaces/{team}/members/{adminId}", owner.Token)).AssertStatus(204);
+
+        await AssertCreatorRefusedAsync(invitation);
+    }
+
+    [Fact]
+    public async Task Register_WithInvitationOfAnAdminSinceDemoted_Returns403_AndOfAnOwnerDemotedToAdmin_OnlyForOwnerInvitations()
+    {
+        var (adminId, admin) = await JoinAsync("admin");
+        var (_, byAdmin) = await InviteAsync("viewer", token: admin);
+        (await server.PatchAsync($"/api/v1/workspaces/{team}/members/{adminId}", new { role = "developer" }, owner.Token)).AssertStatus(200);
+        await AssertCreatorRefusedAsync(byAdmin);
+
+        var (ownerId, secondOwner) = await JoinAsync("owner");
+        var (_, ownerInvitation) = await InviteAsync("owner", token: secondOwner);
+        var (_, adminInvitation) = await InviteAsync("admin", token: secondOwner);
+        (await server.PatchAsync($"/api/v1/workspaces/{team}/members/{ownerId}", new { role = "admin" }, owner.Token)).AssertStatus(200);
+        await AssertCreatorRefusedAsync(ownerInvitation);
+        (await RegisterAsync(adminInvitation)).AssertStatus(201);
+    }
+
+    [Fact]
+    public async Task Register_WithInvitationOfADisabledAdmin_Returns403_UntilTheAccountIsEnabledAgain()
+    {
+        var (adminId, admin) = await JoinAsync("admin");
+        var (_, invitation) = await InviteAsync("developer", token: admin);
+        (await server.PostAsync($"/api/v1/admin/users/{adminId}/disable", new { }, owner.Token)).AssertStatus(200);
+
+        await AssertCreatorRefusedAsync(invitation);
+
+        (await server.PostAsync($"/api/v1/admin/users/{adminId}/enable", new { }, owner.Token)).AssertStatus(200);
+        (await RegisterAsync(invitation)).AssertStatus(201);
+    }
+
     [Fact]
     public async Task Invite_InvalidRoleOrEmail_Returns400()
     {

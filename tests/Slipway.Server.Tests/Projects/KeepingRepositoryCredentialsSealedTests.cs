@@ -71,6 +71,57 @@ public sealed class KeepingRepositoryCredentialsSealedTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PatchWithTheMaskedCredentialAndAnotherPath_KeepsTheCredential_AnotherHostIsRefused()
+    {
+        var project = await server.CreateProjectAsync(user.Token, extra: new { repo_url = $"https://deploy:{token}@git.example.com/a/b.git" });
+        var projectId = project["id"]!.GetValue<string>();
+        var credentials = server.Service<RepoCredentials>();
+
+        var moved = (await server.PatchAsync($"/api/v1/projects/{projectId}", new { repo_url = "https://****@git.example.com/a/other.git" }, user.Token))
+            .AssertStatus(200).Json;
+        Assert.Equal("https://****@git.example.com/a/other.git", moved["repo_url"]!.GetValue<string>());
+        Assert.Equal($"https://deploy:{token}@git.example.com/a/other.git", credentials.CloneUrl(await ProjectAsync(projectId)));
+
+        var refused = await server.PatchAsync($"/api/v1/projects/{projectId}", new { repo_url = "https://****@evil.example.net/a/other.git" }, user.Token);
+        refused.AssertError(400, "validation_failed");
+        Assert.Equal("repo_url", refused.Json["error"]!["details"]![0]!["field"]!.GetValue<string>());
+        Assert.Contains("****", refused.Json["error"]!["details"]![0]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal($"https://deploy:{token}@git.example.com/a/other.git", credentials.CloneUrl(await ProjectAsync(projectId)));
+
+        (await server.PostAsync("/api/v1/projects", new { name = "masked-new", repo_url = "https://****@git.example.com/a/b.git" }, user.Token))
+            .AssertError(400, "validation_failed");
+        var plainId = (await server.CreateProjectAsync(user.Token))["id"]!.GetValue<string>();
+        (await server.PatchAsync($"/api/v1/projects/{plainId}", new { repo_url = "https://****@example.com/acme/app.git" }, user.Token))
+            .AssertError(400, "validation_failed");
+        Assert.Null((await ProjectAsync(plainId)).RepoCredentialSealed);
+    }
+
+    [Fact]
+    public async Task PatchAfterAnotherProcessResealedTheCredential_WritesOnlyTheNamedColumns()
+    {
+        var url = $"https://deploy:{token}@git.example.com/a/b.git";
+        var projectId = (await server.CreateProjectAsync(user.Token, extra: new { repo_url = url }))["id"]!.GetValue<string>();
+        (await server.GetAsync($"/api/v1/projects/{projectId}", user.Token)).AssertStatus(200);
+        // What --reencrypt-secrets (another process) does: a new seal written straight to the row, which this server's
+        // read cache does not hear about; and another column changed the same way.
+        var resealed = await ProjectAsync(projectId);
+        server.Service<RepoCredentials>().Store(resealed, url);
+        await server.WithDbAsync(db => db.Projects.Where(p => p.Id == projectId).ExecuteUpdateAsync(s => s
+            .SetProperty(p => p.RepoCredentialSealed, resealed.RepoCredentialSealed)
+            .SetProperty(p => p.RepoCredentialKeyId, resealed.RepoCredentialKeyId)
+            .SetProperty(p => p.BuildCommand, "npm run elsewhere")));
+
+        var patched = (await server.PatchAsync($"/api/v1/projects/{projectId}", new { branch = "release" }, user.Token)).AssertStatus(200).Json;
+        Assert.Equal("npm run elsewhere", patched["build_command"]!.GetValue<string>());
+
+        var stored = await ProjectAsync(projectId);
+        Assert.Equal("release", stored.Branch);
+        Assert.Equal(resealed.RepoCredentialSealed, stored.RepoCredentialSealed);
+        Assert.Equal("npm run elsewhere", stored.BuildCommand);
+        Assert.Equal(url, server.Service<RepoCredentials>().CloneUrl(stored));
+    }
+
+    [Fact]
     public async Task PlaintextRowFromAnEarlierVersion_IsSealedAtStart()
     {
         var projectId = (await server.CreateProjectAsync(user.Token))["id"]!.GetValue<string>();
@@ -97,6 +148,19 @@ public sealed class KeepingRepositoryCredentialsSealedTests : IAsyncLifetime
             Assert.Equal(ownerOnly, File.GetUnixFileMode(Path.Combine(server.DataDirectory, file)));
         }
         Assert.Equal(ownerOnly | UnixFileMode.UserExecute, File.GetUnixFileMode(server.DataDirectory));
+    }
+
+    [Fact]
+    public async Task ExistingDataDirectory_WiderThanTheOwner_IsNarrowedAtStart()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        var directory = Directory.CreateTempSubdirectory("slipway-wide-").FullName;
+        const UnixFileMode ownerAll = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        File.SetUnixFileMode(directory, ownerAll | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+
+        await using var wide = await SlipwayServer.StartAsync(dataDirectory: directory);
+
+        Assert.Equal(ownerAll, File.GetUnixFileMode(directory));
     }
 
     private Task<Project> ProjectAsync(string id) => server.WithDbAsync(db => db.Projects.SingleAsync(p => p.Id == id));

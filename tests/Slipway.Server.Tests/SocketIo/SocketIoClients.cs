@@ -31,11 +31,18 @@ internal static class SocketIoClients
         socket.io.on('open', () => socket.io.engine.on('upgrade', (t) => out({ event: 'upgrade', transport: t.name })));
         socket.on('connect_error', (err) => { out({ event: 'connect_error', message: err.message, data: err.data ?? null }); finish('connect_error'); });
         socket.on('disconnect', (reason) => { out({ event: 'disconnect', reason }); finish('disconnect'); });
+        // The ack is printed in its callback, not after an await: the client decodes an ack and the log events that
+        // follow it in one batch (one polling payload, one TCP read) synchronously, so an await's continuation would run
+        // only after those events, and 'stopAfterLogs' could end the process before the ack is printed.
+        const emitWithAck = (name, arg) => new Promise((resolve) => socket.timeout(20000).emit(name, arg, (err, ack) => {
+          const data = err ? { error: { code: 'ack_timeout', message: String(err.message ?? err) } } : ack;
+          out({ event: 'ack', name, data });
+          resolve(data);
+        }));
         socket.on('connect', async () => {
           out({ event: 'connect', id: socket.id });
           for (const [name, arg] of plan.steps ?? []) {
-            const ack = await socket.timeout(20000).emitWithAck(name, arg);
-            out({ event: 'ack', name, data: ack });
+            const ack = await emitWithAck(name, arg);
             if (ack.error && !plan.keepGoing) finish('refused');
           }
           if (!plan.steps || plan.finishAfterSteps) finish('steps');
