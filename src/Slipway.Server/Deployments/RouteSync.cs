@@ -95,7 +95,10 @@ internal sealed class RouteSync(DbConnections connections, RouteTable table, Sup
         _ => new RouteTarget(live.Id, supervisor.Find(live.Id)?.Upstream, null),
     };
 
-    /// <summary>The first table is in place before the router starts listening.</summary>
+    /// <summary>
+    /// The first table is in place before the API serves. The router's listener starts just before this (it is registered
+    /// first): a request in that moment finds no route.
+    /// </summary>
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         await RebuildAsync(cancellationToken);
