@@ -106,6 +106,7 @@ namespace Slipway.Server
             app.MapWebhookEndpoints();
             app.MapUsageEndpoints();
             app.MapSocketIo();
+            app.WarmUpEndpoints();
             return app;
         }
     }

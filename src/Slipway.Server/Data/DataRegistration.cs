@@ -15,32 +15,12 @@ internal static class DataRegistration
         OwnerOnlyDirectory(dataDirectory);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<OutboxSignal>();
+        builder.Services.AddSingleton<DbConnections>();
         builder.Services.AddDbContextPool<SlipwayDb>((services, db) =>
         {
-            switch (options.Provider)
-            {
-                case DatabaseProvider.Sqlite:
-                    var connection = new SqliteConnectionStringBuilder(options.ConnectionString is { Length: > 0 } cs
-                        ? cs
-                        : $"Data Source={Path.Combine(dataDirectory, "slipway.db")}")
-                    {
-                        ForeignKeys = true,
-                        DefaultTimeout = 30,
-                        Pooling = true,
-                    };
-                    if (connection.Mode != SqliteOpenMode.Memory) OwnerOnly(connection.DataSource);
-                    db.UseSqlite(connection.ToString()).AddInterceptors(new SqlitePragmas());
-                    break;
-                case DatabaseProvider.Postgres:
-                    if (string.IsNullOrWhiteSpace(options.ConnectionString))
-                    {
-                        throw new InvalidOperationException("Slipway:Database:ConnectionString is required with the postgres provider.");
-                    }
-                    db.UseNpgsql(options.ConnectionString);
-                    break;
-                default:
-                    throw new InvalidOperationException($"Unknown database provider {options.Provider}.");
-            }
+            var connections = services.GetRequiredService<DbConnections>();
+            if (connections.Provider == DatabaseProvider.Sqlite) db.UseSqlite(connections.ConnectionString).AddInterceptors(new SqlitePragmas());
+            else db.UseNpgsql(connections.ConnectionString);
             db.UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking).AddInterceptors(services.GetRequiredService<OutboxSignal>());
         });
         builder.Services.AddSingleton<MigrationRunner>();
@@ -61,28 +41,6 @@ internal static class DataRegistration
         const UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
         Directory.CreateDirectory(path, mode);
         File.SetUnixFileMode(path, mode);
-    }
-
-    /// <summary>
-    /// SQLite gives the WAL and shared-memory files the mode of the database file: creating that one 0600 (and narrowing
-    /// files an earlier version left 0644) keeps all three, and the secrets in them, readable by the owner only.
-    /// </summary>
-    private static void OwnerOnly(string path)
-    {
-        if (OperatingSystem.IsWindows() || path is "" or ":memory:") return;
-        const UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        try
-        {
-            // Empty is a valid new database to SQLite.
-            new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = mode }).Dispose();
-        }
-        catch (IOException) when (File.Exists(path))
-        {
-        }
-        foreach (var file in new[] { path, path + "-wal", path + "-shm" })
-        {
-            if (File.Exists(file)) File.SetUnixFileMode(file, mode);
-        }
     }
 
     /// <summary>

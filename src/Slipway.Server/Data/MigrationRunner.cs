@@ -6,9 +6,10 @@ namespace Slipway.Server.Data;
 /// <summary>
 /// Applies the provider's SQL files (<c>Migrations/{Provider}/NNNN_name.sql</c>) in order, each in its own
 /// transaction together with its row in <c>schema_migrations</c>. EF Core's design-time tools do not
-/// restore here, so the schema is plain, reviewable SQL that this runner owns.
+/// restore here, so the schema is plain, reviewable SQL that this runner owns. It runs on a plain ADO.NET connection:
+/// nothing before serving waits for EF Core's model.
 /// </summary>
-internal sealed partial class MigrationRunner(IServiceScopeFactory scopes, DatabaseOptions options, ILogger<MigrationRunner> logger)
+internal sealed partial class MigrationRunner(DbConnections connections, ILogger<MigrationRunner> logger)
 {
     public static IReadOnlyList<(string Version, string Sql)> Scripts(DatabaseProvider provider)
     {
@@ -23,50 +24,40 @@ internal sealed partial class MigrationRunner(IServiceScopeFactory scopes, Datab
 
     public async Task<int> MigrateAsync(CancellationToken ct)
     {
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
-        var connection = db.Database.GetDbConnection();
-        await connection.OpenAsync(ct);
-        try
+        await using var connection = await connections.OpenAsync(ct);
+        if (connections.Provider == DatabaseProvider.Sqlite) await ExecAsync(connection, null, "PRAGMA journal_mode = WAL;", ct);
+        await ExecAsync(connection, null,
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT NOT NULL PRIMARY KEY, applied_at TEXT NOT NULL);", ct);
+        var applied = 0;
+        foreach (var (version, sql) in Scripts(connections.Provider))
         {
-            if (options.Provider == DatabaseProvider.Sqlite) await ExecAsync(connection, null, "PRAGMA journal_mode = WAL;", ct);
-            await ExecAsync(connection, null,
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT NOT NULL PRIMARY KEY, applied_at TEXT NOT NULL);", ct);
-            var applied = 0;
-            foreach (var (version, sql) in Scripts(options.Provider))
+            await using var tx = await connection.BeginTransactionAsync(ct);
+            if (connections.Provider == DatabaseProvider.Postgres)
             {
-                await using var tx = await connection.BeginTransactionAsync(ct);
-                if (options.Provider == DatabaseProvider.Postgres)
-                {
-                    // Two servers starting at once on one database: the second waits, then sees the row.
-                    await ExecAsync(connection, tx, "SELECT pg_advisory_xact_lock(7336201);", ct);
-                }
-                await using (var check = connection.CreateCommand())
-                {
-                    check.Transaction = tx;
-                    check.CommandText = "SELECT COUNT(*) FROM schema_migrations WHERE version = @v";
-                    AddParameter(check, "@v", version);
-                    if (Convert.ToInt64(await check.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture) > 0) continue;
-                }
-                await ExecAsync(connection, tx, sql, ct);
-                await using (var record = connection.CreateCommand())
-                {
-                    record.Transaction = tx;
-                    record.CommandText = "INSERT INTO schema_migrations (version, applied_at) VALUES (@v, @t)";
-                    AddParameter(record, "@v", version);
-                    AddParameter(record, "@t", DateTime.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
-                    await record.ExecuteNonQueryAsync(ct);
-                }
-                await tx.CommitAsync(ct);
-                Applied(logger, version);
-                applied++;
+                // Two servers starting at once on one database: the second waits, then sees the row.
+                await ExecAsync(connection, tx, "SELECT pg_advisory_xact_lock(7336201);", ct);
             }
-            return applied;
+            await using (var check = connection.CreateCommand())
+            {
+                check.Transaction = tx;
+                check.CommandText = "SELECT COUNT(*) FROM schema_migrations WHERE version = @v";
+                AddParameter(check, "@v", version);
+                if (Convert.ToInt64(await check.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture) > 0) continue;
+            }
+            await ExecAsync(connection, tx, sql, ct);
+            await using (var record = connection.CreateCommand())
+            {
+                record.Transaction = tx;
+                record.CommandText = "INSERT INTO schema_migrations (version, applied_at) VALUES (@v, @t)";
+                AddParameter(record, "@v", version);
+                AddParameter(record, "@t", DateTime.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+                await record.ExecuteNonQueryAsync(ct);
+            }
+            await tx.CommitAsync(ct);
+            Applied(logger, version);
+            applied++;
         }
-        finally
-        {
-            await connection.CloseAsync();
-        }
+        return applied;
     }
 
     private static async Task ExecAsync(DbConnection connection, DbTransaction? tx, string sql, CancellationToken ct)

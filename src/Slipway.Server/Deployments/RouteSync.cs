@@ -7,15 +7,16 @@ namespace Slipway.Server.Deployments;
 
 /// <summary>
 /// Computes the router's whole table from the database (live releases, environment hosts, custom domains) and swaps
-/// it in at once. Called after every change that moves traffic, and periodically as a safety net.
+/// it in at once. Called after every change that moves traffic, and periodically as a safety net. Two plain SQL reads
+/// rather than EF Core: the first table is built before anything is served, and must not wait for EF Core's model.
 /// </summary>
-internal sealed class RouteSync(IServiceScopeFactory scopes, RouteTable table, Supervisor supervisor, RouterOptions options,
+internal sealed class RouteSync(DbConnections connections, RouteTable table, Supervisor supervisor, RouterOptions options,
     IConfiguration configuration, ILogger<RouteSync> logger) : BackgroundService
 {
     private readonly SemaphoreSlim gate = new(1, 1);
     private readonly string releases = configuration.ReleasesDirectory();
     private Dictionary<string, RouteTarget>? lastWritten;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Deployment> goingLive = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Live> goingLive = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Routes a release that is about to become live, and keeps routing it through every rebuild until
@@ -23,7 +24,7 @@ internal sealed class RouteSync(IServiceScopeFactory scopes, RouteTable table, S
     /// </summary>
     public Task RouteAheadAsync(Deployment deployment, CancellationToken ct)
     {
-        goingLive[deployment.EnvironmentId] = deployment;
+        goingLive[deployment.EnvironmentId] = new Live(deployment.Id, deployment.StaticDirectory);
         return RebuildAsync(ct);
     }
 
@@ -39,14 +40,29 @@ internal sealed class RouteSync(IServiceScopeFactory scopes, RouteTable table, S
         await gate.WaitAsync(ct);
         try
         {
-            await using var scope = scopes.CreateAsyncScope();
-            var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
-            var environments = await (from e in db.Environments
-                                      join p in db.Projects on e.ProjectId equals p.Id
-                                      join d in db.Deployments on e.LiveDeploymentId equals d.Id into live
-                                      from d in live.DefaultIfEmpty()
-                                      select new { EnvironmentId = e.Id, Environment = e.Name, Project = p.Name, Live = d }).ToListAsync(ct);
-            var domains = await db.Domains.Select(d => new { d.Hostname, d.EnvironmentId }).ToListAsync(ct);
+            var environments = new List<(string EnvironmentId, string Environment, string Project, Live? Live)>();
+            var domains = new List<(string Hostname, string EnvironmentId)>();
+            await using (var connection = await connections.OpenAsync(ct))
+            {
+                await using var command = connection.CreateCommand();
+                command.CommandText = """
+                    SELECT e.id, e.name, p.name, d.id, d.static_directory FROM environments e
+                    JOIN projects p ON p.id = e.project_id LEFT JOIN deployments d ON d.id = e.live_deployment_id;
+                    """;
+                await using (var rows = await command.ExecuteReaderAsync(ct))
+                {
+                    while (await rows.ReadAsync(ct))
+                    {
+                        var live = rows.IsDBNull(3) ? null : new Live(rows.GetString(3), rows.IsDBNull(4) ? null : rows.GetString(4));
+                        environments.Add((rows.GetString(0), rows.GetString(1), rows.GetString(2), live));
+                    }
+                }
+                command.CommandText = "SELECT hostname, environment_id FROM domains;";
+                await using (var rows = await command.ExecuteReaderAsync(ct))
+                {
+                    while (await rows.ReadAsync(ct)) domains.Add((rows.GetString(0), rows.GetString(1)));
+                }
+            }
             var targets = environments.ToDictionary(e => e.EnvironmentId,
                 e => Target(goingLive.TryGetValue(e.EnvironmentId, out var ahead) ? ahead : e.Live));
             // First come, first served, in creation order: names are checked for collisions when they are created, and
@@ -72,14 +88,17 @@ internal sealed class RouteSync(IServiceScopeFactory scopes, RouteTable table, S
     }
 
     /// <summary>A host with no live release, or whose process is gone, still routes: the router answers 503.</summary>
-    private RouteTarget Target(Deployment? live) => live switch
+    private RouteTarget Target(Live? live) => live switch
     {
         null => RouteTarget.NoLiveRelease,
         { StaticDirectory: { } dir } => new RouteTarget(live.Id, null, Path.GetFullPath(Path.Combine(releases, live.Id, dir))),
         _ => new RouteTarget(live.Id, supervisor.Find(live.Id)?.Upstream, null),
     };
 
-    /// <summary>The first table is in place before the router starts listening.</summary>
+    /// <summary>
+    /// The first table is in place before the API serves. The router's listener starts just before this (it is registered
+    /// first): a request in that moment finds no route.
+    /// </summary>
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         await RebuildAsync(cancellationToken);
@@ -108,4 +127,7 @@ internal sealed class RouteSync(IServiceScopeFactory scopes, RouteTable table, S
         {
         }
     }
+
+    /// <summary>The live release of an environment: what its route needs of the deployment.</summary>
+    private sealed record Live(string Id, string? StaticDirectory);
 }

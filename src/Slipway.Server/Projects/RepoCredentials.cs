@@ -11,7 +11,7 @@ namespace Slipway.Server.Projects;
 /// master keys, bound to its project, and <c>repo_url</c> stores the URL with <c>****</c> in its place (what the API shows).
 /// Only the clone puts it back. A singleton with its own scopes for the start-up and re-encrypt passes.
 /// </summary>
-internal sealed class RepoCredentials(IServiceScopeFactory scopes, SecretBox box, DatabaseOptions database, ILogger<RepoCredentials> logger)
+internal sealed class RepoCredentials(IServiceScopeFactory scopes, SecretBox box, DbConnections connections, ILogger<RepoCredentials> logger)
 {
     /// <summary>The first part of the associated data: no env var row can have it (theirs start with a project id).</summary>
     private const string Purpose = "repo-credential";
@@ -80,6 +80,8 @@ internal sealed class RepoCredentials(IServiceScopeFactory scopes, SecretBox box
     /// </summary>
     public async Task<int> SealPlaintextAsync(CancellationToken ct)
     {
+        // Almost always nothing to seal: asked in plain SQL, so the start-up does not wait for EF Core's model.
+        if (!await connections.AnyAsync("SELECT 1 FROM projects WHERE repo_credential_key_id IS NULL AND repo_url LIKE '%@%' LIMIT 1", ct)) return 0;
         var result = await SecretReencryption.RunAsync(scopes,
             db => db.Projects.Where(p => p.RepoCredentialKeyId == null && EF.Functions.Like(p.RepoUrl, "%@%")),
             async (db, project, token) =>
@@ -94,7 +96,7 @@ internal sealed class RepoCredentials(IServiceScopeFactory scopes, SecretBox box
                         .SetProperty(p => p.RepoCredentialKeyId, project.RepoCredentialKeyId), token);
             }, _ => { }, ct);
         if (result.Reencrypted == 0) return 0;
-        if (database.Provider == DatabaseProvider.Sqlite)
+        if (connections.Provider == DatabaseProvider.Sqlite)
         {
             await using var scope = scopes.CreateAsyncScope();
             await scope.ServiceProvider.GetRequiredService<SlipwayDb>().Database.ExecuteSqlRawAsync("PRAGMA wal_checkpoint(TRUNCATE);", ct);
@@ -105,7 +107,7 @@ internal sealed class RepoCredentials(IServiceScopeFactory scopes, SecretBox box
 
     private async Task PrepareAsync(SlipwayDb db, CancellationToken ct)
     {
-        if (database.Provider != DatabaseProvider.Sqlite) return;
+        if (connections.Provider != DatabaseProvider.Sqlite) return;
         // The same connection for the pragma and the update that follows it.
         await db.Database.OpenConnectionAsync(ct);
         await db.Database.ExecuteSqlRawAsync("PRAGMA secure_delete = ON;", ct);
