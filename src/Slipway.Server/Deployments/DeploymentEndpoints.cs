@@ -60,7 +60,7 @@ internal static partial class DeploymentEndpoints
     }
 
     private static async Task<Page<DeploymentResponse>> ListAsync(Caller caller, Access access, SlipwayDb db, RouterOptions router,
-        ProjectReadCache cache, PageQuery page,
+        ProjectReadCache cache, DeploymentReadCache deployments, PageQuery page,
         [FromQuery(Name = "project_id")] string? projectId, [FromQuery] string? environment, [FromQuery] string? status,
         [FromQuery] string? trigger, [FromQuery] string? offset, CancellationToken ct)
     {
@@ -96,18 +96,17 @@ internal static partial class DeploymentEndpoints
         if (wantedStatus is { } s) query = query.Where(d => d.Status == s);
         if (wantedTrigger is { } t) query = query.Where(d => d.Trigger == t);
 
-        var rows = offset is null
-            ? await query.ToPageAsync(page, d => d, ct)
-            : await OffsetPageAsync(query, skip, page.Limit, ct);
-        return new Page<DeploymentResponse>(await ResponsesAsync(db, cache, router, rows.Data, ct), rows.NextCursor);
+        // The page is one index walk for the ids; finished deployments come from the read cache.
+        var ids = offset is null
+            ? await query.ToIdPageAsync(page, ct)
+            : await OffsetIdPageAsync(query, skip, page.Limit, ct);
+        return new Page<DeploymentResponse>(await ResponsesAsync(db, cache, router, await deployments.GetManyAsync(db, ids.Data, ct), ct), ids.NextCursor);
     }
 
-    private static async Task<Page<Deployment>> OffsetPageAsync(IQueryable<Deployment> query, int skip, int limit, CancellationToken ct)
+    private static async Task<Page<string>> OffsetIdPageAsync(IQueryable<Deployment> query, int skip, int limit, CancellationToken ct)
     {
-        var rows = await query.OrderByDescending(d => d.Id).Skip(skip).Take(limit + 1).ToListAsync(ct);
-        var more = rows.Count > limit;
-        if (more) rows.RemoveAt(rows.Count - 1);
-        return new Page<Deployment>(rows, more ? PageQuery.EncodeCursor(rows[^1].Id) : null);
+        var ids = await query.OrderByDescending(d => d.Id).Skip(skip).Select(d => d.Id).Take(limit + 1).ToListAsync(ct);
+        return PagingExtensions.Trim(ids, limit, id => id, id => id);
     }
 
     private static async Task<DeploymentResponse> GetAsync(string id, Caller caller, DeploymentAccess deployments, SlipwayDb db, RouterOptions router,

@@ -20,7 +20,7 @@ namespace Slipway.Server.Deployments;
 /// </summary>
 internal sealed partial class DeploymentWorker(
     IServiceScopeFactory scopes, DeploymentQueue queue, LogWriter logs, GitSource git, ShellRunner shell, ArtifactStore artifacts,
-    ReleaseFiles files, Supervisor supervisor, RouteSync routes, ProjectReadCache projectCache, BuildOptions buildOptions, RuntimeOptions runtimeOptions, IConfiguration configuration,
+    ReleaseFiles files, Supervisor supervisor, RouteSync routes, ProjectReadCache projectCache, DeploymentReadCache deploymentCache, BuildOptions buildOptions, RuntimeOptions runtimeOptions, IConfiguration configuration,
     TimeProvider time, ILogger<DeploymentWorker> logger) : BackgroundService
 {
     private const int ContextLines = 15;
@@ -351,6 +351,7 @@ internal sealed partial class DeploymentWorker(
         foreach (var old in retained.Where(d => !keep.Contains(d.Id)))
         {
             await db.Deployments.Where(d => d.Id == old.Id).ExecuteUpdateAsync(s => s.SetProperty(d => d.ArtifactCollected, true), ct);
+            deploymentCache.Forget(old.Id);
             files.DeleteRelease(old.Id);
             if (old.ArtifactSha256 is { } sha) await files.DeleteArtifactIfUnusedAsync(db, sha, ct);
         }

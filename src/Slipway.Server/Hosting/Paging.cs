@@ -64,10 +64,26 @@ internal static class PagingExtensions
     public static async Task<Page<TOut>> ToPageAsync<T, TOut>(this IQueryable<T> query, PageQuery page,
         Func<T, TOut> map, CancellationToken ct) where T : class, IHasId
     {
-        if (page.After is { } after) query = query.Where(x => string.Compare(x.Id, after) < 0);
-        var rows = await query.OrderByDescending(x => x.Id).Take(page.Limit + 1).ToListAsync(ct);
-        var more = rows.Count > page.Limit;
-        if (more) rows.RemoveAt(rows.Count - 1);
-        return new Page<TOut>(rows.Select(map).ToList(), more ? PageQuery.EncodeCursor(rows[^1].Id) : null);
+        var rows = await query.After(page).OrderByDescending(x => x.Id).Take(page.Limit + 1).ToListAsync(ct);
+        return Trim(rows, page.Limit, x => x.Id, map);
     }
+
+    /// <summary>Only the ids of a page (one index walk, nothing to materialize), for items built from a cache.</summary>
+    public static async Task<Page<string>> ToIdPageAsync<T>(this IQueryable<T> query, PageQuery page, CancellationToken ct)
+        where T : class, IHasId
+    {
+        var ids = await query.After(page).OrderByDescending(x => x.Id).Select(x => x.Id).Take(page.Limit + 1).ToListAsync(ct);
+        return Trim(ids, page.Limit, id => id, id => id);
+    }
+
+    /// <summary>Rows fetched with one more than the limit: that extra row only says whether there is a next page.</summary>
+    public static Page<TOut> Trim<T, TOut>(List<T> rows, int limit, Func<T, string> id, Func<T, TOut> map)
+    {
+        var more = rows.Count > limit;
+        if (more) rows.RemoveAt(rows.Count - 1);
+        return new Page<TOut>(rows.ConvertAll(x => map(x)), more ? PageQuery.EncodeCursor(id(rows[^1])) : null);
+    }
+
+    private static IQueryable<T> After<T>(this IQueryable<T> query, PageQuery page) where T : class, IHasId =>
+        page.After is { } after ? query.Where(x => string.Compare(x.Id, after) < 0) : query;
 }

@@ -107,7 +107,7 @@ internal static class LogBulkInsert
     /// <summary><c>yyyy-MM-dd HH:mm:ss.FFFFFFF</c>: what Microsoft.Data.Sqlite writes for a DateTime, so EF reads it back unchanged.</summary>
     internal static ReadOnlySpan<byte> SqliteTimestamp(DateTime value, Span<byte> into)
     {
-        LogJson.FormatTimestamp(value, into);
+        Hosting.SlipwayJson.FormatTimestamp(value, into);
         into[10] = (byte)' ';
         // Seven fraction digits (ticks), trailing zeros and then a bare dot dropped.
         var fraction = (int)(value.Ticks % TimeSpan.TicksPerSecond);

@@ -39,7 +39,7 @@ internal static class LogJson
         json.WriteNumber("seq"u8, line.Seq);
         json.WriteString("deployment_id"u8, line.DeploymentId);
         Span<byte> timestamp = stackalloc byte[24];
-        json.WriteString("timestamp"u8, FormatTimestamp(line.Timestamp, timestamp));
+        json.WriteString("timestamp"u8, SlipwayJson.FormatTimestamp(line.Timestamp, timestamp));
         json.WriteString("level"u8, line.Level);
         json.WriteString("stream"u8, line.Stream);
         json.WriteString("message"u8, line.Message);
@@ -68,29 +68,4 @@ internal static class LogJson
     /// </summary>
     public static ReadOnlySpan<byte> LineTailOf(ReadOnlySpan<byte> message) =>
         message.StartsWith(TypeLog) ? message[TypeLog.Length..] : throw new ArgumentException("Not a log stream message.", nameof(message));
-
-    /// <summary><c>yyyy-MM-ddTHH:mm:ss.fffZ</c> (UTC, milliseconds), as <see cref="SlipwayJson.Timestamp"/> writes it.</summary>
-    public static ReadOnlySpan<byte> FormatTimestamp(DateTime value, Span<byte> into)
-    {
-        Digits(into[..4], value.Year);
-        into[4] = (byte)'-';
-        Digits(into.Slice(5, 2), value.Month);
-        into[7] = (byte)'-';
-        Digits(into.Slice(8, 2), value.Day);
-        into[10] = (byte)'T';
-        Digits(into.Slice(11, 2), value.Hour);
-        into[13] = (byte)':';
-        Digits(into.Slice(14, 2), value.Minute);
-        into[16] = (byte)':';
-        Digits(into.Slice(17, 2), value.Second);
-        into[19] = (byte)'.';
-        Digits(into.Slice(20, 3), value.Millisecond);
-        into[23] = (byte)'Z';
-        return into[..24];
-    }
-
-    private static void Digits(Span<byte> into, int value)
-    {
-        for (var i = into.Length - 1; i >= 0; i--, value /= 10) into[i] = (byte)('0' + value % 10);
-    }
 }

@@ -50,7 +50,7 @@ internal static class ProjectEndpoints
     }
 
     private static async Task<Created<ProjectResponse>> CreateAsync(CreateProjectRequest body, Caller caller, Access access, SlipwayDb db,
-        ProjectOptions options, RepoCredentials credentials, RouterOptions router, Supervisor supervisor, ProjectReadCache cache, RouteSync routes, TimeProvider time,
+        ProjectOptions options, RepoCredentials credentials, Supervisor supervisor, ProjectReadCache cache, RouteSync routes, TimeProvider time,
         CancellationToken ct)
     {
         var v = new Validator()
@@ -86,10 +86,10 @@ internal static class ProjectEndpoints
         });
         await db.SaveUniqueAsync($"A project named '{project.Name}' already exists.", ct);
         await routes.RebuildAsync(ct);
-        return TypedResults.Created($"/api/v1/projects/{project.Id}", (await ResponsesAsync(db, cache, router, supervisor, [project], ct))[0]);
+        return TypedResults.Created($"/api/v1/projects/{project.Id}", await ResponseAsync(db, cache, supervisor, project.Id, ct));
     }
 
-    private static async Task<Page<ProjectResponse>> ListAsync(Caller caller, Access access, SlipwayDb db, RouterOptions router, Supervisor supervisor,
+    private static async Task<Page<ProjectResponse>> ListAsync(Caller caller, Access access, SlipwayDb db, Supervisor supervisor,
         ProjectReadCache cache, PageQuery page,
         [Microsoft.AspNetCore.Mvc.FromQuery(Name = "workspace_id")] string? workspaceId, CancellationToken ct)
     {
@@ -99,19 +99,20 @@ internal static class ProjectEndpoints
             await access.RequireWorkspaceReadAsync(caller, workspaceId, ct);
             query = query.Where(p => p.WorkspaceId == workspaceId);
         }
-        var rows = await query.ToPageAsync(page, p => p, ct);
-        return new Page<ProjectResponse>(await ResponsesAsync(db, cache, router, supervisor, rows.Data, ct), rows.NextCursor);
+        // The page is one index walk for the ids; the items come from the read cache, like GET /projects/{id}.
+        var ids = await query.ToIdPageAsync(page, ct);
+        return new Page<ProjectResponse>(await ResponsesAsync(db, cache, supervisor, ids.Data, ct), ids.NextCursor);
     }
 
-    private static async Task<ProjectResponse> GetAsync(string id, Caller caller, Access access, SlipwayDb db, RouterOptions router, Supervisor supervisor,
+    private static async Task<ProjectResponse> GetAsync(string id, Caller caller, Access access, SlipwayDb db, Supervisor supervisor,
         ProjectReadCache cache, CancellationToken ct)
     {
         var (project, _) = await access.ProjectAsync(caller, id, Need.Read, ct);
-        return (await ResponsesAsync(db, cache, router, supervisor, [project], ct))[0];
+        return await ResponseAsync(db, cache, supervisor, project.Id, ct);
     }
 
     private static async Task<ProjectResponse> UpdateAsync(string id, UpdateProjectRequest body, Caller caller, Access access, SlipwayDb db,
-        ProjectOptions options, RepoCredentials credentials, RouterOptions router, Supervisor supervisor, ProjectReadCache cache, RouteSync routes, TimeProvider time,
+        ProjectOptions options, RepoCredentials credentials, Supervisor supervisor, ProjectReadCache cache, RouteSync routes, TimeProvider time,
         CancellationToken ct)
     {
         var v = new Validator().Check(body.Name is null || ProjectRules.IsDnsLabel(body.Name), "name",
@@ -163,9 +164,8 @@ internal static class ProjectEndpoints
         await db.SaveUniqueAsync($"A project named '{project.Name}' already exists.", ct);
         cache.Invalidate(project.Id);
         await routes.RebuildAsync(ct);
-        // The row as stored (the columns not named may differ from the copy this request began with).
-        var stored = (await cache.GetAsync(db, project.Id, ct))?.Project ?? project;
-        return (await ResponsesAsync(db, cache, router, supervisor, [stored], ct))[0];
+        // The row as stored, read again (the columns not named may differ from the copy this request began with).
+        return await ResponseAsync(db, cache, supervisor, project.Id, ct);
     }
 
     private static async Task<NoContent> DeleteAsync(string id, Caller caller, Access access, ProjectTeardown teardown, ApiKeyAuthenticator keys,
@@ -218,29 +218,44 @@ internal static class ProjectEndpoints
 
     /// <summary>
     /// Projects with their environments, domains and live status, from the read cache (a page of cached projects costs
-    /// no query here). No EF compiled queries: they cache their executor for the first database provider that ran them.
+    /// no query here), in the order of <paramref name="ids"/>; a project deleted since its id was read is left out.
+    /// No EF compiled queries: they cache their executor for the first database provider that ran them.
     /// </summary>
-    internal static async Task<IReadOnlyList<ProjectResponse>> ResponsesAsync(SlipwayDb db, ProjectReadCache cache, RouterOptions router,
-        Supervisor supervisor, IReadOnlyList<Project> projects, CancellationToken ct)
+    internal static async Task<IReadOnlyList<ProjectResponse>> ResponsesAsync(SlipwayDb db, ProjectReadCache cache, Supervisor supervisor,
+        IReadOnlyList<string> ids, CancellationToken ct)
     {
-        var snapshots = await cache.GetManyAsync(db, projects.Select(p => p.Id).ToList(), ct);
-        return projects.Select(p =>
+        var snapshots = await cache.GetManyAsync(db, ids, ct);
+        var responses = new List<ProjectResponse>(ids.Count);
+        foreach (var id in ids)
         {
-            var snapshot = snapshots.GetValueOrDefault(p.Id);
-            var environments = snapshot?.Environments ?? [];
-            var envNames = environments.ToDictionary(e => e.Id, e => e.Name);
-            // A live release without a supervised process is either a static site (served by the router) or a process
-            // that could not be brought back. Null without a live release.
-            var status = p.LiveDeploymentId is not { } live ? (LiveStatus?)null
-                : supervisor.Find(live)?.Status
-                  ?? (snapshot is { LiveIsStatic: true } && snapshot.Project.LiveDeploymentId == live ? LiveStatus.Running : LiveStatus.Stopped);
-            return new ProjectResponse(
-                p.Id, p.WorkspaceId, p.Name, Builds.SecretMasker.MaskUrlCredentials(p.RepoUrl), p.Branch, p.BuildCommand, p.StartCommand, p.Port,
-                p.Framework, p.RootDirectory, p.OutputDirectory, p.HealthCheckPath, p.AutoDeploy, Url(router, p.Name), p.LiveDeploymentId, status,
-                (snapshot?.Domains ?? []).Select(d => new ProjectDomainResponse(d.Id, d.Hostname, envNames[d.EnvironmentId])).ToList(),
-                environments.Select(e => EnvironmentResponse.From(e, p)).ToList(),
-                p.CreatedAt, p.UpdatedAt);
-        }).ToList();
+            if (snapshots.TryGetValue(id, out var snapshot)) responses.Add(Response(snapshot, supervisor));
+        }
+        return responses;
+    }
+
+    private static async Task<ProjectResponse> ResponseAsync(SlipwayDb db, ProjectReadCache cache, Supervisor supervisor, string id,
+        CancellationToken ct) =>
+        (await ResponsesAsync(db, cache, supervisor, [id], ct)) is [var response] ? response : throw ApiException.NotFound("Project", id);
+
+    /// <summary>
+    /// A live release without a supervised process is either a static site (served by the router) or a process
+    /// that could not be brought back. Null without a live release.
+    /// </summary>
+    private static ProjectResponse Response(ProjectReadCache.Snapshot snapshot, Supervisor supervisor) =>
+        snapshot.Project.LiveDeploymentId is not { } live ? snapshot.Response
+            : snapshot.Response with { LiveStatus = supervisor.Find(live)?.Status ?? (snapshot.LiveIsStatic ? LiveStatus.Running : LiveStatus.Stopped) };
+
+    /// <summary>The response without its live status (see <see cref="ProjectReadCache.Snapshot"/>).</summary>
+    internal static ProjectResponse Response(Project p, IReadOnlyList<ProjectEnvironment> environments, IEnumerable<Domains.Domain> domains,
+        RouterOptions router)
+    {
+        var envNames = environments.ToDictionary(e => e.Id, e => e.Name);
+        return new ProjectResponse(
+            p.Id, p.WorkspaceId, p.Name, Builds.SecretMasker.MaskUrlCredentials(p.RepoUrl), p.Branch, p.BuildCommand, p.StartCommand, p.Port,
+            p.Framework, p.RootDirectory, p.OutputDirectory, p.HealthCheckPath, p.AutoDeploy, Url(router, p.Name), p.LiveDeploymentId, null,
+            domains.Select(d => new ProjectDomainResponse(d.Id, d.Hostname, envNames[d.EnvironmentId])).ToList(),
+            environments.Select(e => EnvironmentResponse.From(e, p)).ToList(),
+            p.CreatedAt, p.UpdatedAt);
     }
 
     internal static string Url(RouterOptions router, string host)

@@ -45,7 +45,7 @@ public sealed class WritingLogJsonTests
     {
         var value = new DateTime(y, mo, d, h, mi, s, ms, DateTimeKind.Utc);
 
-        var written = Encoding.ASCII.GetString(LogJson.FormatTimestamp(value, stackalloc byte[24]));
+        var written = Encoding.ASCII.GetString(SlipwayJson.FormatTimestamp(value, stackalloc byte[24]));
 
         Assert.Equal(SlipwayJson.Timestamp(value), written);
     }

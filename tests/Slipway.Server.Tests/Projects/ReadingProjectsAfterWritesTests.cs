@@ -1,8 +1,10 @@
+using System.Text.Json.Nodes;
+using Slipway.Server.Tests.ApiKeys;
 using Slipway.Server.Tests.Support;
 
 namespace Slipway.Server.Tests.Projects;
 
-/// <summary>Project reads are served from memory; every write through the API must show on the very next read.</summary>
+/// <summary>Project reads and list pages are served from memory; every write through the API must show on the very next read.</summary>
 public sealed class ReadingProjectsAfterWritesTests : IAsyncLifetime
 {
     private SlipwayServer server = null!;
@@ -38,4 +40,46 @@ public sealed class ReadingProjectsAfterWritesTests : IAsyncLifetime
         (await server.DeleteAsync($"/api/v1/projects/{id}", user.Token)).AssertStatus(204);
         (await server.GetAsync($"/api/v1/projects/{id}", user.Token)).AssertError(404, "not_found");
     }
+
+    [Fact]
+    public async Task EveryWrite_IsVisibleOnTheNextListPage()
+    {
+        var user = await server.RegisterUserAsync();
+        var id = (await server.CreateProjectAsync(user.Token, "listed-app"))["id"]!.GetValue<string>();
+        Assert.Equal(3000, (await ListedAsync(user, id))!["port"]!.GetValue<int>());
+
+        (await server.PatchAsync($"/api/v1/projects/{id}", new { port = 4242 }, user.Token)).AssertStatus(200);
+        Assert.Equal(4242, (await ListedAsync(user, id))!["port"]!.GetValue<int>());
+
+        (await server.PostAsync("/api/v1/domains", new { project_id = id, domain = "listed.example.com" }, user.Token)).AssertStatus(201);
+        Assert.Equal("listed.example.com", (await ListedAsync(user, id))!["domains"]![0]!["domain"]!.GetValue<string>());
+
+        (await server.PostAsync($"/api/v1/projects/{id}/environments", new { name = "staging" }, user.Token)).AssertStatus(201);
+        Assert.Equal(2, (await ListedAsync(user, id))!["environments"]!.AsArray().Count);
+
+        (await server.DeleteAsync($"/api/v1/projects/{id}", user.Token)).AssertStatus(204);
+        Assert.Null(await ListedAsync(user, id));
+    }
+
+    [Fact]
+    public async Task RemovedMember_NoLongerListsTheWorkspacesProjects()
+    {
+        var owner = await server.RegisterUserAsync();
+        var team = await server.CreateWorkspaceAsync(owner.Token);
+        var member = await server.RegisterUserAsync();
+        await server.AddMemberAsync(owner.Token, team, member, "viewer");
+        var id = (await server.CreateProjectAsync(owner.Token, "team-listed", new { workspace_id = team }))["id"]!.GetValue<string>();
+        Assert.NotNull(await ListedAsync(member, id));
+        (await server.GetAsync($"/api/v1/projects/{id}", member.Token)).AssertStatus(200);
+
+        (await server.DeleteAsync($"/api/v1/workspaces/{team}/members/{member.Id}", owner.Token)).AssertStatus(204);
+
+        Assert.Null(await ListedAsync(member, id));
+        (await server.GetAsync($"/api/v1/projects/{id}", member.Token)).AssertError(404, "not_found");
+        Assert.NotNull(await ListedAsync(owner, id));
+    }
+
+    private async Task<JsonNode?> ListedAsync(TestUser user, string projectId) =>
+        (await server.GetAsync("/api/v1/projects?limit=100", user.Token)).AssertStatus(200).Json["data"]!.AsArray()
+        .SingleOrDefault(p => p!["id"]!.GetValue<string>() == projectId);
 }
