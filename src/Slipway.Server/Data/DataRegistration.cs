@@ -12,8 +12,18 @@ internal static class DataRegistration
     {
         var options = builder.Configuration.GetSection(DatabaseOptions.SectionName).Get<DatabaseOptions>() ?? new DatabaseOptions();
         var dataDirectory = builder.Configuration.DataDirectory();
-        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(dataDirectory);
-        else Directory.CreateDirectory(dataDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(dataDirectory);
+        }
+        else
+        {
+            // Owner only, also when an earlier version or an operator left it wider: the master key, the database and every
+            // project's releases are in there, and sandboxed builds and apps run as other uids.
+            const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+            Directory.CreateDirectory(dataDirectory, ownerOnly);
+            File.SetUnixFileMode(dataDirectory, ownerOnly);
+        }
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<OutboxSignal>();
         builder.Services.AddDbContextPool<SlipwayDb>((services, db) =>
