@@ -164,9 +164,13 @@ internal sealed partial class DeploymentWorker(
                 await db.SaveChangesAsync(ct);
 
                 var sourceRoot = project.RootDirectory is { } root ? Path.GetFullPath(Path.Combine(checkout.Directory, root)) : checkout.Directory;
-                if (!sourceRoot.StartsWith(checkout.Directory, StringComparison.Ordinal) || !Directory.Exists(sourceRoot) || ThroughALink(checkout.Directory, sourceRoot))
+                if (!sourceRoot.StartsWith(checkout.Directory, StringComparison.Ordinal) || !Directory.Exists(sourceRoot))
                 {
                     throw new DeploymentFailedException($"root_directory '{project.RootDirectory}' does not exist in the repository.");
+                }
+                if (ThroughALink(checkout.Directory, sourceRoot))
+                {
+                    throw new DeploymentFailedException($"root_directory '{project.RootDirectory}' is a link; it must be a directory of the repository.");
                 }
                 var plan = FrameworkDetection.Plan(sourceRoot, project.Framework, environment.BuildCommand ?? project.BuildCommand,
                     environment.StartCommand ?? project.StartCommand, project.OutputDirectory);
@@ -189,10 +193,14 @@ internal sealed partial class DeploymentWorker(
                 }
                 phase.Restart();
                 var packed = plan.IsStatic ? Path.GetFullPath(Path.Combine(sourceRoot, plan.OutputDirectory ?? ".")) : sourceRoot;
-                // The server packs as itself: a link the build made (dist -> /the/data/directory) must not be followed.
-                if (!packed.StartsWith(checkout.Directory, StringComparison.Ordinal) || !Directory.Exists(packed) || ThroughALink(checkout.Directory, packed))
+                if (!packed.StartsWith(checkout.Directory, StringComparison.Ordinal) || !Directory.Exists(packed))
                 {
                     throw new DeploymentFailedException($"The output directory '{plan.OutputDirectory}' does not exist after the build.");
+                }
+                // The server packs as itself: a link the build made (dist -> /the/data/directory) must not be followed.
+                if (ThroughALink(checkout.Directory, packed))
+                {
+                    throw new DeploymentFailedException($"The output directory '{plan.OutputDirectory}' is a link; it must be a directory the build wrote.");
                 }
                 var artifact = await artifacts.PackAsync(packed, ct);
                 timings["pack_ms"] = phase.ElapsedMilliseconds;
@@ -343,8 +351,12 @@ internal sealed partial class DeploymentWorker(
         return false;
     }
 
-    /// <summary>Unpacks the release once; an app's release belongs to its project's sandbox uid (the router reads static ones).</summary>
-    private async Task<string> UnpackReleaseAsync(Deployment deployment, SandboxIdentity? identity, CancellationToken ct)
+    /// <summary>
+    /// Unpacks the release once; an app's release belongs to its project's sandbox uid (the router reads static ones).
+    /// <paramref name="reclaim"/> (start-up): an existing directory is handed over again, so releases unpacked before
+    /// the sandbox (or while it was off) become writable to their app.
+    /// </summary>
+    private async Task<string> UnpackReleaseAsync(Deployment deployment, SandboxIdentity? identity, CancellationToken ct, bool reclaim = false)
     {
         var directory = Path.Combine(releases, deployment.Id);
         if (!Directory.Exists(directory))
@@ -354,6 +366,10 @@ internal sealed partial class DeploymentWorker(
             await artifacts.UnpackAsync(deployment.ArtifactSha256!, temporary, ct);
             if (deployment.StaticDirectory is null) sandbox.HandOver(temporary, identity);
             Directory.Move(temporary, directory);
+        }
+        else if (reclaim && deployment.StaticDirectory is null)
+        {
+            sandbox.HandOver(directory, identity);
         }
         return directory;
     }
@@ -409,7 +425,7 @@ internal sealed partial class DeploymentWorker(
                 var identity = l.Deployment.StaticDirectory is null
                     ? await sandbox.IdentityAsync(releaseScope.ServiceProvider.GetRequiredService<SlipwayDb>(), l.Project.Id, ct)
                     : null;
-                var directory = await UnpackReleaseAsync(l.Deployment, identity, ct);
+                var directory = await UnpackReleaseAsync(l.Deployment, identity, ct, reclaim: true);
                 if (l.Deployment.StaticDirectory is not null) return;
                 var variables = await releaseScope.ServiceProvider.GetRequiredService<EnvVarSecrets>().DecryptAllAsync(l.Project.Id, l.Environment.Id, ct);
                 var environment = ProcessEnvironment(variables, l.Project, l.Environment, l.Deployment);

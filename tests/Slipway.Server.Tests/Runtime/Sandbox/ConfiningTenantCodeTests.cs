@@ -87,6 +87,25 @@ public sealed partial class ConfiningTenantCodeTests : IAsyncLifetime
         Assert.DoesNotContain(server.Logs.Lines, l => l.Contains("the-server-environment", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// The server packs the build's output as itself: an output directory the build made a link to the data directory
+    /// would carry the master key into the tenant's own artifact. It is refused.
+    /// </summary>
+    [Fact]
+    public async Task OutputDirectory_LinkedByTheBuildToTheDataDirectory_IsRefused()
+    {
+        attackerRepo.Commit("link", SampleApps.Static("linked"));
+        var project = (await server.CreateProjectAsync(user.Token, "linker", new
+        {
+            repo_url = attackerRepo.BarePath, framework = "static", output_directory = "dist", build_command = $"ln -s '{server.DataDirectory}' dist",
+        }))["id"]!.GetValue<string>();
+
+        var failed = await server.WaitForStatusAsync(user.Token, (await server.DeployAsync(user.Token, project))["id"]!.GetValue<string>(), Deploy, "failed");
+
+        Assert.Contains("The output directory 'dist' is a link; it must be a directory the build wrote.", failed["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Null(failed["artifact"]?["sha256"]);
+    }
+
     /// <summary>Tries each target and reports what it could read, its uid and whether it sees the server's environment.</summary>
     private static string Probe(IEnumerable<string> targets, string dataDirectory) => $$"""
         phase="$1"
