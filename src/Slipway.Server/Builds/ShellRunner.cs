@@ -5,6 +5,7 @@ namespace Slipway.Server.Builds;
 /// <summary>
 /// Runs one build command through <c>/bin/sh -c</c> in its own process group. A timeout or a cancellation ends the
 /// whole tree (SIGTERM, a short grace, SIGKILL), and after a normal exit whatever the command left running is killed.
+/// The deployment worker passes the sandbox's launch prefix, so the command runs confined.
 /// </summary>
 internal sealed class ShellRunner(TimeProvider time)
 {
@@ -14,10 +15,10 @@ internal sealed class ShellRunner(TimeProvider time)
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(2);
 
     public async Task<ProcessResult> RunAsync(string command, string workingDirectory, IReadOnlyDictionary<string, string> environment,
-        TimeSpan timeout, LineSink onLine, CancellationToken ct)
+        TimeSpan timeout, LineSink onLine, CancellationToken ct, IReadOnlyList<string>? launchPrefix = null)
     {
         var started = time.GetTimestamp();
-        await using var group = ProcessGroup.Start(command, workingDirectory, environment, onLine);
+        await using var group = ProcessGroup.Start(command, workingDirectory, environment, onLine, launchPrefix);
         using var deadline = new CancellationTokenSource(timeout, time);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, deadline.Token);
 

@@ -10,6 +10,7 @@ using Slipway.Server.GitHub;
 using Slipway.Server.Hosting;
 using Slipway.Server.Logs;
 using Slipway.Server.Projects;
+using Slipway.Server.Runtime.Sandbox;
 using Slipway.Server.Webhooks;
 using Slipway.Server.Workspaces;
 
@@ -91,6 +92,9 @@ internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext
         model.Entity<GitHubDelivery>().ToTable("github_deliveries").HasKey(d => new { d.HookId, d.DeliveryId });
         model.Entity<GitHubIntegration>().HasOne<Project>().WithMany().HasForeignKey(i => i.ProjectId).OnDelete(DeleteBehavior.Cascade);
         model.Entity<GitHubDelivery>().HasOne<GitHubIntegration>().WithMany().HasForeignKey(d => d.HookId).OnDelete(DeleteBehavior.Cascade);
+
+        model.Entity<SandboxAccount>().ToTable("sandbox_accounts").HasKey(a => a.ProjectId);
+        model.Entity<SandboxAccount>().HasOne<Project>().WithMany().HasForeignKey(a => a.ProjectId).OnDelete(DeleteBehavior.Cascade);
 
         foreach (var entity in model.Model.GetEntityTypes())
         {

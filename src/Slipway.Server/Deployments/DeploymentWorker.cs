@@ -9,6 +9,7 @@ using Slipway.Server.Logs;
 using Slipway.Server.Projects;
 using Slipway.Server.Routing;
 using Slipway.Server.Runtime;
+using Slipway.Server.Runtime.Sandbox;
 
 namespace Slipway.Server.Deployments;
 
@@ -20,7 +21,8 @@ namespace Slipway.Server.Deployments;
 /// </summary>
 internal sealed partial class DeploymentWorker(
     IServiceScopeFactory scopes, DeploymentQueue queue, LogWriter logs, GitSource git, ShellRunner shell, ArtifactStore artifacts,
-    ReleaseFiles files, Supervisor supervisor, RouteSync routes, ProjectReadCache projectCache, DeploymentReadCache deploymentCache, BuildOptions buildOptions, RuntimeOptions runtimeOptions, IConfiguration configuration,
+    ReleaseFiles files, Supervisor supervisor, Sandbox sandbox, RouteSync routes, ProjectReadCache projectCache, DeploymentReadCache deploymentCache,
+    BuildOptions buildOptions, RuntimeOptions runtimeOptions, IConfiguration configuration,
     TimeProvider time, ILogger<DeploymentWorker> logger) : BackgroundService
 {
     private const int ContextLines = 15;
@@ -141,6 +143,7 @@ internal sealed partial class DeploymentWorker(
             if (deployment.Status != DeploymentStatus.Building) throw new OperationCanceledException(ct);
             var secrets = scope.ServiceProvider.GetRequiredService<EnvVarSecrets>();
             var variables = await secrets.DecryptAllAsync(project.Id, environment.Id, ct);
+            var identity = await sandbox.IdentityAsync(db, project.Id, ct);
             masker = new SecretMasker(variables.Values);
             timings["queue_ms"] = (long)((deployment.StartedAt ?? deployment.CreatedAt) - deployment.CreatedAt).TotalMilliseconds;
 
@@ -166,6 +169,10 @@ internal sealed partial class DeploymentWorker(
                 {
                     throw new DeploymentFailedException($"root_directory '{project.RootDirectory}' does not exist in the repository.");
                 }
+                if (ThroughALink(checkout.Directory, sourceRoot))
+                {
+                    throw new DeploymentFailedException($"root_directory '{project.RootDirectory}' is a link; it must be a directory of the repository.");
+                }
                 var plan = FrameworkDetection.Plan(sourceRoot, project.Framework, environment.BuildCommand ?? project.BuildCommand,
                     environment.StartCommand ?? project.StartCommand, project.OutputDirectory);
                 Log("system", $"Framework {plan.Framework}: build `{plan.BuildCommand ?? "(none)"}`, " +
@@ -175,8 +182,11 @@ internal sealed partial class DeploymentWorker(
                     phase.Restart();
                     var buildEnvironment = ProcessEnvironment(variables, project, environment, deployment);
                     buildEnvironment["CI"] = "true";
+                    Sandbox.AddDefaults(buildEnvironment, identity);
+                    sandbox.HandOver(checkout.Directory, identity);
                     var result = await shell.RunAsync(command, sourceRoot, buildEnvironment, buildOptions.BuildTimeout,
-                        (stream, line) => Log("build", line, stream == "stderr" ? "warn" : "info"), ct);
+                        (stream, line) => Log("build", line, stream == "stderr" ? "warn" : "info"), ct,
+                        sandbox.Prefix(identity, checkout.Directory, sourceRoot));
                     timings["build_ms"] = phase.ElapsedMilliseconds;
                     if (result.Canceled) throw new OperationCanceledException(ct);
                     if (result.TimedOut) throw new DeploymentFailedException($"The build timed out after {buildOptions.BuildTimeout}.");
@@ -187,6 +197,11 @@ internal sealed partial class DeploymentWorker(
                 if (!packed.StartsWith(checkout.Directory, StringComparison.Ordinal) || !Directory.Exists(packed))
                 {
                     throw new DeploymentFailedException($"The output directory '{plan.OutputDirectory}' does not exist after the build.");
+                }
+                // The server packs as itself: a link the build made (dist -> /the/data/directory) must not be followed.
+                if (ThroughALink(checkout.Directory, packed))
+                {
+                    throw new DeploymentFailedException($"The output directory '{plan.OutputDirectory}' is a link; it must be a directory the build wrote.");
                 }
                 var artifact = await artifacts.PackAsync(packed, ct);
                 timings["pack_ms"] = phase.ElapsedMilliseconds;
@@ -208,7 +223,7 @@ internal sealed partial class DeploymentWorker(
             }
 
             var release = Stopwatch.StartNew();
-            var releaseDirectory = await UnpackReleaseAsync(deployment, ct);
+            var releaseDirectory = await UnpackReleaseAsync(deployment, identity, ct);
             RouteTarget target;
             if (deployment.StaticDirectory is { } staticDirectory)
             {
@@ -217,8 +232,10 @@ internal sealed partial class DeploymentWorker(
             }
             else
             {
+                var releaseEnvironment = ProcessEnvironment(variables, project, environment, deployment);
+                Sandbox.AddDefaults(releaseEnvironment, identity);
                 var spec = new ReleaseSpec(id, project.Id, environment.Id, releaseDirectory, deployment.StartCommand!,
-                    ProcessEnvironment(variables, project, environment, deployment), project.HealthCheckPath);
+                    releaseEnvironment, project.HealthCheckPath, LaunchPrefix: sandbox.Prefix(identity, releaseDirectory, releaseDirectory));
                 started = await supervisor.StartAsync(spec, (stream, line) => Log(stream == "system" ? "system" : "runtime", line,
                     stream == "stderr" ? "warn" : "info"), ct);
                 Log("system", $"Started `{deployment.StartCommand}` on port {started.Port}; waiting for {project.HealthCheckPath} to answer 2xx/3xx.");
@@ -268,7 +285,7 @@ internal sealed partial class DeploymentWorker(
         {
             await EndAsync(db, states, id, DeploymentStatus.Canceled, "Canceled by request.", Log, timings);
         }
-        catch (Exception ex) when (ex is DeploymentFailedException or BuildException or SecretUnavailableException)
+        catch (Exception ex) when (ex is DeploymentFailedException or BuildException or SecretUnavailableException or SandboxUnavailableException)
         {
             await EndAsync(db, states, id, DeploymentStatus.Failed, WithContext(ex.Message, recent), Log, timings);
         }
@@ -325,7 +342,22 @@ internal sealed partial class DeploymentWorker(
         return lines.Length == 0 ? message : message + "\nLast output:\n" + string.Join('\n', lines);
     }
 
-    private async Task<string> UnpackReleaseAsync(Deployment deployment, CancellationToken ct)
+    /// <summary>True when a directory on the way from <paramref name="root"/> down to <paramref name="path"/> is a link.</summary>
+    private static bool ThroughALink(string root, string path)
+    {
+        for (var current = path; current.Length > root.Length; current = Path.GetDirectoryName(current)!)
+        {
+            if (new DirectoryInfo(current).LinkTarget is not null) return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Unpacks the release once; an app's release belongs to its project's sandbox uid (the router reads static ones).
+    /// <paramref name="reclaim"/> (start-up): an existing directory is handed over again, so releases unpacked before
+    /// the sandbox (or while it was off) become writable to their app.
+    /// </summary>
+    private async Task<string> UnpackReleaseAsync(Deployment deployment, SandboxIdentity? identity, CancellationToken ct, bool reclaim = false)
     {
         var directory = Path.Combine(releases, deployment.Id);
         if (!Directory.Exists(directory))
@@ -333,7 +365,12 @@ internal sealed partial class DeploymentWorker(
             var temporary = directory + ".unpacking";
             files.DeleteDirectory(temporary);
             await artifacts.UnpackAsync(deployment.ArtifactSha256!, temporary, ct);
+            if (deployment.StaticDirectory is null) sandbox.HandOver(temporary, identity);
             Directory.Move(temporary, directory);
+        }
+        else if (reclaim && deployment.StaticDirectory is null)
+        {
+            sandbox.HandOver(directory, identity);
         }
         return directory;
     }
@@ -385,13 +422,18 @@ internal sealed partial class DeploymentWorker(
             try
             {
                 await logs.OpenAsync(l.Deployment.Id, ct);
-                var directory = await UnpackReleaseAsync(l.Deployment, ct);
-                if (l.Deployment.StaticDirectory is not null) return;
                 // One scope per release: these run in parallel, and a DbContext serves one operation at a time.
                 await using var releaseScope = scopes.CreateAsyncScope();
+                var identity = l.Deployment.StaticDirectory is null
+                    ? await sandbox.IdentityAsync(releaseScope.ServiceProvider.GetRequiredService<SlipwayDb>(), l.Project.Id, ct)
+                    : null;
+                var directory = await UnpackReleaseAsync(l.Deployment, identity, ct, reclaim: true);
+                if (l.Deployment.StaticDirectory is not null) return;
                 var variables = await releaseScope.ServiceProvider.GetRequiredService<EnvVarSecrets>().DecryptAllAsync(l.Project.Id, l.Environment.Id, ct);
+                var environment = ProcessEnvironment(variables, l.Project, l.Environment, l.Deployment);
+                Sandbox.AddDefaults(environment, identity);
                 var spec = new ReleaseSpec(l.Deployment.Id, l.Project.Id, l.Environment.Id, directory, l.Deployment.StartCommand!,
-                    ProcessEnvironment(variables, l.Project, l.Environment, l.Deployment), l.Project.HealthCheckPath, AlreadyLive: true);
+                    environment, l.Project.HealthCheckPath, AlreadyLive: true, LaunchPrefix: sandbox.Prefix(identity, directory, directory));
                 var masker = new SecretMasker(variables.Values);
                 var release = await supervisor.StartAsync(spec, (stream, line) =>
                     logs.Append(l.Deployment.Id, stream == "system" ? "system" : "runtime", stream == "stderr" ? "warn" : "info", masker.Mask(line)), ct);

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json.Serialization;
 using Slipway.Server.Data;
 using Slipway.Server.Hosting;
+using Slipway.Server.Runtime.Sandbox;
 
 namespace Slipway.Server.Observability;
 
@@ -19,13 +20,14 @@ internal sealed record DataDirectoryCheckResult(
 
 internal sealed record HealthChecksResponse(CheckResult Database, DataDirectoryCheckResult DataDirectory);
 
-internal sealed record HealthResponse(string Status, string Version, HealthChecksResponse Checks);
+// Sandbox: "bubblewrap" when builds and apps run sandboxed, "disabled" when the operator turned it off.
+internal sealed record HealthResponse(string Status, string Version, string Sandbox, HealthChecksResponse Checks);
 
 /// <summary>
 /// The checks behind <c>/health</c>: a real database round trip and a real write in the data directory.
 /// Errors returned to callers are fixed phrases; the exception (with paths) goes to the log only.
 /// </summary>
-internal sealed class HealthChecks(IConfiguration configuration, ObservabilityOptions options, ILogger<HealthChecks> logger)
+internal sealed class HealthChecks(IConfiguration configuration, ObservabilityOptions options, Sandbox sandbox, ILogger<HealthChecks> logger)
 {
     public const string Healthy = "healthy";
     public const string Unhealthy = "unhealthy";
@@ -38,7 +40,7 @@ internal sealed class HealthChecks(IConfiguration configuration, ObservabilityOp
         var dataDirectory = Task.Run(() => DataDirectoryAsync(ct), ct);
         var checks = new HealthChecksResponse(await database, await dataDirectory);
         var healthy = checks.Database.Status == Healthy && checks.DataDirectory.Status == Healthy;
-        return new HealthResponse(healthy ? Healthy : Unhealthy, RuntimeMetrics.Version, checks);
+        return new HealthResponse(healthy ? Healthy : Unhealthy, RuntimeMetrics.Version, sandbox.Mode, checks);
     }
 
     private async Task<CheckResult> DatabaseAsync(SlipwayDb db, CancellationToken ct)

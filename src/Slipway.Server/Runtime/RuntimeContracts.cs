@@ -29,6 +29,7 @@ internal enum LiveStatus
 /// <summary>
 /// Everything needed to start one release's process. <see cref="AlreadyLive"/>: a live release brought back after a
 /// restart: if it exits before its first healthy check it is restarted with backoff like any live process, not given up.
+/// <see cref="LaunchPrefix"/>: the sandbox wrapper the start command runs in (none when the sandbox is off).
 /// </summary>
 internal sealed record ReleaseSpec(
     string DeploymentId,
@@ -38,4 +39,5 @@ internal sealed record ReleaseSpec(
     string StartCommand,
     IReadOnlyDictionary<string, string> Environment,
     string HealthCheckPath,
-    bool AlreadyLive = false);
+    bool AlreadyLive = false,
+    IReadOnlyList<string>? LaunchPrefix = null);

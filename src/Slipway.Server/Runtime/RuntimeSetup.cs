@@ -1,3 +1,5 @@
+using Slipway.Server.Runtime.Sandbox;
+
 namespace Slipway.Server.Runtime;
 
 internal static class RuntimeSetup
@@ -6,6 +8,7 @@ internal static class RuntimeSetup
     {
         var options = builder.Configuration.GetSection(RuntimeOptions.SectionName).Get<RuntimeOptions>() ?? new RuntimeOptions();
         builder.Services.AddSingleton(options);
+        builder.AddSandbox();
         builder.Services.AddSingleton<PortAllocator>();
         builder.Services.AddSingleton<Supervisor>();
         builder.Services.AddHostedService<StopReleasesOnShutdown>();

@@ -157,7 +157,7 @@ internal sealed class Supervisor : IAsyncDisposable
             ["PORT"] = port.ToString(CultureInfo.InvariantCulture),
             ["HOST"] = "127.0.0.1",
         };
-        var group = ProcessGroup.Start(release.Spec.StartCommand, release.Spec.Directory, environment, release.Sink);
+        var group = ProcessGroup.Start(release.Spec.StartCommand, release.Spec.Directory, environment, release.Sink, release.Spec.LaunchPrefix);
         release.Attach(group, port, isRestart);
         release.Sink("system", $"Started on port {port} (pid {group.Pid})");
         RuntimeLog.Started(logger, release.DeploymentId, port, group.Pid);

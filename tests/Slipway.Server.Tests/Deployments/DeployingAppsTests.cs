@@ -10,14 +10,12 @@ public sealed class DeployingAppsTests : IAsyncLifetime
     private SlipwayServer server = null!;
     private TestUser user = null!;
     private GitRepo repo = null!;
-    private string markerDirectory = null!;
 
     public async Task InitializeAsync()
     {
         server = await SlipwayServer.StartAsync(EngineSettings.Fast);
         user = await server.RegisterUserAsync();
         repo = GitRepo.Create();
-        markerDirectory = Directory.CreateTempSubdirectory("slipway-marker-").FullName;
     }
 
     public async Task DisposeAsync()
@@ -30,7 +28,7 @@ public sealed class DeployingAppsTests : IAsyncLifetime
     {
         var body = new Dictionary<string, object?>
         {
-            ["repo_url"] = repo.BarePath, ["build_command"] = $"sh build.sh && echo build >> {markerDirectory}/builds.log",
+            ["repo_url"] = repo.BarePath, ["build_command"] = $"sh build.sh && echo {BuildRan}",
             ["start_command"] = "node server.js",
         };
         foreach (var (key, value) in System.Text.Json.JsonSerializer.SerializeToNode(extra ?? new { })!.AsObject()) body[key] = value?.DeepClone();
@@ -163,7 +161,7 @@ public sealed class DeployingAppsTests : IAsyncLifetime
         repo.Commit("two", NodeApp("two"));
         var v2 = await server.WaitForStatusAsync(user.Token, (await server.DeployAsync(user.Token, projectId))["id"]!.GetValue<string>(), Deploy, "ready");
         Assert.Equal("two", await server.RouterGetStringAsync("node-rollback.localhost", "/"));
-        Assert.Equal(2, BuildsRun());
+        Assert.Equal(2, await BuildsRunAsync(projectId));
 
         var rollback = (await server.PostAsync($"/api/v1/deployments/{v1["id"]}/rollback", null, user.Token)).AssertStatus(201).Json;
         Assert.Equal("rollback", rollback["trigger"]!.GetValue<string>());
@@ -171,19 +169,19 @@ public sealed class DeployingAppsTests : IAsyncLifetime
         var rolled = await server.WaitForStatusAsync(user.Token, rollback["id"]!.GetValue<string>(), Deploy, "ready");
         Assert.Equal("one", await server.RouterGetStringAsync("node-rollback.localhost", "/"));
         Assert.Equal(first, rolled["commit_sha"]!.GetValue<string>());
-        Assert.Equal(2, BuildsRun());
+        Assert.Equal(2, await BuildsRunAsync(projectId));
 
         var back = (await server.PostAsync($"/api/v1/projects/{projectId}/rollback", new { }, user.Token)).AssertStatus(201).Json;
         await server.WaitForStatusAsync(user.Token, back["id"]!.GetValue<string>(), Deploy, "ready");
         Assert.Equal("two", await server.RouterGetStringAsync("node-rollback.localhost", "/"));
-        Assert.Equal(2, BuildsRun());
+        Assert.Equal(2, await BuildsRunAsync(projectId));
 
         var redeploy = (await server.PostAsync($"/api/v1/deployments/{v1["id"]}/redeploy", null, user.Token)).AssertStatus(201).Json;
         Assert.Equal("redeploy", redeploy["trigger"]!.GetValue<string>());
         var rebuilt = await server.WaitForStatusAsync(user.Token, redeploy["id"]!.GetValue<string>(), Deploy, "ready");
         Assert.Equal(first, rebuilt["commit_sha"]!.GetValue<string>());
         Assert.Equal("one", await server.RouterGetStringAsync("node-rollback.localhost", "/"));
-        Assert.Equal(3, BuildsRun());
+        Assert.Equal(3, await BuildsRunAsync(projectId));
 
         (await server.PostAsync($"/api/v1/deployments/{v2["id"]}/cancel", null, user.Token)).AssertError(409, "invalid_state");
     }
@@ -313,7 +311,23 @@ public sealed class DeployingAppsTests : IAsyncLifetime
         Assert.Equal(bytes[10..20], await partial.Content.ReadAsByteArrayAsync());
     }
 
-    private int BuildsRun() => File.Exists(Path.Combine(markerDirectory, "builds.log")) ? File.ReadAllLines(Path.Combine(markerDirectory, "builds.log")).Length : 0;
+    private const string BuildRan = "build-ran-marker";
+
+    /// <summary>
+    /// Builds run for the project, counted from the build output of its deployments (a sandboxed build cannot leave a
+    /// mark anywhere else on the host).
+    /// </summary>
+    private async Task<int> BuildsRunAsync(string projectId)
+    {
+        var count = 0;
+        var deployments = (await server.GetAsync($"/api/v1/deployments?project_id={projectId}&limit=100", user.Token)).AssertStatus(200).Json;
+        foreach (var deployment in deployments["data"]!.AsArray())
+        {
+            var logs = (await server.GetAsync($"/api/v1/logs/{deployment!["id"]}?limit=1000", user.Token)).AssertStatus(200).Json;
+            count += logs["data"]!.AsArray().Count(l => l!["stream"]!.GetValue<string>() == "build" && l["message"]!.GetValue<string>() == BuildRan);
+        }
+        return count;
+    }
 
     private static int SleepersAlive(string marker)
     {

@@ -216,8 +216,15 @@ public sealed class EngineIoProtocolTests : IAsyncDisposable
         using var repo = GitRepo.Create();
         var files = SampleApps.Static("stalled");
         // The build waits for the subscription (at most 60 s), so the follower is live, not replaying storage, when it writes.
-        var go = Path.Combine(Path.GetTempPath(), $"slipway-go-{Guid.NewGuid():N}");
-        files["build.sh"] = $"i=0; while [ ! -f '{go}' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done\nseq 1 5000 | sed 's/^/line /'\n";
+        // The signal is a loopback port that starts listening: a sandboxed build shares the network, not the test's /tmp.
+        var go = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        go.Start();
+        var goPort = ((System.Net.IPEndPoint)go.LocalEndpoint).Port;
+        go.Stop();
+        go = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, goPort);
+        files["build.sh"] = "node -e \"const net = require('net'), t = Date.now(); (function f() { const c = net.connect(" + goPort +
+                            ", '127.0.0.1', () => { c.end(); process.exit(0); }); c.on('error', () => Date.now() - t > 60000 ? process.exit(0) : setTimeout(f, 50)); })()\"\n" +
+                            "seq 1 5000 | sed 's/^/line /'\n";
         repo.Commit("stalled", files);
         var projectId = (await s.CreateProjectAsync(user.Token, "sio-stalled",
             new { repo_url = repo.BarePath, framework = "static", build_command = "sh build.sh" }))["id"]!.GetValue<string>();
@@ -239,12 +246,12 @@ public sealed class EngineIoProtocolTests : IAsyncDisposable
             }
         }
         while (ack.Length == 0) await PollAsync();
-        await File.WriteAllTextAsync(go, "go");
+        go.Start();
         // Nobody polls while the build runs: the socket's queue fills, then the follower's buffer overflows.
         await s.WaitForStatusAsync(user.Token, id, TimeSpan.FromSeconds(90), "ready");
 
         while (events.Count == 0 || events[^1][0]!.GetValue<string>() != "end") await PollAsync();
-        File.Delete(go);
+        go.Stop();
         Assert.StartsWith("430[{\"ok\":true", ack, StringComparison.Ordinal);
         Assert.Contains(events, e => e[0]!.GetValue<string>() == "gap");
         var logs = events.Where(e => e[0]!.GetValue<string>() == "log").Select(e => e[1]!).ToList();
