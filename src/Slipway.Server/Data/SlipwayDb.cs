@@ -10,6 +10,7 @@ using Slipway.Server.GitHub;
 using Slipway.Server.Hosting;
 using Slipway.Server.Logs;
 using Slipway.Server.Projects;
+using Slipway.Server.Security;
 using Slipway.Server.Webhooks;
 using Slipway.Server.Workspaces;
 
@@ -40,6 +41,10 @@ internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext
     public DbSet<WebhookAttempt> WebhookAttempts => Set<WebhookAttempt>();
     public DbSet<GitHubIntegration> GitHubIntegrations => Set<GitHubIntegration>();
     public DbSet<GitHubDelivery> GitHubDeliveries => Set<GitHubDelivery>();
+    public DbSet<RepositorySettings> RepositorySettings => Set<RepositorySettings>();
+    public DbSet<Scan> Scans => Set<Scan>();
+    public DbSet<Finding> Findings => Set<Finding>();
+    public DbSet<FindingChange> FindingHistory => Set<FindingChange>();
 
     protected override void OnModelCreating(ModelBuilder model)
     {
@@ -91,6 +96,15 @@ internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext
         model.Entity<GitHubDelivery>().ToTable("github_deliveries").HasKey(d => new { d.HookId, d.DeliveryId });
         model.Entity<GitHubIntegration>().HasOne<Project>().WithMany().HasForeignKey(i => i.ProjectId).OnDelete(DeleteBehavior.Cascade);
         model.Entity<GitHubDelivery>().HasOne<GitHubIntegration>().WithMany().HasForeignKey(d => d.HookId).OnDelete(DeleteBehavior.Cascade);
+
+        model.Entity<RepositorySettings>().ToTable("repository_settings").HasKey(r => r.ProjectId);
+        model.Entity<RepositorySettings>().HasOne<Project>().WithMany().HasForeignKey(r => r.ProjectId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<Scan>().ToTable("scans");
+        model.Entity<Scan>().HasOne<Project>().WithMany().HasForeignKey(s => s.ProjectId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<Finding>().ToTable("findings");
+        model.Entity<Finding>().HasOne<Project>().WithMany().HasForeignKey(f => f.ProjectId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<FindingChange>().ToTable("finding_history");
+        model.Entity<FindingChange>().HasOne<Finding>().WithMany().HasForeignKey(c => c.FindingId).OnDelete(DeleteBehavior.Cascade);
 
         foreach (var entity in model.Model.GetEntityTypes())
         {

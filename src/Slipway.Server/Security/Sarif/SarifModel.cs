@@ -19,7 +19,7 @@ internal sealed record SarifResult(int Run, int Index, string RuleId, string? Le
     IReadOnlyDictionary<string, string> PartialFingerprints, IReadOnlyList<SarifFix> Fixes, double? SecuritySeverity);
 
 /// <summary>A place in a file; lines and columns are 1-based as SARIF counts them, null where the tool gave none.</summary>
-internal sealed record SarifLocation(string Uri, int? StartLine, int? StartColumn, int? EndLine, int? EndColumn);
+internal sealed record SarifLocation(string Uri, int? StartLine, int? StartColumn, int? EndLine, int? EndColumn, string? Snippet = null);
 
 internal sealed record SarifFix(string? Description, IReadOnlyList<SarifFileChange> Changes);
 

@@ -176,7 +176,10 @@ internal static class SarifReader
         if (artifact.ValueKind != JsonValueKind.Object) throw new SarifRejectedException($"{at}.artifactLocation must be an object");
         var uri = OptionalString(artifact, "uri", $"{at}.artifactLocation");
         if (uri is null) return null;
-        return physical.TryGetProperty("region", out var region) ? Region(uri, region, $"{at}.region") : new SarifLocation(uri, null, null, null, null);
+        if (!physical.TryGetProperty("region", out var region)) return new SarifLocation(uri, null, null, null, null);
+        var place = Region(uri, region, $"{at}.region");
+        var snippet = region.TryGetProperty("snippet", out var s) && s.ValueKind == JsonValueKind.Object ? OptionalString(s, "text", $"{at}.region.snippet") : null;
+        return snippet is null ? place : place with { Snippet = snippet };
     }
 
     private static SarifLocation Region(string uri, JsonElement region, string at)
