@@ -50,27 +50,36 @@ internal sealed class SarifIngestion(SlipwayDb db, SecurityOptions options, ICon
         }
     }
 
-    /// <summary>Validates the whole document first (throwing before anything is stored), then stores it in one transaction.</summary>
-    public async Task<Scan> IngestAsync(Scan scan, SpooledSarif sarif, SourceTree? source, CancellationToken ct)
+    /// <summary>
+    /// Validates every document whole first (throwing before anything is stored), then stores them in one transaction as
+    /// <paramref name="scan"/> (added, or updated when a worker queued it earlier), which ends <c>completed</c>.
+    /// </summary>
+    public async Task<Scan> IngestAsync(Scan scan, IReadOnlyList<SpooledSarif> documents, SourceTree? source, CancellationToken ct)
     {
-        IReadOnlyList<SarifRun> runs;
-        await using (var first = sarif.Open()) runs = SarifReader.Validate(first, options.Limits);
+        var validated = new List<(SpooledSarif Document, IReadOnlyList<SarifRun> Runs)>();
+        foreach (var document in documents)
+        {
+            await using var first = document.Open();
+            validated.Add((document, SarifReader.Validate(first, options.Limits)));
+        }
 
-        var now = time.UtcNowMs();
         scan.Status = ScanStatus.Running;
-        scan.StartedAt ??= now;
-        scan.Tools = JsonSerializer.Serialize(runs.Select(r => r.ToolName).Distinct().ToList());
+        scan.StartedAt ??= time.UtcNowMs();
+        scan.Tools = JsonSerializer.Serialize(validated.SelectMany(v => v.Runs).Select(r => r.ToolName).Distinct().ToList());
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
-        db.Scans.Add(scan);
+        if (await db.Scans.AnyAsync(s => s.Id == scan.Id, ct)) db.Scans.Update(scan);
+        else db.Scans.Add(scan);
         await db.SaveChangesAsync(ct);
         db.ChangeTracker.Clear();
 
-        var store = new Batch(this, db, time, scan, runs, source);
-        await using (var second = sarif.Open())
+        foreach (var (document, runs) in validated)
         {
+            var store = new Batch(this, db, time, scan, runs, source);
+            await using var second = document.Open();
             foreach (var chunk in SarifReader.Results(second, runs, options.Limits).Chunk(BatchSize)) await store.StoreAsync(chunk, ct);
         }
-        foreach (var (tool, category) in runs.Select(r => (r.ToolName, CategoryOf(r))).Distinct()) await MarkFixedAsync(scan, tool, category, ct);
+        var analyses = validated.SelectMany(v => v.Runs).Select(r => (r.ToolName, Category(scan.Category, r.AutomationId))).Distinct();
+        foreach (var (tool, category) in analyses) await MarkFixedAsync(scan, tool, category, ct);
 
         scan.Status = ScanStatus.Completed;
         scan.FinishedAt = time.UtcNowMs();
@@ -80,8 +89,6 @@ internal sealed class SarifIngestion(SlipwayDb db, SecurityOptions options, ICon
         await transaction.CommitAsync(ct);
         db.ChangeTracker.Clear();
         return scan;
-
-        string CategoryOf(SarifRun run) => Category(scan.Category, run.AutomationId);
     }
 
     /// <summary>

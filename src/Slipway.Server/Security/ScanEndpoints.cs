@@ -8,6 +8,10 @@ using Slipway.Server.Workspaces;
 
 namespace Slipway.Server.Security;
 
+internal sealed record StartScanRequest(string? CommitSha, string? Branch);
+
+internal sealed record ScannerResponse(string Name, string Description, bool BuiltIn, bool Installed, string? Install);
+
 internal static partial class ScanEndpoints
 {
     public static IEndpointRouteBuilder MapScanEndpoints(this IEndpointRouteBuilder app)
@@ -16,8 +20,12 @@ internal static partial class ScanEndpoints
         repository.MapPost("/sarif", UploadAsync).RequireScope(Scopes.SecurityWrite)
             .WithSummary("Upload SARIF 2.1.0 results (optionally gzipped); 202 with the scan that stored them")
             .Accepts<object>("application/sarif+json", "application/json");
+        repository.MapPost("/scans", StartAsync).RequireScope(Scopes.SecurityWrite)
+            .WithSummary("Scan a commit (default: the head of the default branch) with the repository's scanners");
         repository.MapGet("/scans", ListAsync).RequireScope(Scopes.SecurityRead).WithSummary("List a repository's scans, newest first");
         app.MapGet("/api/v1/scans/{id}", GetAsync).WithTags("Security").RequireScope(Scopes.SecurityRead).WithSummary("Get a scan");
+        app.MapGet("/api/v1/security/scanners", Scanners).WithTags("Security").RequireScope(Scopes.SecurityRead)
+            .WithSummary("List the scanners this server can run, and what to install for the missing ones");
         return app;
     }
 
@@ -52,7 +60,7 @@ internal static partial class ScanEndpoints
         try
         {
             using var spooled = await ingestion.SpoolAsync(context.Request.Body, encoding == "gzip", ct);
-            await ingestion.IngestAsync(scan, spooled, source: null, ct);
+            await ingestion.IngestAsync(scan, [spooled], source: null, ct);
         }
         catch (SarifRejectedException e)
         {
@@ -64,6 +72,35 @@ internal static partial class ScanEndpoints
         }
         return TypedResults.Accepted($"/api/v1/scans/{scan.Id}", ScanResponse.From(scan));
     }
+
+    /// <summary>Queues a scan; the worker checks the commit out, runs the scanners and stores their findings.</summary>
+    private static async Task<Created<ScanResponse>> StartAsync(string id, StartScanRequest? body, Caller caller, Access access, SlipwayDb db,
+        ScannerCatalog catalog, ScanQueue queue, TimeProvider time, CancellationToken ct)
+    {
+        var v = new Validator();
+        v.Check(body?.CommitSha is null || CommitSha().IsMatch(body.CommitSha), "commit_sha", "must be a full 40-character hexadecimal commit SHA");
+        v.Check(body?.Branch is null || (body.Branch.Length is > 0 and <= 255 && !body.Branch.StartsWith('-') && !Validator.HasControlChars(body.Branch)),
+            "branch", "must be a branch name of 1-255 characters");
+        v.ThrowIfInvalid();
+        var (project, _) = await access.ProjectAsync(caller, id, Need.Write, ct, "id");
+        var settings = await db.RepositorySettings.FirstOrDefaultAsync(s => s.ProjectId == project.Id, ct);
+        var scanners = catalog.For(System.Text.Json.JsonSerializer.Deserialize<List<string>>(settings?.Scanners ?? "[]") ?? []);
+        if (scanners.Count == 0) throw ApiException.InvalidState("No scanner is installed on this server; see GET /api/v1/security/scanners for what to install.");
+        if (scanners.FirstOrDefault(s => !s.Installed) is { } missing)
+            throw ApiException.InvalidState($"The scanner '{missing.Name}' is not installed on this server: {missing.Missing}.");
+        var scan = new Scan
+        {
+            Id = Ids.New(time), WorkspaceId = project.WorkspaceId, ProjectId = project.Id, Source = ScanSource.Scanner, Status = ScanStatus.Queued,
+            CommitSha = body?.CommitSha?.ToLowerInvariant(), Branch = body?.Branch ?? project.Branch, CreatedAt = time.UtcNowMs(),
+        };
+        db.Scans.Add(scan);
+        await db.SaveChangesAsync(ct);
+        queue.Wake();
+        return TypedResults.Created($"/api/v1/scans/{scan.Id}", ScanResponse.From(scan));
+    }
+
+    private static ScannerResponse[] Scanners(ScannerCatalog catalog) =>
+        [.. catalog.All.Select(s => new ScannerResponse(s.Name, s.Description, s.BuiltIn, s.Installed, s.Missing is null ? null : $"Install: {s.Missing}"))];
 
     private static async Task<Page<ScanResponse>> ListAsync(string id, Caller caller, Access access, SlipwayDb db, PageQuery page, CancellationToken ct)
     {

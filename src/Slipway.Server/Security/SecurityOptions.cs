@@ -16,5 +16,20 @@ internal sealed class SecurityOptions
     public int MaxResultsPerRun { get; set; } = 25_000;
     public int MaxLocationsPerResult { get; set; } = 1_000;
 
+    /// <summary>The directory whose <c>node_modules/</c> holds the npm presets; found above the server's binaries when unset.</summary>
+    public string? ToolsDirectory { get; set; }
+
+    /// <summary>The operator's own scanners by name: a shell command that writes SARIF to <c>$SARIF_OUTPUT</c>.</summary>
+    public Dictionary<string, CustomScanner> Scanners { get; set; } = [];
+
+    /// <summary>How long one scanner may run over one checkout.</summary>
+    public TimeSpan ScannerTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
     public SarifLimits Limits => new(MaxRuns, MaxResultsPerRun, MaxLocationsPerResult);
+}
+
+internal sealed class CustomScanner
+{
+    public string? Command { get; set; }
+    public string? Description { get; set; }
 }

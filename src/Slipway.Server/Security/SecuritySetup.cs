@@ -7,6 +7,10 @@ internal static class SecuritySetup
     {
         builder.Services.AddSingleton(builder.Configuration.GetSection(SecurityOptions.SectionName).Get<SecurityOptions>() ?? new SecurityOptions());
         builder.Services.AddScoped<SarifIngestion>();
+        builder.Services.AddSingleton<ScannerCatalog>();
+        builder.Services.AddSingleton<ScanRunner>();
+        builder.Services.AddSingleton<ScanQueue>();
+        builder.Services.AddHostedService<ScanWorker>();
         return builder;
     }
 

@@ -4,9 +4,10 @@ namespace Slipway.Server.Security;
 
 /// <summary>
 /// The scanned files of one commit, checked out under <see cref="Root"/>: where fingerprints are computed when a tool
-/// gave none. Reads never leave the root (a SARIF path is data from outside).
+/// gave none, and snippets come from. Reads never leave the root (a SARIF path is data from outside). A sandboxed
+/// scanner saw the checkout elsewhere (<paramref name="scannerRoot"/>); its absolute paths are cut at that root too.
 /// </summary>
-internal sealed class SourceTree(string root)
+internal sealed class SourceTree(string root, string? scannerRoot = null)
 {
     private const int MaxSnippetLines = 10;
     private const int MaxSnippetChars = 2000;
@@ -16,7 +17,11 @@ internal sealed class SourceTree(string root)
     public string Root { get; } = Path.GetFullPath(root);
 
     /// <summary>The repository-relative form of a SARIF URI: <c>file://</c> and this checkout's root removed, decoded.</summary>
-    public string Relative(string uri) => RepoPaths.Normalize(uri, Root);
+    public string Relative(string uri)
+    {
+        var path = RepoPaths.Normalize(uri, Root);
+        return scannerRoot is null ? path : RepoPaths.Normalize(path, scannerRoot);
+    }
 
     /// <summary>GitHub's line hash of a line, or null when the file is not in the tree or has no such line.</summary>
     public string? LineHash(string relativePath, int line)
