@@ -8,13 +8,14 @@ namespace Slipway.Server.Security;
 /// </summary>
 internal static partial class AutoTriage
 {
-    public static (Classification Classification, string Rationale) Classify(string? path, string message)
+    // reported: the raw text the tool pointed at (before any masking), when known.
+    public static (Classification Classification, string Rationale) Classify(string? path, string message, string? reported)
     {
         if (path is not null && TestPath().IsMatch(path))
             return (Classification.UsedInTests, $"The location '{path}' is test or fixture code, which does not ship.");
         if (path is not null && VendoredPath().IsMatch(path))
             return (Classification.WontFix, $"The location '{path}' is vendored, minified or generated code, fixed upstream rather than here.");
-        if (ExampleSecret().Match(message) is { Success: true } example)
+        if (ExampleSecret().Match($"{message}\n{reported}") is { Success: true } example)
             return (Classification.FalsePositive, $"The reported value contains '{example.Value}', a documented example value, not a real secret.");
         return (Classification.NeedsReview, "No automatic rule applies; a person should review this finding.");
     }

@@ -142,6 +142,10 @@ internal sealed class SarifIngestion(SlipwayDb db, SecurityOptions options, ICon
             Data = JsonSerializer.Serialize(data, SlipwayJson.Options), CreatedAt = time.UtcNowMs(),
         });
 
+    /// <summary>Whether a tool reports secrets (its snippets are masked): a configured secret scanner, or a rule about secrets.</summary>
+    private bool IsSecretScanner(string tool, string ruleId) =>
+        options.SecretScanners.Contains(tool, StringComparer.OrdinalIgnoreCase) || ruleId.Contains("secret", StringComparison.OrdinalIgnoreCase);
+
     private static string Megabytes(long bytes) => $"{bytes / (1024 * 1024)} MB";
 
     /// <summary>One upload's results, stored a batch at a time; remembers identities so a repeated result counts once.</summary>
@@ -157,20 +161,21 @@ internal sealed class SarifIngestion(SlipwayDb db, SecurityOptions options, ICon
                 .Where(f => f.ProjectId == scan.ProjectId && identities.Contains(f.Identity))
                 .ToDictionaryAsync(f => f.Identity, StringComparer.Ordinal, ct);
             var now = time.UtcNowMs();
-            foreach (var (result, run, category, fingerprint, identity, locations) in keyed)
+            foreach (var (result, run, category, fingerprint, identity, locations, reported) in keyed)
             {
                 scan.Results++;
                 if (existing.TryGetValue(identity, out var finding)) Update(finding, result, run, locations, now);
-                else Create(result, run, category, fingerprint, identity, locations, now);
+                else Create(result, run, category, fingerprint, identity, locations, reported, now);
             }
             await db.SaveChangesAsync(ct);
             db.ChangeTracker.Clear();
         }
 
-        private void Create(SarifResult result, SarifRun run, string category, string fingerprint, string identity, List<FindingLocation> locations, DateTime now)
+        private void Create(SarifResult result, SarifRun run, string category, string fingerprint, string identity, List<FindingLocation> locations,
+            string? reported, DateTime now)
         {
             var primary = locations.FirstOrDefault();
-            var (classification, rationale) = AutoTriage.Classify(primary?.Path, result.Message);
+            var (classification, rationale) = AutoTriage.Classify(primary?.Path, result.Message, reported);
             var finding = new Finding
             {
                 Id = Ids.New(time), WorkspaceId = scan.WorkspaceId, ProjectId = scan.ProjectId, Identity = identity, Tool = run.ToolName,
@@ -226,22 +231,47 @@ internal sealed class SarifIngestion(SlipwayDb db, SecurityOptions options, ICon
             finding.UpdatedAt = now;
         }
 
-        private (SarifResult Result, SarifRun Run, string Category, string Fingerprint, string Identity, List<FindingLocation> Locations) Key(SarifResult result)
+        private (SarifResult Result, SarifRun Run, string Category, string Fingerprint, string Identity, List<FindingLocation> Locations, string? Reported) Key(SarifResult result)
         {
             var run = runs[result.Run];
             var category = Category(scan.Category, run.AutomationId);
-            var locations = result.Locations
-                .Select(l => Place(l))
-                .ToList();
+            var secret = owner.IsSecretScanner(run.ToolName, result.RuleId);
+            var placed = result.Locations.Select(l => Place(l, secret)).ToList();
+            var locations = placed.Select(p => p.Location).ToList();
             var fingerprint = Fingerprint(result, locations.FirstOrDefault());
             var identity = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{run.ToolName}\0{category}\0{result.RuleId}\0{fingerprint}")));
-            return (result, run, category, fingerprint, identity, locations);
+            return (result, run, category, fingerprint, identity, locations, placed.FirstOrDefault().Reported);
         }
 
-        private FindingLocation Place(SarifLocation l)
+        /// <summary>
+        /// A location with its snippet. A secret scanner's snippet would hold the secret: it keeps only the first line
+        /// with the reported span masked, so no credential reaches the database or a response.
+        /// </summary>
+        private (FindingLocation Location, string? Reported) Place(SarifLocation l, bool secret)
         {
             var path = source?.Relative(l.Uri) ?? RepoPaths.Normalize(l.Uri, null);
-            return new FindingLocation(path, l.StartLine, l.StartColumn, l.EndLine, l.EndColumn, source?.Snippet(path, l.StartLine, l.EndLine) ?? l.Snippet);
+            var snippet = source?.Snippet(path, l.StartLine, l.EndLine) ?? l.Snippet;
+            var reported = Reported(snippet, l);
+            if (secret && snippet is not null) snippet = MaskSecret(snippet, l);
+            return (new FindingLocation(path, l.StartLine, l.StartColumn, l.EndLine, l.EndColumn, snippet), reported);
+        }
+
+        /// <summary>The part of the snippet's first line that the region covers (columns are 1-based, end exclusive).</summary>
+        private static string? Reported(string? snippet, SarifLocation l)
+        {
+            if (snippet is null) return null;
+            var line = snippet.Split('\n')[0];
+            var start = Math.Clamp((l.StartColumn ?? 1) - 1, 0, line.Length);
+            var end = l.EndLine is { } endLine && endLine != l.StartLine ? line.Length : Math.Clamp((l.EndColumn ?? line.Length + 1) - 1, start, line.Length);
+            return line[start..end];
+        }
+
+        private static string MaskSecret(string snippet, SarifLocation l)
+        {
+            var line = snippet.Split('\n')[0];
+            var start = Math.Clamp((l.StartColumn ?? 1) - 1, 0, line.Length);
+            var end = l.EndLine is { } endLine && endLine != l.StartLine ? line.Length : Math.Clamp((l.EndColumn ?? line.Length + 1) - 1, start, line.Length);
+            return end > start ? line[..start] + "****" + line[end..] : "****";
         }
 
         /// <summary>

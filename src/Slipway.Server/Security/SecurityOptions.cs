@@ -25,6 +25,9 @@ internal sealed class SecurityOptions
     /// <summary>How long one scanner may run over one checkout.</summary>
     public TimeSpan ScannerTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>Tools whose findings are secrets: their snippets are stored with the reported span masked.</summary>
+    public List<string> SecretScanners { get; set; } = ["secretlint", "gitleaks", "trufflehog", "detect-secrets", "ggshield"];
+
     public SarifLimits Limits => new(MaxRuns, MaxResultsPerRun, MaxLocationsPerResult);
 }
 

@@ -20,6 +20,9 @@ internal static class SecurityIntents
         return await server.SendAsync(HttpMethod.Post, $"/api/v1/repositories/{repositoryId}/sarif{query}", content, token);
     }
 
+    public static async Task UseScannersAsync(this SlipwayServer server, string token, string repositoryId, params string[] scanners) =>
+        (await server.PatchAsync($"/api/v1/repositories/{repositoryId}", new { security = new { scanners } }, token)).AssertStatus(200);
+
     public static async Task<JsonArray> FindingsAsync(this SlipwayServer server, string token, string repositoryId, string query = "") =>
         (await server.GetAsync($"/api/v1/repositories/{repositoryId}/findings?limit=100{query}", token)).AssertStatus(200).Json["data"]!.AsArray();
 

@@ -323,11 +323,27 @@ internal static class SarifReader
                 ? OptionalString(help, "markdown", $"{at}.help") ?? OptionalString(help, "text", $"{at}.help")
                 : Text(rule, "fullDescription", at);
 
-        private static List<string> Tags(JsonElement rule) =>
-            rule.TryGetProperty("properties", out var properties) && properties.ValueKind == JsonValueKind.Object
-                && properties.TryGetProperty("tags", out var tags) && tags.ValueKind == JsonValueKind.Array
-                ? tags.EnumerateArray().Where(t => t.ValueKind == JsonValueKind.String).Select(t => t.GetString()!).ToList()
+        /// <summary>The rule's tags, plus CWE ids it names through relationships to a CWE taxonomy (flawfinder does).</summary>
+        private static List<string> Tags(JsonElement rule)
+        {
+            var tags = rule.TryGetProperty("properties", out var properties) && properties.ValueKind == JsonValueKind.Object
+                && properties.TryGetProperty("tags", out var list) && list.ValueKind == JsonValueKind.Array
+                ? list.EnumerateArray().Where(t => t.ValueKind == JsonValueKind.String).Select(t => t.GetString()!).ToList()
                 : [];
+            if (!rule.TryGetProperty("relationships", out var relationships) || relationships.ValueKind != JsonValueKind.Array) return tags;
+            foreach (var relationship in relationships.EnumerateArray())
+            {
+                if (relationship.ValueKind == JsonValueKind.Object && relationship.TryGetProperty("target", out var target) && target.ValueKind == JsonValueKind.Object
+                    && target.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String
+                    && target.TryGetProperty("toolComponent", out var component) && component.ValueKind == JsonValueKind.Object
+                    && component.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String
+                    && string.Equals(name.GetString(), "CWE", StringComparison.OrdinalIgnoreCase))
+                {
+                    tags.Add(id.GetString()!);
+                }
+            }
+            return tags;
+        }
 
         private static string? DefaultLevel(JsonElement rule, string at) =>
             rule.TryGetProperty("defaultConfiguration", out var configuration) && configuration.ValueKind == JsonValueKind.Object
