@@ -96,7 +96,8 @@ internal sealed class ScanWorker(IServiceScopeFactory scopes, ScanQueue queue, G
         }
         catch (Exception e) when (e is ScanFailedException or BuildException)
         {
-            await FailAsync(scope, scan, e.Message, CancellationToken.None);
+            await FailAsync(db, time, scan, e.Message, CancellationToken.None);
+            SecurityLog.ScanFailed(logger, scan.Id, scan.ProjectId, e.Message);
         }
         finally
         {
@@ -105,10 +106,8 @@ internal sealed class ScanWorker(IServiceScopeFactory scopes, ScanQueue queue, G
     }
 
     /// <summary>Stores a scan as failed with its reason (nothing of its results was stored) and says so with an event.</summary>
-    public static async Task FailAsync(AsyncServiceScope scope, Scan scan, string error, CancellationToken ct)
+    public static async Task FailAsync(SlipwayDb db, TimeProvider time, Scan scan, string error, CancellationToken ct)
     {
-        var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
-        var time = scope.ServiceProvider.GetRequiredService<TimeProvider>();
         db.ChangeTracker.Clear();
         scan.Status = ScanStatus.Failed;
         scan.Error = error;
@@ -121,7 +120,6 @@ internal sealed class ScanWorker(IServiceScopeFactory scopes, ScanQueue queue, G
             Data = JsonSerializer.Serialize(ScanResponse.From(scan), SlipwayJson.Options), CreatedAt = time.UtcNowMs(),
         });
         await db.SaveChangesAsync(ct);
-        SecurityLog.ScanFailed(scope.ServiceProvider.GetRequiredService<ILogger<ScanWorker>>(), scan.Id, scan.ProjectId, error);
     }
 
     /// <summary>Scans a restart interrupted never finish by themselves: they end failed, and may be started again.</summary>
@@ -132,7 +130,7 @@ internal sealed class ScanWorker(IServiceScopeFactory scopes, ScanQueue queue, G
         foreach (var scan in await db.Scans.Where(s => s.Status == ScanStatus.Running).ToListAsync(ct))
         {
             SecurityLog.Interrupted(logger, scan.Id);
-            await FailAsync(scope, scan, "The server restarted while this scan ran; start a new scan.", ct);
+            await FailAsync(db, time, scan, "The server restarted while this scan ran; start a new scan.", ct);
         }
         if (Directory.Exists(work))
         {

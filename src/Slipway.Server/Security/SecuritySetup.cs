@@ -7,6 +7,7 @@ internal static class SecuritySetup
     {
         builder.Services.AddSingleton(builder.Configuration.GetSection(SecurityOptions.SectionName).Get<SecurityOptions>() ?? new SecurityOptions());
         builder.Services.AddScoped<SarifIngestion>();
+        builder.Services.AddScoped<DeploymentGate>();
         builder.Services.AddSingleton<ScannerCatalog>();
         builder.Services.AddSingleton<ScanRunner>();
         builder.Services.AddSingleton<ScanQueue>();
