@@ -45,6 +45,7 @@ internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext
     public DbSet<Scan> Scans => Set<Scan>();
     public DbSet<Finding> Findings => Set<Finding>();
     public DbSet<FindingChange> FindingHistory => Set<FindingChange>();
+    public DbSet<Fix> Fixes => Set<Fix>();
 
     protected override void OnModelCreating(ModelBuilder model)
     {
@@ -104,6 +105,8 @@ internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext
         model.Entity<Finding>().ToTable("findings");
         model.Entity<Finding>().HasOne<Project>().WithMany().HasForeignKey(f => f.ProjectId).OnDelete(DeleteBehavior.Cascade);
         model.Entity<FindingChange>().ToTable("finding_history");
+        model.Entity<Fix>().ToTable("fixes");
+        model.Entity<Fix>().HasOne<Finding>().WithMany().HasForeignKey(f => f.FindingId).OnDelete(DeleteBehavior.Cascade);
         model.Entity<FindingChange>().HasOne<Finding>().WithMany().HasForeignKey(c => c.FindingId).OnDelete(DeleteBehavior.Cascade);
 
         foreach (var entity in model.Model.GetEntityTypes())

@@ -15,7 +15,7 @@ namespace Slipway.Server.Security;
 /// grow with its size. A finding seen again keeps its row; a fixed one that comes back is reopened; an open one absent
 /// from a complete analysis of the same tool and category becomes fixed. Dismissals survive every rescan.
 /// </summary>
-internal sealed class SarifIngestion(SlipwayDb db, SecurityOptions options, IConfiguration configuration, TimeProvider time)
+internal sealed class SarifIngestion(SlipwayDb db, FixFinder fixes, SecurityOptions options, IConfiguration configuration, TimeProvider time)
 {
     private const int BatchSize = 500;
 
@@ -72,14 +72,17 @@ internal sealed class SarifIngestion(SlipwayDb db, SecurityOptions options, ICon
         await db.SaveChangesAsync(ct);
         db.ChangeTracker.Clear();
 
+        var candidates = new List<FixCandidate>();
         foreach (var (document, runs) in validated)
         {
-            var store = new Batch(this, db, time, scan, runs, source);
+            var store = new Batch(this, db, time, scan, runs, source, candidates);
             await using var second = document.Open();
             foreach (var chunk in SarifReader.Results(second, runs, options.Limits).Chunk(BatchSize)) await store.StoreAsync(chunk, ct);
         }
         var analyses = validated.SelectMany(v => v.Runs).Select(r => (r.ToolName, Category(scan.Category, r.AutomationId))).Distinct();
         foreach (var (tool, category) in analyses) await MarkFixedAsync(scan, tool, category, ct);
+        // Before the scan reads completed, so whoever sees it completed also sees its fixes.
+        if (source is not null && scan.CommitSha is { } commit && candidates.Count > 0) await fixes.CreateAsync(candidates, source, commit, ct);
 
         scan.Status = ScanStatus.Completed;
         scan.FinishedAt = time.UtcNowMs();
@@ -149,7 +152,8 @@ internal sealed class SarifIngestion(SlipwayDb db, SecurityOptions options, ICon
     private static string Megabytes(long bytes) => $"{bytes / (1024 * 1024)} MB";
 
     /// <summary>One upload's results, stored a batch at a time; remembers identities so a repeated result counts once.</summary>
-    private sealed class Batch(SarifIngestion owner, SlipwayDb db, TimeProvider time, Scan scan, IReadOnlyList<SarifRun> runs, SourceTree? source)
+    private sealed class Batch(SarifIngestion owner, SlipwayDb db, TimeProvider time, Scan scan, IReadOnlyList<SarifRun> runs, SourceTree? source,
+        List<FixCandidate> candidates)
     {
         private readonly HashSet<string> seen = new(StringComparer.Ordinal);
 
@@ -164,14 +168,18 @@ internal sealed class SarifIngestion(SlipwayDb db, SecurityOptions options, ICon
             foreach (var (result, run, category, fingerprint, identity, locations, reported) in keyed)
             {
                 scan.Results++;
-                if (existing.TryGetValue(identity, out var finding)) Update(finding, result, run, locations, now);
-                else Create(result, run, category, fingerprint, identity, locations, reported, now);
+                var finding = existing.TryGetValue(identity, out var found)
+                    ? Update(found, result, run, locations, now)
+                    : Create(result, run, category, fingerprint, identity, locations, reported, now);
+                if (source is not null && finding.State != FindingState.Dismissed && !owner.IsSecretScanner(run.ToolName, result.RuleId)
+                    && (result.Fixes.Count > 0 || Codemods.AnyFor(finding)))
+                    candidates.Add(new FixCandidate(finding, result.Fixes));
             }
             await db.SaveChangesAsync(ct);
             db.ChangeTracker.Clear();
         }
 
-        private void Create(SarifResult result, SarifRun run, string category, string fingerprint, string identity, List<FindingLocation> locations,
+        private Finding Create(SarifResult result, SarifRun run, string category, string fingerprint, string identity, List<FindingLocation> locations,
             string? reported, DateTime now)
         {
             var primary = locations.FirstOrDefault();
@@ -192,9 +200,10 @@ internal sealed class SarifIngestion(SlipwayDb db, SecurityOptions options, ICon
             });
             owner.AddEvent(scan.WorkspaceId, scan.ProjectId, "finding.created", FindingResponse.From(finding));
             scan.NewCount++;
+            return finding;
         }
 
-        private void Update(Finding finding, SarifResult result, SarifRun run, List<FindingLocation> locations, DateTime now)
+        private Finding Update(Finding finding, SarifResult result, SarifRun run, List<FindingLocation> locations, DateTime now)
         {
             Describe(finding, result, run, locations, now);
             finding.LastScanId = scan.Id;
@@ -208,6 +217,7 @@ internal sealed class SarifIngestion(SlipwayDb db, SecurityOptions options, ICon
             {
                 scan.UnchangedCount++;
             }
+            return finding;
         }
 
         /// <summary>What the latest report says: message, places, rule text and severity (the identity never changes).</summary>

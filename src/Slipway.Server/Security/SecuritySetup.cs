@@ -8,6 +8,7 @@ internal static class SecuritySetup
         builder.Services.AddSingleton(builder.Configuration.GetSection(SecurityOptions.SectionName).Get<SecurityOptions>() ?? new SecurityOptions());
         builder.Services.AddScoped<SarifIngestion>();
         builder.Services.AddScoped<DeploymentGate>();
+        builder.Services.AddScoped<FixFinder>();
         builder.Services.AddSingleton<ScannerCatalog>();
         builder.Services.AddSingleton<ScanRunner>();
         builder.Services.AddSingleton<ScanQueue>();
@@ -20,6 +21,7 @@ internal static class SecuritySetup
         app.MapRepositoryEndpoints();
         app.MapScanEndpoints();
         app.MapFindingEndpoints();
+        app.MapFixEndpoints();
         return app;
     }
 }

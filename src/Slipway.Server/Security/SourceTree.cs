@@ -49,6 +49,9 @@ internal sealed class SourceTree(string root, string? scannerRoot = null)
         return snippet.Length <= MaxSnippetChars ? snippet : snippet[..MaxSnippetChars];
     }
 
+    /// <summary>The whole file as text, or null when it is not a regular file inside the tree.</summary>
+    public string? Text(string relativePath) => FullPath(relativePath) is { } full ? File.ReadAllText(full) : null;
+
     /// <summary>The file's absolute path when it is a regular file inside the tree (symbolic links are not followed out).</summary>
     private string? FullPath(string relativePath)
     {

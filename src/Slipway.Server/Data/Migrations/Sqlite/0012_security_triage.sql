@@ -83,3 +83,24 @@ CREATE TABLE finding_history (
     at TEXT NOT NULL
 );
 CREATE INDEX ix_finding_history_finding ON finding_history (finding_id, id);
+
+CREATE TABLE fixes (
+    id TEXT NOT NULL PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    project_id TEXT NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    finding_id TEXT NOT NULL REFERENCES findings (id) ON DELETE CASCADE,
+    codemod TEXT NOT NULL,
+    status TEXT NOT NULL,
+    diff TEXT NOT NULL,
+    rationale TEXT NOT NULL,
+    base_commit TEXT NOT NULL,
+    branch TEXT NULL,
+    commit_sha TEXT NULL,
+    pr_url TEXT NULL,
+    error TEXT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    applied_at TEXT NULL
+);
+CREATE UNIQUE INDEX ux_fixes_finding_codemod ON fixes (finding_id, codemod);
+CREATE INDEX ix_fixes_project ON fixes (project_id, id);
