@@ -15,6 +15,7 @@ using Slipway.Server.Projects;
 using Slipway.Server.RateLimiting;
 using Slipway.Server.Routing;
 using Slipway.Server.Runtime;
+using Slipway.Server.Security;
 using Slipway.Server.SocketIo;
 using Slipway.Server.Usage;
 using Slipway.Server.Webhooks;
@@ -76,6 +77,7 @@ namespace Slipway.Server
             builder.AddWebhooks();
             builder.AddSocketIo();
             builder.AddGitHub();
+            builder.AddSecurity();
             builder.AddOpenApiDocument();
 
             var app = builder.Build();
@@ -104,6 +106,7 @@ namespace Slipway.Server
             app.MapBuildEndpoints();
             app.MapLogEndpoints();
             app.MapWebhookEndpoints();
+            app.MapSecurityEndpoints();
             app.MapUsageEndpoints();
             app.MapSocketIo();
             app.WarmUpEndpoints();

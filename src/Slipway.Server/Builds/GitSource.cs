@@ -65,6 +65,32 @@ internal sealed partial class GitSource(BuildOptions options, TimeProvider time,
         }
     }
 
+    /// <summary>Whether <paramref name="patchFile"/> applies cleanly to the checkout in <paramref name="directory"/>; else git's reason.</summary>
+    public static async Task<string?> PatchProblemAsync(string directory, string patchFile, CancellationToken ct)
+    {
+        var result = await RunAsync(["apply", "--check", "--", patchFile], directory, ct);
+        return result.ExitCode == 0 ? null : Summary(result.Lines);
+    }
+
+    /// <summary>
+    /// Checks out <paramref name="baseCommit"/>, applies the patch, commits it as Slipway and pushes the commit as the new
+    /// branch <paramref name="branch"/> (never over an existing one); returns the new commit's SHA.
+    /// </summary>
+    public async Task<string> PushPatchAsync(string repoUrl, string baseCommit, string branch, string patchFile, string message, string workDirectory,
+        CancellationToken ct)
+    {
+        var shown = SecretMasker.MaskUrlCredentials(repoUrl);
+        if (!BranchPattern().IsMatch(branch)) throw new GitSourceException(SourceFailure.InvalidInput, $"'{branch}' is not a valid branch name.");
+        await CheckoutAsync(repoUrl, branch, baseCommit, workDirectory, (_, _) => { }, ct);
+        var apply = await RunAsync(["apply", "--index", "--", patchFile], workDirectory, ct);
+        if (apply.ExitCode != 0) throw new GitSourceException(SourceFailure.InvalidInput, $"The fix no longer applies to {baseCommit[..7]}: {Summary(apply.Lines)}");
+        await GitAsync(["-c", "user.name=Slipway", "-c", "user.email=slipway@localhost", "commit", "--quiet", "--no-verify", "-m", message], workDirectory, ct);
+        var sha = (await GitAsync(["rev-parse", "HEAD"], workDirectory, ct)).Single();
+        var push = await RunAsync(["push", "--quiet", "--", repoUrl, $"HEAD:refs/heads/{branch}"], workDirectory, ct);
+        if (push.ExitCode != 0) throw new GitSourceException(SourceFailure.Unreachable, $"Could not push the branch {branch} to {shown}: {Summary(push.Lines)}");
+        return sha;
+    }
+
     private static async Task CloneBranchAsync(string repoUrl, string branch, string directory, string shown, CancellationToken ct)
     {
         var result = await RunAsync(["clone", "--quiet", "--depth", "1", "--branch", branch, "--single-branch", "--no-tags", "--", repoUrl, directory],

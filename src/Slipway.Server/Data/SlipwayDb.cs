@@ -11,6 +11,7 @@ using Slipway.Server.Hosting;
 using Slipway.Server.Logs;
 using Slipway.Server.Projects;
 using Slipway.Server.Runtime.Sandbox;
+using Slipway.Server.Security;
 using Slipway.Server.Webhooks;
 using Slipway.Server.Workspaces;
 
@@ -41,6 +42,11 @@ internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext
     public DbSet<WebhookAttempt> WebhookAttempts => Set<WebhookAttempt>();
     public DbSet<GitHubIntegration> GitHubIntegrations => Set<GitHubIntegration>();
     public DbSet<GitHubDelivery> GitHubDeliveries => Set<GitHubDelivery>();
+    public DbSet<RepositorySettings> RepositorySettings => Set<RepositorySettings>();
+    public DbSet<Scan> Scans => Set<Scan>();
+    public DbSet<Finding> Findings => Set<Finding>();
+    public DbSet<FindingChange> FindingHistory => Set<FindingChange>();
+    public DbSet<Fix> Fixes => Set<Fix>();
 
     protected override void OnModelCreating(ModelBuilder model)
     {
@@ -95,6 +101,16 @@ internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext
 
         model.Entity<SandboxAccount>().ToTable("sandbox_accounts").HasKey(a => a.ProjectId);
         model.Entity<SandboxAccount>().HasOne<Project>().WithMany().HasForeignKey(a => a.ProjectId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<RepositorySettings>().ToTable("repository_settings").HasKey(r => r.ProjectId);
+        model.Entity<RepositorySettings>().HasOne<Project>().WithMany().HasForeignKey(r => r.ProjectId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<Scan>().ToTable("scans");
+        model.Entity<Scan>().HasOne<Project>().WithMany().HasForeignKey(s => s.ProjectId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<Finding>().ToTable("findings");
+        model.Entity<Finding>().HasOne<Project>().WithMany().HasForeignKey(f => f.ProjectId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<FindingChange>().ToTable("finding_history");
+        model.Entity<Fix>().ToTable("fixes");
+        model.Entity<Fix>().HasOne<Finding>().WithMany().HasForeignKey(f => f.FindingId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<FindingChange>().HasOne<Finding>().WithMany().HasForeignKey(c => c.FindingId).OnDelete(DeleteBehavior.Cascade);
 
         foreach (var entity in model.Model.GetEntityTypes())
         {

@@ -10,6 +10,7 @@ using Slipway.Server.Projects;
 using Slipway.Server.Routing;
 using Slipway.Server.Runtime;
 using Slipway.Server.Runtime.Sandbox;
+using Slipway.Server.Security;
 
 namespace Slipway.Server.Deployments;
 
@@ -163,6 +164,15 @@ internal sealed partial class DeploymentWorker(
                 deployment.CommitSha = checkout.CommitSha;
                 deployment.CommitMessage = checkout.CommitMessage;
                 await db.SaveChangesAsync(ct);
+                try
+                {
+                    await scope.ServiceProvider.GetRequiredService<DeploymentGate>().CheckAsync(project.WorkspaceId, project.Id, id, checkout.CommitSha,
+                        deployment.Branch, checkout.Directory, workDirectory + ".scan", (stream, line) => Log(stream == "scan" ? "build" : "system", line), ct);
+                }
+                finally
+                {
+                    files.DeleteDirectory(workDirectory + ".scan");
+                }
 
                 var sourceRoot = project.RootDirectory is { } root ? Path.GetFullPath(Path.Combine(checkout.Directory, root)) : checkout.Directory;
                 if (!sourceRoot.StartsWith(checkout.Directory, StringComparison.Ordinal) || !Directory.Exists(sourceRoot))

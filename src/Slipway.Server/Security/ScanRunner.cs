@@ -1,0 +1,78 @@
+using Slipway.Server.Builds;
+
+namespace Slipway.Server.Security;
+
+/// <summary>A scan that could not run to the end: the scan is stored <c>failed</c> with this message.</summary>
+internal sealed class ScanFailedException(string message) : Exception(message);
+
+/// <summary>
+/// Runs a repository's scanners over a checkout, one after the other, each writing SARIF into a directory next to the
+/// checkout, and ingests all of their output as one scan. Any scanner that writes no SARIF fails the whole scan, and
+/// then nothing of it is stored.
+/// </summary>
+internal sealed class ScanRunner(ShellRunner shell, ScannerCatalog catalog, SecurityOptions options, TimeProvider time)
+{
+    private const int TailLines = 8;
+
+    /// <summary>
+    /// Scans <paramref name="checkout"/> with <paramref name="scanners"/> and stores the result as <paramref name="scan"/>
+    /// (through <paramref name="ingestion"/>, in the caller's scope). <paramref name="output"/> is an empty directory of
+    /// the caller's for the SARIF files and the presets' config files.
+    /// </summary>
+    public async Task<Scan> ScanAsync(Scan scan, string checkout, string output, IReadOnlyList<Scanner> scanners, SarifIngestion ingestion,
+        LineSink log, CancellationToken ct)
+    {
+        if (scanners.Count == 0) throw new ScanFailedException("No scanner is installed on this server (see GET /api/v1/security/scanners).");
+        if (scanners.FirstOrDefault(s => !s.Installed) is { } missing)
+            throw new ScanFailedException($"The scanner '{missing.Name}' is not installed on this server: {missing.Missing}.");
+        Directory.CreateDirectory(output);
+        var documents = new List<SpooledSarif>();
+        try
+        {
+            foreach (var scanner in scanners) documents.Add(await RunAsync(scanner, checkout, output, log, ct));
+            return await ingestion.IngestAsync(scan, documents, new SourceTree(checkout), ct);
+        }
+        catch (Sarif.SarifRejectedException e)
+        {
+            throw new ScanFailedException($"A scanner wrote SARIF that was rejected: {e.Message}.");
+        }
+        catch (Sarif.SarifTooLargeException e)
+        {
+            throw new ScanFailedException($"A scanner wrote SARIF over the limits: {e.Message}.");
+        }
+        finally
+        {
+            foreach (var document in documents) document.Dispose();
+        }
+    }
+
+    private async Task<SpooledSarif> RunAsync(Scanner scanner, string checkout, string output, LineSink log, CancellationToken ct)
+    {
+        var paths = new ScanPaths(Path.Combine(output, $"{scanner.Name}.sarif"), output, catalog.ToolsDirectory);
+        foreach (var (name, content) in scanner.ConfigFiles(paths)) await File.WriteAllTextAsync(Path.Combine(output, name), content, ct);
+        var tail = new Queue<string>();
+        log("system", $"Running scanner {scanner.Name}");
+        var started = time.GetTimestamp();
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal) { ["SARIF_OUTPUT"] = paths.Output, ["CI"] = "true" };
+        var result = await shell.RunAsync(scanner.Command(paths), checkout, environment, options.ScannerTimeout, (stream, line) =>
+        {
+            lock (tail)
+            {
+                tail.Enqueue(line);
+                if (tail.Count > TailLines) tail.Dequeue();
+            }
+            log("scan", line);
+        }, ct);
+        if (result.Canceled) throw new OperationCanceledException(ct);
+        if (result.TimedOut) throw new ScanFailedException($"The scanner '{scanner.Name}' timed out after {options.ScannerTimeout}.");
+        var file = new FileInfo(paths.Output);
+        if (!file.Exists || file.Length == 0)
+        {
+            string last;
+            lock (tail) last = string.Join(" | ", tail);
+            throw new ScanFailedException($"The scanner '{scanner.Name}' exited with code {result.ExitCode} and wrote no SARIF{(last.Length > 0 ? $": {last}" : "")}");
+        }
+        log("system", $"Scanner {scanner.Name} finished in {time.GetElapsedTime(started).TotalSeconds:0.0} s (exit code {result.ExitCode})");
+        return new SpooledSarif(paths.Output);
+    }
+}
