@@ -3,6 +3,7 @@ using Slipway.Server.Builds;
 using Slipway.Server.Data;
 using Slipway.Server.Deployments;
 using Slipway.Server.Hosting;
+using Slipway.Server.Runtime.Sandbox;
 
 namespace Slipway.Server.Security;
 
@@ -11,7 +12,7 @@ namespace Slipway.Server.Security;
 /// opened (new, or back after a fix) at or above <c>block_on</c> fails the deployment; findings that were already
 /// open, or that a person dismissed, never do. Every step is in the deployment's log.
 /// </summary>
-internal sealed class DeploymentGate(SlipwayDb db, SarifIngestion ingestion, ScanRunner runner, ScannerCatalog catalog, TimeProvider time)
+internal sealed class DeploymentGate(SlipwayDb db, SarifIngestion ingestion, ScanRunner runner, ScannerCatalog catalog, Sandbox sandbox, TimeProvider time)
 {
     private const int Listed = 20;
 
@@ -31,7 +32,9 @@ internal sealed class DeploymentGate(SlipwayDb db, SarifIngestion ingestion, Sca
         log("system", $"Security scan {scan.Id} before the build (scan_on_deploy, block_on {ApiEnums.Text(settings.BlockOn)})");
         try
         {
-            await runner.ScanAsync(scan, checkout, output, catalog.For(JsonSerializer.Deserialize<List<string>>(settings.Scanners) ?? []), ingestion, log, ct);
+            var identity = await sandbox.IdentityAsync(db, projectId, ct);
+            await runner.ScanAsync(scan, checkout, output, catalog.For(JsonSerializer.Deserialize<List<string>>(settings.Scanners) ?? []), ingestion,
+                identity, log, ct);
         }
         catch (ScanFailedException e)
         {

@@ -1,4 +1,5 @@
 using Slipway.Server.Builds;
+using Slipway.Server.Runtime.Sandbox;
 
 namespace Slipway.Server.Security;
 
@@ -6,12 +7,15 @@ namespace Slipway.Server.Security;
 internal sealed class ScanFailedException(string message) : Exception(message);
 
 /// <summary>
-/// Runs a repository's scanners over a checkout, one after the other, each writing SARIF into a directory next to the
-/// checkout, and ingests all of their output as one scan. Any scanner that writes no SARIF fails the whole scan, and
-/// then nothing of it is stored.
+/// Runs a repository's scanners over a checkout, one after the other, and ingests all of their output as one scan. Any
+/// scanner that writes no SARIF fails the whole scan, and then nothing of it is stored. Scanners read untrusted code, so
+/// they run in the project's sandbox: the output directory is its writable <c>/app</c>, the checkout is mounted
+/// read-only at <c>/app/src</c> (their working directory) and the scanners' own install read-only where it is.
 /// </summary>
-internal sealed class ScanRunner(ShellRunner shell, ScannerCatalog catalog, SecurityOptions options, TimeProvider time)
+internal sealed class ScanRunner(ShellRunner shell, ScannerCatalog catalog, Sandbox sandbox, SecurityOptions options, TimeProvider time)
 {
+    private const string SourceInside = Sandbox.AppDirectory + "/src";
+
     private const int TailLines = 8;
 
     /// <summary>
@@ -20,17 +24,18 @@ internal sealed class ScanRunner(ShellRunner shell, ScannerCatalog catalog, Secu
     /// the caller's for the SARIF files and the presets' config files.
     /// </summary>
     public async Task<Scan> ScanAsync(Scan scan, string checkout, string output, IReadOnlyList<Scanner> scanners, SarifIngestion ingestion,
-        LineSink log, CancellationToken ct)
+        SandboxIdentity? identity, LineSink log, CancellationToken ct)
     {
         if (scanners.Count == 0) throw new ScanFailedException("No scanner is installed on this server (see GET /api/v1/security/scanners).");
         if (scanners.FirstOrDefault(s => !s.Installed) is { } missing)
             throw new ScanFailedException($"The scanner '{missing.Name}' is not installed on this server: {missing.Missing}.");
-        Directory.CreateDirectory(output);
+        Directory.CreateDirectory(Path.Combine(output, "src"));
+        sandbox.HandOver(output, identity);
         var documents = new List<SpooledSarif>();
         try
         {
-            foreach (var scanner in scanners) documents.Add(await RunAsync(scanner, checkout, output, log, ct));
-            return await ingestion.IngestAsync(scan, documents, new SourceTree(checkout), ct);
+            foreach (var scanner in scanners) documents.Add(await RunAsync(scanner, checkout, output, identity, log, ct));
+            return await ingestion.IngestAsync(scan, documents, new SourceTree(checkout, identity is null ? null : SourceInside), ct);
         }
         catch (Sarif.SarifRejectedException e)
         {
@@ -46,15 +51,21 @@ internal sealed class ScanRunner(ShellRunner shell, ScannerCatalog catalog, Secu
         }
     }
 
-    private async Task<SpooledSarif> RunAsync(Scanner scanner, string checkout, string output, LineSink log, CancellationToken ct)
+    private async Task<SpooledSarif> RunAsync(Scanner scanner, string checkout, string output, SandboxIdentity? identity, LineSink log,
+        CancellationToken ct)
     {
-        var paths = new ScanPaths(Path.Combine(output, $"{scanner.Name}.sarif"), output, catalog.ToolsDirectory);
+        // The paths as the scanner sees them: inside the sandbox the output directory is /app.
+        var seen = identity is null ? output : Sandbox.AppDirectory;
+        var paths = new ScanPaths($"{seen}/{scanner.Name}.sarif", seen, catalog.ToolsDirectory);
+        var sarif = Path.Combine(output, $"{scanner.Name}.sarif");
         foreach (var (name, content) in scanner.ConfigFiles(paths)) await File.WriteAllTextAsync(Path.Combine(output, name), content, ct);
         var tail = new Queue<string>();
         log("system", $"Running scanner {scanner.Name}");
         var started = time.GetTimestamp();
         var environment = new Dictionary<string, string>(StringComparer.Ordinal) { ["SARIF_OUTPUT"] = paths.Output, ["CI"] = "true" };
-        var result = await shell.RunAsync(scanner.Command(paths), checkout, environment, options.ScannerTimeout, (stream, line) =>
+        Sandbox.AddDefaults(environment, identity);
+        var prefix = sandbox.Prefix(identity, output, Path.Combine(output, "src"), [(checkout, SourceInside), (catalog.ToolsDirectory, catalog.ToolsDirectory)]);
+        var result = await shell.RunAsync(scanner.Command(paths), identity is null ? checkout : output, environment, options.ScannerTimeout, (stream, line) =>
         {
             lock (tail)
             {
@@ -62,10 +73,10 @@ internal sealed class ScanRunner(ShellRunner shell, ScannerCatalog catalog, Secu
                 if (tail.Count > TailLines) tail.Dequeue();
             }
             log("scan", line);
-        }, ct);
+        }, ct, prefix);
         if (result.Canceled) throw new OperationCanceledException(ct);
         if (result.TimedOut) throw new ScanFailedException($"The scanner '{scanner.Name}' timed out after {options.ScannerTimeout}.");
-        var file = new FileInfo(paths.Output);
+        var file = new FileInfo(sarif);
         if (!file.Exists || file.Length == 0)
         {
             string last;
@@ -73,6 +84,6 @@ internal sealed class ScanRunner(ShellRunner shell, ScannerCatalog catalog, Secu
             throw new ScanFailedException($"The scanner '{scanner.Name}' exited with code {result.ExitCode} and wrote no SARIF{(last.Length > 0 ? $": {last}" : "")}");
         }
         log("system", $"Scanner {scanner.Name} finished in {time.GetElapsedTime(started).TotalSeconds:0.0} s (exit code {result.ExitCode})");
-        return new SpooledSarif(paths.Output);
+        return new SpooledSarif(sarif);
     }
 }

@@ -5,6 +5,7 @@ using Slipway.Server.Data;
 using Slipway.Server.Events;
 using Slipway.Server.Hosting;
 using Slipway.Server.Projects;
+using Slipway.Server.Runtime.Sandbox;
 
 namespace Slipway.Server.Security;
 
@@ -30,7 +31,7 @@ internal sealed class ScanQueue
 /// always ends <c>completed</c> or <c>failed</c>: on start, scans a restart interrupted are marked failed.
 /// </summary>
 internal sealed class ScanWorker(IServiceScopeFactory scopes, ScanQueue queue, GitSource git, ScanRunner runner, ScannerCatalog catalog,
-    IConfiguration configuration, TimeProvider time, ILogger<ScanWorker> logger) : BackgroundService
+    Sandbox sandbox, IConfiguration configuration, TimeProvider time, ILogger<ScanWorker> logger) : BackgroundService
 {
     private readonly string work = Path.Combine(configuration.DataDirectory(), "work");
 
@@ -91,7 +92,8 @@ internal sealed class ScanWorker(IServiceScopeFactory scopes, ScanQueue queue, G
             scan.CommitSha = checkout.CommitSha;
             scan.Branch ??= project.Branch;
             var ingestion = scope.ServiceProvider.GetRequiredService<SarifIngestion>();
-            await runner.ScanAsync(scan, checkout.Directory, Path.Combine(directory, "out"), scanners, ingestion, (_, _) => { }, ct);
+            var identity = await sandbox.IdentityAsync(db, project.Id, ct);
+            await runner.ScanAsync(scan, checkout.Directory, Path.Combine(directory, "out"), scanners, ingestion, identity, (_, _) => { }, ct);
             SecurityLog.ScanCompleted(logger, scan.Id, scan.ProjectId, scan.NewCount, scan.FixedCount, scan.UnchangedCount);
         }
         catch (Exception e) when (e is ScanFailedException or BuildException)

@@ -66,9 +66,12 @@ internal sealed partial class Sandbox : IDisposable
     /// <summary>
     /// The argv to put in front of a program so it runs sandboxed with <paramref name="writableRoot"/> mounted at
     /// <see cref="AppDirectory"/> and <paramref name="workingDirectory"/> (inside it) as its working directory.
-    /// Empty when <paramref name="identity"/> is null (the sandbox is off).
+    /// Empty when <paramref name="identity"/> is null (the sandbox is off). <paramref name="readOnly"/>: more host
+    /// directories to show read-only, each at a path inside the sandbox (a scan mounts the checkout under
+    /// <see cref="AppDirectory"/> and the scanners' own install at its host path).
     /// </summary>
-    public IReadOnlyList<string> Prefix(SandboxIdentity? identity, string writableRoot, string workingDirectory)
+    public IReadOnlyList<string> Prefix(SandboxIdentity? identity, string writableRoot, string workingDirectory,
+        IReadOnlyList<(string Host, string Inside)>? readOnly = null)
     {
         if (identity is null) return [];
         var relative = Path.GetRelativePath(writableRoot, workingDirectory);
@@ -77,7 +80,9 @@ internal sealed partial class Sandbox : IDisposable
         var inside = relative == "." ? AppDirectory : AppDirectory + "/" + relative;
         var uid = identity.Uid.ToString(CultureInfo.InvariantCulture);
         var gid = identity.Gid.ToString(CultureInfo.InvariantCulture);
-        List<string> argv = [options.BubblewrapPath, .. layout, "--bind", writableRoot, AppDirectory, "--chdir", inside];
+        List<string> argv = [options.BubblewrapPath, .. layout, "--bind", writableRoot, AppDirectory];
+        foreach (var (host, insidePath) in readOnly ?? []) argv.AddRange(["--ro-bind", host, insidePath]);
+        argv.AddRange(["--chdir", inside]);
         if (!AsRoot) argv.AddRange(["--unshare-user", "--uid", uid, "--gid", gid]);
         argv.Add("--");
         if (AsRoot)
