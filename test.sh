@@ -4,8 +4,10 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 
-if [ -f package.json ] && [ ! -d node_modules ]; then
+# (Re)install the npm clients and scanners whenever package-lock.json differs from what was installed last.
+if [ -f package.json ] && ! cmp -s package-lock.json node_modules/.slipway-installed-lock.json 2>/dev/null; then
   npm ci --no-audit --no-fund --loglevel=error || { echo "npm ci failed"; echo "0 passed, 1 failed"; exit 1; }
+  cp package-lock.json node_modules/.slipway-installed-lock.json
 fi
 
 dotnet build Slipway.slnx -c Release -warnaserror -nologo -v q || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }

@@ -10,11 +10,14 @@ internal sealed class ScanFailedException(string message) : Exception(message);
 /// Runs a repository's scanners over a checkout, one after the other, and ingests all of their output as one scan. Any
 /// scanner that writes no SARIF fails the whole scan, and then nothing of it is stored. Scanners read untrusted code, so
 /// they run in the project's sandbox: the output directory is its writable <c>/app</c>, the checkout is mounted
-/// read-only at <c>/app/src</c> (their working directory) and the scanners' own install read-only where it is.
+/// read-only at <c>/app/src</c> (their working directory) and the scanners' own install read-only at <c>/opt/slipway-scanners</c>.
 /// </summary>
 internal sealed class ScanRunner(ShellRunner shell, ScannerCatalog catalog, Sandbox sandbox, SecurityOptions options, TimeProvider time)
 {
     private const string SourceInside = Sandbox.AppDirectory + "/src";
+
+    /// <summary>Where the scanners' install is mounted: a bind mount needs no access to the host's parent directories.</summary>
+    private const string ToolsInside = "/opt/slipway-scanners";
 
     private const int TailLines = 8;
 
@@ -56,7 +59,7 @@ internal sealed class ScanRunner(ShellRunner shell, ScannerCatalog catalog, Sand
     {
         // The paths as the scanner sees them: inside the sandbox the output directory is /app.
         var seen = identity is null ? output : Sandbox.AppDirectory;
-        var paths = new ScanPaths($"{seen}/{scanner.Name}.sarif", seen, catalog.ToolsDirectory);
+        var paths = new ScanPaths($"{seen}/{scanner.Name}.sarif", seen, identity is null ? catalog.ToolsDirectory : ToolsInside);
         var sarif = Path.Combine(output, $"{scanner.Name}.sarif");
         foreach (var (name, content) in scanner.ConfigFiles(paths)) await File.WriteAllTextAsync(Path.Combine(output, name), content, ct);
         var tail = new Queue<string>();
@@ -64,7 +67,7 @@ internal sealed class ScanRunner(ShellRunner shell, ScannerCatalog catalog, Sand
         var started = time.GetTimestamp();
         var environment = new Dictionary<string, string>(StringComparer.Ordinal) { ["SARIF_OUTPUT"] = paths.Output, ["CI"] = "true" };
         Sandbox.AddDefaults(environment, identity);
-        var prefix = sandbox.Prefix(identity, output, Path.Combine(output, "src"), [(checkout, SourceInside), (catalog.ToolsDirectory, catalog.ToolsDirectory)]);
+        var prefix = sandbox.Prefix(identity, output, Path.Combine(output, "src"), [(checkout, SourceInside), (catalog.ToolsDirectory, ToolsInside)]);
         var result = await shell.RunAsync(scanner.Command(paths), identity is null ? checkout : output, environment, options.ScannerTimeout, (stream, line) =>
         {
             lock (tail)

@@ -81,7 +81,13 @@ internal sealed partial class Sandbox : IDisposable
         var uid = identity.Uid.ToString(CultureInfo.InvariantCulture);
         var gid = identity.Gid.ToString(CultureInfo.InvariantCulture);
         List<string> argv = [options.BubblewrapPath, .. layout, "--bind", writableRoot, AppDirectory];
-        foreach (var (host, insidePath) in readOnly ?? []) argv.AddRange(["--ro-bind", host, insidePath]);
+        foreach (var (host, insidePath) in readOnly ?? [])
+        {
+            // bwrap makes missing parents of a mount point 0700 (root's): give one outside /app the usual 0755.
+            if (Path.GetDirectoryName(insidePath) is { } parent && parent != "/" && !IsUnder(parent, AppDirectory))
+                argv.AddRange(["--perms", "0755", "--dir", parent]);
+            argv.AddRange(["--ro-bind", host, insidePath]);
+        }
         argv.AddRange(["--chdir", inside]);
         if (!AsRoot) argv.AddRange(["--unshare-user", "--uid", uid, "--gid", gid]);
         argv.Add("--");
