@@ -9,6 +9,7 @@ using Slipway.Server.Logs;
 using Slipway.Server.Projects;
 using Slipway.Server.Routing;
 using Slipway.Server.Runtime;
+using Slipway.Server.Runtime.Cgroups;
 
 namespace Slipway.Server.Deployments;
 
@@ -20,7 +21,7 @@ namespace Slipway.Server.Deployments;
 /// </summary>
 internal sealed partial class DeploymentWorker(
     IServiceScopeFactory scopes, DeploymentQueue queue, LogWriter logs, GitSource git, ShellRunner shell, ArtifactStore artifacts,
-    ReleaseFiles files, Supervisor supervisor, RouteSync routes, ProjectReadCache projectCache, BuildOptions buildOptions, RuntimeOptions runtimeOptions, IConfiguration configuration,
+    ReleaseFiles files, Supervisor supervisor, Confinement confinement, RouteSync routes, ProjectReadCache projectCache, BuildOptions buildOptions, RuntimeOptions runtimeOptions, IConfiguration configuration,
     TimeProvider time, ILogger<DeploymentWorker> logger) : BackgroundService
 {
     private const int ContextLines = 15;
@@ -175,11 +176,23 @@ internal sealed partial class DeploymentWorker(
                     phase.Restart();
                     var buildEnvironment = ProcessEnvironment(variables, project, environment, deployment);
                     buildEnvironment["CI"] = "true";
-                    var result = await shell.RunAsync(command, sourceRoot, buildEnvironment, buildOptions.BuildTimeout,
-                        (stream, line) => Log("build", line, stream == "stderr" ? "warn" : "info"), ct);
+                    var unit = confinement.Open("build-" + id, ProjectEndpoints.Limits(project, runtimeOptions));
+                    ProcessResult result;
+                    string? outOfMemory;
+                    try
+                    {
+                        result = await shell.RunAsync(command, sourceRoot, buildEnvironment, buildOptions.BuildTimeout,
+                            (stream, line) => Log("build", line, stream == "stderr" ? "warn" : "info"), ct, unit);
+                        outOfMemory = unit.OutOfMemorySince(0);
+                    }
+                    finally
+                    {
+                        await unit.CloseAsync();
+                    }
                     timings["build_ms"] = phase.ElapsedMilliseconds;
                     if (result.Canceled) throw new OperationCanceledException(ct);
                     if (result.TimedOut) throw new DeploymentFailedException($"The build timed out after {buildOptions.BuildTimeout}.");
+                    if (result.ExitCode != 0 && outOfMemory is not null) throw new DeploymentFailedException($"The build command failed. {outOfMemory}.");
                     if (result.ExitCode != 0) throw new DeploymentFailedException($"The build command exited with code {result.ExitCode}.");
                 }
                 phase.Restart();
@@ -218,7 +231,8 @@ internal sealed partial class DeploymentWorker(
             else
             {
                 var spec = new ReleaseSpec(id, project.Id, environment.Id, releaseDirectory, deployment.StartCommand!,
-                    ProcessEnvironment(variables, project, environment, deployment), project.HealthCheckPath);
+                    ProcessEnvironment(variables, project, environment, deployment), project.HealthCheckPath,
+                    Limits: ProjectEndpoints.Limits(project, runtimeOptions));
                 started = await supervisor.StartAsync(spec, (stream, line) => Log(stream == "system" ? "system" : "runtime", line,
                     stream == "stderr" ? "warn" : "info"), ct);
                 Log("system", $"Started `{deployment.StartCommand}` on port {started.Port}; waiting for {project.HealthCheckPath} to answer 2xx/3xx.");
@@ -390,7 +404,8 @@ internal sealed partial class DeploymentWorker(
                 await using var releaseScope = scopes.CreateAsyncScope();
                 var variables = await releaseScope.ServiceProvider.GetRequiredService<EnvVarSecrets>().DecryptAllAsync(l.Project.Id, l.Environment.Id, ct);
                 var spec = new ReleaseSpec(l.Deployment.Id, l.Project.Id, l.Environment.Id, directory, l.Deployment.StartCommand!,
-                    ProcessEnvironment(variables, l.Project, l.Environment, l.Deployment), l.Project.HealthCheckPath, AlreadyLive: true);
+                    ProcessEnvironment(variables, l.Project, l.Environment, l.Deployment), l.Project.HealthCheckPath, AlreadyLive: true,
+                    Limits: ProjectEndpoints.Limits(l.Project, runtimeOptions));
                 var masker = new SecretMasker(variables.Values);
                 var release = await supervisor.StartAsync(spec, (stream, line) =>
                     logs.Append(l.Deployment.Id, stream == "system" ? "system" : "runtime", stream == "stderr" ? "warn" : "info", masker.Mask(line)), ct);

@@ -33,6 +33,11 @@ internal sealed class Project : IHasId
     public string? OutputDirectory { get; set; }
     public required string HealthCheckPath { get; set; }
     public bool AutoDeploy { get; set; }
+    /// <summary>Limits of its builds and releases; null: the instance default (see ResourceRules.Effective).</summary>
+    public int? ResourceMemoryMb { get; set; }
+    /// <summary>CPUs in thousandths.</summary>
+    public int? ResourceMillicpus { get; set; }
+    public int? ResourcePids { get; set; }
     public string? LiveDeploymentId { get; set; }
     public DateTime CreatedAt { get; init; }
     public DateTime UpdatedAt { get; set; }

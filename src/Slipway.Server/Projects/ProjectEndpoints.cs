@@ -5,26 +5,31 @@ using Slipway.Server.Deployments;
 using Slipway.Server.Hosting;
 using Slipway.Server.Routing;
 using Slipway.Server.Runtime;
+using Slipway.Server.Runtime.Cgroups;
 using Slipway.Server.Workspaces;
 
 namespace Slipway.Server.Projects;
 
 internal sealed record CreateProjectRequest(
     string? Name, string? RepoUrl, string? Branch, string? BuildCommand, string? StartCommand, int? Port, string? Framework,
-    string? RootDirectory, string? OutputDirectory, string? HealthCheckPath, bool? AutoDeploy, string? WorkspaceId);
+    string? RootDirectory, string? OutputDirectory, string? HealthCheckPath, bool? AutoDeploy, string? WorkspaceId, ResourcesRequest? Resources);
 
-/// <summary>Every field optional; an empty string clears an optional text field.</summary>
+/// <summary>Every field optional; an empty string clears an optional text field; <c>resources</c> changes the fields it names.</summary>
 internal sealed record UpdateProjectRequest(
     string? Name, string? RepoUrl, string? Branch, string? BuildCommand, string? StartCommand, int? Port, string? Framework,
-    string? RootDirectory, string? OutputDirectory, string? HealthCheckPath, bool? AutoDeploy);
+    string? RootDirectory, string? OutputDirectory, string? HealthCheckPath, bool? AutoDeploy, ResourcesRequest? Resources);
 
 internal sealed record ProjectDomainResponse(string Id, string Domain, string Environment);
 
+/// <summary>
+/// <c>resources</c>: the limits its builds and releases run with (its own values, else the instance defaults).
+/// <c>live_last_exit</c>: why the live release's process last exited (e.g. "Killed: out of memory (limit 64 MB)"), null if it never did.
+/// </summary>
 internal sealed record ProjectResponse(
     string Id, string WorkspaceId, string Name, string RepoUrl, string Branch, string? BuildCommand, string? StartCommand, int Port,
-    Framework Framework, string? RootDirectory, string? OutputDirectory, string HealthCheckPath, bool AutoDeploy, string Url,
-    string? LiveDeploymentId, LiveStatus? LiveStatus, IReadOnlyList<ProjectDomainResponse> Domains, IReadOnlyList<EnvironmentResponse> Environments,
-    DateTime CreatedAt, DateTime UpdatedAt);
+    Framework Framework, string? RootDirectory, string? OutputDirectory, string HealthCheckPath, bool AutoDeploy, ResourcesResponse Resources, string Url,
+    string? LiveDeploymentId, LiveStatus? LiveStatus, string? LiveLastExit, IReadOnlyList<ProjectDomainResponse> Domains,
+    IReadOnlyList<EnvironmentResponse> Environments, DateTime CreatedAt, DateTime UpdatedAt);
 
 internal static class ProjectEndpoints
 {
@@ -50,8 +55,8 @@ internal static class ProjectEndpoints
     }
 
     private static async Task<Created<ProjectResponse>> CreateAsync(CreateProjectRequest body, Caller caller, Access access, SlipwayDb db,
-        ProjectOptions options, RepoCredentials credentials, RouterOptions router, Supervisor supervisor, ProjectReadCache cache, RouteSync routes, TimeProvider time,
-        CancellationToken ct)
+        ProjectOptions options, RuntimeOptions runtime, RepoCredentials credentials, RouterOptions router, Supervisor supervisor, ProjectReadCache cache,
+        RouteSync routes, TimeProvider time, CancellationToken ct)
     {
         var v = new Validator()
             .Required(body.Name, "name").Check(body.Name is null || ProjectRules.IsDnsLabel(body.Name), "name",
@@ -59,7 +64,8 @@ internal static class ProjectEndpoints
             .Required(body.RepoUrl, "repo_url");
         Check(v, body.RepoUrl, body.Branch, body.BuildCommand, body.StartCommand, body.Port, body.Framework, body.RootDirectory,
             body.OutputDirectory, body.HealthCheckPath, options);
-        v.Check(body.WorkspaceId is null || Ids.IsValid(body.WorkspaceId), "workspace_id", "must be a workspace id");
+        v.Check(body.WorkspaceId is null || Ids.IsValid(body.WorkspaceId), "workspace_id", "must be a workspace id")
+            .CheckResources(body.Resources, runtime.Resources);
         v.ThrowIfInvalid();
 
         var workspaceId = body.WorkspaceId ?? caller.KeyWorkspaceId ?? await PersonalWorkspaceAsync(db, caller, ct);
@@ -77,6 +83,7 @@ internal static class ProjectEndpoints
             OutputDirectory = ProjectRules.Blank(body.OutputDirectory), HealthCheckPath = body.HealthCheckPath ?? "/", AutoDeploy = body.AutoDeploy ?? true,
             CreatedAt = now, UpdatedAt = now,
         };
+        SetResources(project, body.Resources);
         credentials.Store(project, body.RepoUrl!);
         db.Projects.Add(project);
         db.Environments.Add(new ProjectEnvironment
@@ -85,11 +92,11 @@ internal static class ProjectEndpoints
         });
         await db.SaveUniqueAsync($"A project named '{project.Name}' already exists.", ct);
         await routes.RebuildAsync(ct);
-        return TypedResults.Created($"/api/v1/projects/{project.Id}", (await ResponsesAsync(db, cache, router, supervisor, [project], ct))[0]);
+        return TypedResults.Created($"/api/v1/projects/{project.Id}", (await ResponsesAsync(db, cache, router, supervisor, runtime, [project], ct))[0]);
     }
 
     private static async Task<Page<ProjectResponse>> ListAsync(Caller caller, Access access, SlipwayDb db, RouterOptions router, Supervisor supervisor,
-        ProjectReadCache cache, PageQuery page,
+        RuntimeOptions runtime, ProjectReadCache cache, PageQuery page,
         [Microsoft.AspNetCore.Mvc.FromQuery(Name = "workspace_id")] string? workspaceId, CancellationToken ct)
     {
         var query = access.VisibleProjects(caller);
@@ -99,25 +106,25 @@ internal static class ProjectEndpoints
             query = query.Where(p => p.WorkspaceId == workspaceId);
         }
         var rows = await query.ToPageAsync(page, p => p, ct);
-        return new Page<ProjectResponse>(await ResponsesAsync(db, cache, router, supervisor, rows.Data, ct), rows.NextCursor);
+        return new Page<ProjectResponse>(await ResponsesAsync(db, cache, router, supervisor, runtime, rows.Data, ct), rows.NextCursor);
     }
 
     private static async Task<ProjectResponse> GetAsync(string id, Caller caller, Access access, SlipwayDb db, RouterOptions router, Supervisor supervisor,
-        ProjectReadCache cache, CancellationToken ct)
+        RuntimeOptions runtime, ProjectReadCache cache, CancellationToken ct)
     {
         var (project, _) = await access.ProjectAsync(caller, id, Need.Read, ct);
-        return (await ResponsesAsync(db, cache, router, supervisor, [project], ct))[0];
+        return (await ResponsesAsync(db, cache, router, supervisor, runtime, [project], ct))[0];
     }
 
     private static async Task<ProjectResponse> UpdateAsync(string id, UpdateProjectRequest body, Caller caller, Access access, SlipwayDb db,
-        ProjectOptions options, RepoCredentials credentials, RouterOptions router, Supervisor supervisor, ProjectReadCache cache, RouteSync routes, TimeProvider time,
-        CancellationToken ct)
+        ProjectOptions options, RuntimeOptions runtime, RepoCredentials credentials, RouterOptions router, Supervisor supervisor, ProjectReadCache cache,
+        RouteSync routes, TimeProvider time, CancellationToken ct)
     {
         var v = new Validator().Check(body.Name is null || ProjectRules.IsDnsLabel(body.Name), "name",
             "must be a DNS label: 1-63 lowercase letters, digits or '-', not starting or ending with '-'");
         Check(v, body.RepoUrl, body.Branch, body.BuildCommand, body.StartCommand, body.Port, body.Framework, body.RootDirectory,
             body.OutputDirectory, body.HealthCheckPath, options);
-        v.ThrowIfInvalid();
+        v.CheckResources(body.Resources, runtime.Resources).ThrowIfInvalid();
         var (project, _) = await access.ProjectAsync(caller, id, Need.Write, ct);
         if (body.Name is not null && body.Name != project.Name)
         {
@@ -141,6 +148,7 @@ internal static class ProjectEndpoints
         project.OutputDirectory = body.OutputDirectory is null ? project.OutputDirectory : ProjectRules.Blank(body.OutputDirectory);
         project.HealthCheckPath = body.HealthCheckPath ?? project.HealthCheckPath;
         project.AutoDeploy = body.AutoDeploy ?? project.AutoDeploy;
+        SetResources(project, body.Resources);
         project.UpdatedAt = time.UtcNowMs();
         db.Projects.Update(project);
         // Only the fields a PATCH may change: a deploy may switch the live release meanwhile.
@@ -148,7 +156,7 @@ internal static class ProjectEndpoints
         await db.SaveUniqueAsync($"A project named '{project.Name}' already exists.", ct);
         cache.Invalidate(project.Id);
         await routes.RebuildAsync(ct);
-        return (await ResponsesAsync(db, cache, router, supervisor, [project], ct))[0];
+        return (await ResponsesAsync(db, cache, router, supervisor, runtime, [project], ct))[0];
     }
 
     private static async Task<NoContent> DeleteAsync(string id, Caller caller, Access access, ProjectTeardown teardown, ApiKeyAuthenticator keys,
@@ -159,6 +167,19 @@ internal static class ProjectEndpoints
         keys.Forget();
         return TypedResults.NoContent();
     }
+
+    /// <summary>Takes the fields the request names; the next build and release run with them.</summary>
+    private static void SetResources(Project project, ResourcesRequest? resources)
+    {
+        if (resources is null) return;
+        project.ResourceMemoryMb = resources.MemoryMb ?? project.ResourceMemoryMb;
+        project.ResourceMillicpus = resources.Cpus is { } cpus ? ResourceRules.MilliCpus(cpus) : project.ResourceMillicpus;
+        project.ResourcePids = resources.Pids ?? project.ResourcePids;
+    }
+
+    /// <summary>The limits a project's builds and releases run with.</summary>
+    internal static ResourceLimits Limits(Project project, RuntimeOptions runtime) =>
+        ResourceRules.Effective(project.ResourceMemoryMb, project.ResourceMillicpus, project.ResourcePids, runtime.Resources);
 
     private static void Check(Validator v, string? repoUrl, string? branch, string? buildCommand, string? startCommand, int? port,
         string? framework, string? rootDirectory, string? outputDirectory, string? healthCheckPath, ProjectOptions options)
@@ -204,7 +225,7 @@ internal static class ProjectEndpoints
     /// no query here). No EF compiled queries: they cache their executor for the first database provider that ran them.
     /// </summary>
     internal static async Task<IReadOnlyList<ProjectResponse>> ResponsesAsync(SlipwayDb db, ProjectReadCache cache, RouterOptions router,
-        Supervisor supervisor, IReadOnlyList<Project> projects, CancellationToken ct)
+        Supervisor supervisor, RuntimeOptions runtime, IReadOnlyList<Project> projects, CancellationToken ct)
     {
         var snapshots = await cache.GetManyAsync(db, projects.Select(p => p.Id).ToList(), ct);
         return projects.Select(p =>
@@ -214,12 +235,15 @@ internal static class ProjectEndpoints
             var envNames = environments.ToDictionary(e => e.Id, e => e.Name);
             // A live release without a supervised process is either a static site (served by the router) or a process
             // that could not be brought back. Null without a live release.
-            var status = p.LiveDeploymentId is not { } live ? (LiveStatus?)null
-                : supervisor.Find(live)?.Status
-                  ?? (snapshot is { LiveIsStatic: true } && snapshot.Project.LiveDeploymentId == live ? LiveStatus.Running : LiveStatus.Stopped);
+            var running = p.LiveDeploymentId is { } live ? supervisor.Find(live) : null;
+            var status = p.LiveDeploymentId is null ? (LiveStatus?)null
+                : running?.Status
+                  ?? (snapshot is { LiveIsStatic: true } && snapshot.Project.LiveDeploymentId == p.LiveDeploymentId ? LiveStatus.Running : LiveStatus.Stopped);
+            var limits = Limits(p, runtime);
             return new ProjectResponse(
                 p.Id, p.WorkspaceId, p.Name, Builds.SecretMasker.MaskUrlCredentials(p.RepoUrl), p.Branch, p.BuildCommand, p.StartCommand, p.Port,
-                p.Framework, p.RootDirectory, p.OutputDirectory, p.HealthCheckPath, p.AutoDeploy, Url(router, p.Name), p.LiveDeploymentId, status,
+                p.Framework, p.RootDirectory, p.OutputDirectory, p.HealthCheckPath, p.AutoDeploy, new ResourcesResponse(limits.MemoryMb, limits.Cpus, limits.Pids),
+                Url(router, p.Name), p.LiveDeploymentId, status, running?.LastExit,
                 (snapshot?.Domains ?? []).Select(d => new ProjectDomainResponse(d.Id, d.Hostname, envNames[d.EnvironmentId])).ToList(),
                 environments.Select(e => EnvironmentResponse.From(e, p)).ToList(),
                 p.CreatedAt, p.UpdatedAt);

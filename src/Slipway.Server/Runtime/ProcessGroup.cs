@@ -37,15 +37,18 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
     /// <summary>Completes with the exit code when the shell exits.</summary>
     public Task<int> Exited => exited.Task;
 
-    public static ProcessGroup Start(string command, string workingDirectory, IReadOnlyDictionary<string, string> environment, LineSink onLine) =>
-        StartProgram("/bin/sh", ["-c", command], workingDirectory, environment, onLine);
+    public static ProcessGroup Start(string command, string workingDirectory, IReadOnlyDictionary<string, string> environment, LineSink onLine,
+        IReadOnlyList<string>? launchPrefix = null) =>
+        StartProgram("/bin/sh", ["-c", command], workingDirectory, environment, onLine, launchPrefix);
 
     /// <summary>
     /// Runs a program with an argument array (no shell involved, so arguments are never re-parsed), in its own group
     /// with the same clean environment as <see cref="Start"/>. For tools such as git that take untrusted values.
+    /// <paramref name="launchPrefix"/>: argv that runs first, after <c>setsid</c>, and ends by exec'ing the program
+    /// (the cgroup entry, the sandbox).
     /// </summary>
     public static ProcessGroup StartProgram(string fileName, IReadOnlyList<string> arguments, string workingDirectory,
-        IReadOnlyDictionary<string, string> environment, LineSink onLine)
+        IReadOnlyDictionary<string, string> environment, LineSink onLine, IReadOnlyList<string>? launchPrefix = null)
     {
         var info = new ProcessStartInfo("setsid")
         {
@@ -55,6 +58,7 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        foreach (var argument in launchPrefix ?? []) info.ArgumentList.Add(argument);
         info.ArgumentList.Add(fileName);
         foreach (var argument in arguments) info.ArgumentList.Add(argument);
         info.Environment.Clear();
