@@ -176,7 +176,7 @@ internal sealed partial class DeploymentWorker(
                     phase.Restart();
                     var buildEnvironment = ProcessEnvironment(variables, project, environment, deployment);
                     buildEnvironment["CI"] = "true";
-                    var unit = confinement.Open("build-" + id, ProjectEndpoints.Limits(project, runtimeOptions));
+                    var unit = confinement.Open("build-" + id, ResourceRules.Effective(project, environment, runtimeOptions.Resources));
                     ProcessResult result;
                     string? outOfMemory;
                     try
@@ -232,7 +232,7 @@ internal sealed partial class DeploymentWorker(
             {
                 var spec = new ReleaseSpec(id, project.Id, environment.Id, releaseDirectory, deployment.StartCommand!,
                     ProcessEnvironment(variables, project, environment, deployment), project.HealthCheckPath,
-                    Limits: ProjectEndpoints.Limits(project, runtimeOptions));
+                    Limits: ResourceRules.Effective(project, environment, runtimeOptions.Resources));
                 started = await supervisor.StartAsync(spec, (stream, line) => Log(stream == "system" ? "system" : "runtime", line,
                     stream == "stderr" ? "warn" : "info"), ct);
                 Log("system", $"Started `{deployment.StartCommand}` on port {started.Port}; waiting for {project.HealthCheckPath} to answer 2xx/3xx.");
@@ -405,7 +405,7 @@ internal sealed partial class DeploymentWorker(
                 var variables = await releaseScope.ServiceProvider.GetRequiredService<EnvVarSecrets>().DecryptAllAsync(l.Project.Id, l.Environment.Id, ct);
                 var spec = new ReleaseSpec(l.Deployment.Id, l.Project.Id, l.Environment.Id, directory, l.Deployment.StartCommand!,
                     ProcessEnvironment(variables, l.Project, l.Environment, l.Deployment), l.Project.HealthCheckPath, AlreadyLive: true,
-                    Limits: ProjectEndpoints.Limits(l.Project, runtimeOptions));
+                    Limits: ResourceRules.Effective(l.Project, l.Environment, runtimeOptions.Resources));
                 var masker = new SecretMasker(variables.Values);
                 var release = await supervisor.StartAsync(spec, (stream, line) =>
                     logs.Append(l.Deployment.Id, stream == "system" ? "system" : "runtime", stream == "stderr" ? "warn" : "info", masker.Mask(line)), ct);

@@ -65,7 +65,7 @@ internal static class ProjectEndpoints
         Check(v, body.RepoUrl, body.Branch, body.BuildCommand, body.StartCommand, body.Port, body.Framework, body.RootDirectory,
             body.OutputDirectory, body.HealthCheckPath, options);
         v.Check(body.WorkspaceId is null || Ids.IsValid(body.WorkspaceId), "workspace_id", "must be a workspace id")
-            .CheckResources(body.Resources, runtime.Resources);
+            .CheckResources(body.Resources, runtime.Resources, "the instance default");
         v.ThrowIfInvalid();
 
         var workspaceId = body.WorkspaceId ?? caller.KeyWorkspaceId ?? await PersonalWorkspaceAsync(db, caller, ct);
@@ -124,7 +124,7 @@ internal static class ProjectEndpoints
             "must be a DNS label: 1-63 lowercase letters, digits or '-', not starting or ending with '-'");
         Check(v, body.RepoUrl, body.Branch, body.BuildCommand, body.StartCommand, body.Port, body.Framework, body.RootDirectory,
             body.OutputDirectory, body.HealthCheckPath, options);
-        v.CheckResources(body.Resources, runtime.Resources).ThrowIfInvalid();
+        v.CheckResources(body.Resources, runtime.Resources, "the instance default").ThrowIfInvalid();
         var (project, _) = await access.ProjectAsync(caller, id, Need.Write, ct);
         if (body.Name is not null && body.Name != project.Name)
         {
@@ -168,18 +168,14 @@ internal static class ProjectEndpoints
         return TypedResults.NoContent();
     }
 
-    /// <summary>Takes the fields the request names; the next build and release run with them.</summary>
+    /// <summary>Takes the fields the request names (0: back to the instance default); the next build and release run with them.</summary>
     private static void SetResources(Project project, ResourcesRequest? resources)
     {
         if (resources is null) return;
-        project.ResourceMemoryMb = resources.MemoryMb ?? project.ResourceMemoryMb;
+        project.ResourceMemoryMb = ResourceRules.Take(resources.MemoryMb, project.ResourceMemoryMb);
         project.ResourceMillicpus = resources.Cpus is { } cpus ? ResourceRules.MilliCpus(cpus) : project.ResourceMillicpus;
-        project.ResourcePids = resources.Pids ?? project.ResourcePids;
+        project.ResourcePids = ResourceRules.Take(resources.Pids, project.ResourcePids);
     }
-
-    /// <summary>The limits a project's builds and releases run with.</summary>
-    internal static ResourceLimits Limits(Project project, RuntimeOptions runtime) =>
-        ResourceRules.Effective(project.ResourceMemoryMb, project.ResourceMillicpus, project.ResourcePids, runtime.Resources);
 
     private static void Check(Validator v, string? repoUrl, string? branch, string? buildCommand, string? startCommand, int? port,
         string? framework, string? rootDirectory, string? outputDirectory, string? healthCheckPath, ProjectOptions options)
@@ -239,13 +235,13 @@ internal static class ProjectEndpoints
             var status = p.LiveDeploymentId is null ? (LiveStatus?)null
                 : running?.Status
                   ?? (snapshot is { LiveIsStatic: true } && snapshot.Project.LiveDeploymentId == p.LiveDeploymentId ? LiveStatus.Running : LiveStatus.Stopped);
-            var limits = Limits(p, runtime);
+
             return new ProjectResponse(
                 p.Id, p.WorkspaceId, p.Name, Builds.SecretMasker.MaskUrlCredentials(p.RepoUrl), p.Branch, p.BuildCommand, p.StartCommand, p.Port,
-                p.Framework, p.RootDirectory, p.OutputDirectory, p.HealthCheckPath, p.AutoDeploy, new ResourcesResponse(limits.MemoryMb, limits.Cpus, limits.Pids),
+                p.Framework, p.RootDirectory, p.OutputDirectory, p.HealthCheckPath, p.AutoDeploy, ResourcesResponse.From(ResourceRules.Effective(p, null, runtime.Resources)),
                 Url(router, p.Name), p.LiveDeploymentId, status, running?.LastExit,
                 (snapshot?.Domains ?? []).Select(d => new ProjectDomainResponse(d.Id, d.Hostname, envNames[d.EnvironmentId])).ToList(),
-                environments.Select(e => EnvironmentResponse.From(e, p)).ToList(),
+                environments.Select(e => EnvironmentResponse.From(e, p, runtime.Resources)).ToList(),
                 p.CreatedAt, p.UpdatedAt);
         }).ToList();
     }

@@ -33,29 +33,47 @@ internal sealed class ResourceOptions
 internal sealed record ResourcesRequest(int? MemoryMb, double? Cpus, int? Pids);
 
 /// <summary><c>resources</c> in a response: the limits the project's builds and releases run with.</summary>
-internal sealed record ResourcesResponse(int MemoryMb, double Cpus, int Pids);
+internal sealed record ResourcesResponse(int MemoryMb, double Cpus, int Pids)
+{
+    public static ResourcesResponse From(ResourceLimits limits) => new(limits.MemoryMb, limits.Cpus, limits.Pids);
+}
+
+/// <summary>An environment's <c>resources</c>: its overrides of the project's limits, null where the project's apply.</summary>
+internal sealed record ResourceOverridesResponse(int? MemoryMb, double? Cpus, int? Pids);
 
 internal static class ResourceRules
 {
-    /// <summary>Checks each given field against the minimum and the instance maximum; <c>details</c> name <c>resources.&lt;field&gt;</c>.</summary>
-    public static Validator CheckResources(this Validator v, ResourcesRequest? request, ResourceOptions options)
+    /// <summary>
+    /// Checks each given field against the minimum and the instance maximum; <c>details</c> name <c>resources.&lt;field&gt;</c>.
+    /// 0 is allowed too: it drops the value (<paramref name="zeroMeans"/> says what applies then).
+    /// </summary>
+    public static Validator CheckResources(this Validator v, ResourcesRequest? request, ResourceOptions options, string zeroMeans)
     {
         if (request is null) return v;
         var max = options.Max;
-        return v.Check(request.MemoryMb is null || (request.MemoryMb >= ResourceOptions.MinMemoryMb && request.MemoryMb <= max.MemoryMb),
-                "resources.memory_mb", $"must be between {ResourceOptions.MinMemoryMb} and {max.MemoryMb}")
-            .Check(request.Cpus is null || (request.Cpus >= ResourceOptions.MinCpus && request.Cpus <= max.Cpus && IsHundredths(request.Cpus.Value)),
+        var orZero = $", or 0 for {zeroMeans}";
+        return v.Check(request.MemoryMb is null or 0 || (request.MemoryMb >= ResourceOptions.MinMemoryMb && request.MemoryMb <= max.MemoryMb),
+                "resources.memory_mb", $"must be between {ResourceOptions.MinMemoryMb} and {max.MemoryMb}{orZero}")
+            .Check(request.Cpus is null or 0 || (request.Cpus >= ResourceOptions.MinCpus && request.Cpus <= max.Cpus && IsHundredths(request.Cpus.Value)),
                 "resources.cpus", $"must be between {ResourceOptions.MinCpus.ToString(CultureInfo.InvariantCulture)} and " +
-                                  $"{max.Cpus.ToString(CultureInfo.InvariantCulture)}, in steps of 0.01")
-            .Check(request.Pids is null || (request.Pids >= ResourceOptions.MinPids && request.Pids <= max.Pids),
-                "resources.pids", $"must be between {ResourceOptions.MinPids} and {max.Pids}");
+                                  $"{max.Cpus.ToString(CultureInfo.InvariantCulture)} in steps of 0.01{orZero}")
+            .Check(request.Pids is null or 0 || (request.Pids >= ResourceOptions.MinPids && request.Pids <= max.Pids),
+                "resources.pids", $"must be between {ResourceOptions.MinPids} and {max.Pids}{orZero}");
     }
 
-    /// <summary>The limits a project runs with: its own values where it set them, else the instance defaults.</summary>
-    public static ResourceLimits Effective(int? memoryMb, int? milliCpus, int? pids, ResourceOptions options) =>
-        new(memoryMb ?? options.Default.MemoryMb, milliCpus is { } m ? m / 1000.0 : options.Default.Cpus, pids ?? options.Default.Pids);
+    /// <summary>
+    /// The limits a build or release of this project in this environment runs with: the environment's override, else
+    /// the project's value, else the instance default, field by field.
+    /// </summary>
+    public static ResourceLimits Effective(Projects.Project project, Projects.ProjectEnvironment? environment, ResourceOptions options) =>
+        new(environment?.ResourceMemoryMb ?? project.ResourceMemoryMb ?? options.Default.MemoryMb,
+            (environment?.ResourceMillicpus ?? project.ResourceMillicpus) is { } m ? m / 1000.0 : options.Default.Cpus,
+            environment?.ResourcePids ?? project.ResourcePids ?? options.Default.Pids);
 
-    public static int MilliCpus(double cpus) => (int)Math.Round(cpus * 1000);
+    public static int? MilliCpus(double cpus) => cpus == 0 ? null : (int)Math.Round(cpus * 1000);
+
+    /// <summary>A request value for a stored one: absent keeps it, 0 drops it (null).</summary>
+    public static int? Take(int? requested, int? stored) => requested is { } value ? (value == 0 ? null : value) : stored;
 
     private static bool IsHundredths(double cpus) => Math.Abs(cpus * 100 - Math.Round(cpus * 100)) < 1e-6;
 }

@@ -123,9 +123,9 @@ public sealed class LimitingResourcesTests
         refused.AssertStatus(400);
         Assert.Equal("validation_failed", refused.Json["error"]!["code"]!.GetValue<string>());
         var details = refused.Json["error"]!["details"]!.AsArray().ToDictionary(d => d!["field"]!.GetValue<string>(), d => d!["message"]!.GetValue<string>());
-        Assert.Equal("must be between 16 and 2048", details["resources.memory_mb"]);
-        Assert.Equal("must be between 0.01 and 2, in steps of 0.01", details["resources.cpus"]);
-        Assert.Equal("must be between 8 and 1000", details["resources.pids"]);
+        Assert.Equal("must be between 16 and 2048, or 0 for the instance default", details["resources.memory_mb"]);
+        Assert.Equal("must be between 0.01 and 2 in steps of 0.01, or 0 for the instance default", details["resources.cpus"]);
+        Assert.Equal("must be between 8 and 1000, or 0 for the instance default", details["resources.pids"]);
 
         var id = created["id"]!.GetValue<string>();
         (await server.PatchAsync($"/api/v1/projects/{id}", new { resources = new { cpus = 0.125 } }, user.Token)).AssertStatus(400);
@@ -136,6 +136,23 @@ public sealed class LimitingResourcesTests
         var read = (await server.GetAsync($"/api/v1/projects/{id}", user.Token)).AssertStatus(200).Json;
         Assert.Equal(2048, read["resources"]!["memory_mb"]!.GetValue<int>());
         Assert.Equal(1.25, read["resources"]!["cpus"]!.GetValue<double>());
+
+        // An environment overrides field by field; 0 drops an override (the project's value applies again).
+        var staging = (await server.PostAsync($"/api/v1/projects/{id}/environments", new { name = "staging", resources = new { pids = 200 } }, user.Token))
+            .AssertStatus(201).Json;
+        Assert.Equal(200, staging["resources"]!["pids"]!.GetValue<int>());
+        Assert.Null(staging["resources"]!["memory_mb"]);
+        Assert.Equal(200, staging["effective_resources"]!["pids"]!.GetValue<int>());
+        Assert.Equal(2048, staging["effective_resources"]!["memory_mb"]!.GetValue<int>());
+        var environment = $"/api/v1/projects/{id}/environments/{staging["id"]}";
+        var badEnvironment = (await server.PatchAsync(environment, new { resources = new { memory_mb = 8 } }, user.Token)).AssertStatus(400).Json;
+        Assert.Equal("resources.memory_mb", badEnvironment["error"]!["details"]![0]!["field"]!.GetValue<string>());
+        staging = (await server.PatchAsync(environment, new { resources = new { pids = 0 } }, user.Token)).AssertStatus(200).Json;
+        Assert.Null(staging["resources"]!["pids"]);
+        Assert.Equal(100, staging["effective_resources"]!["pids"]!.GetValue<int>());
+
+        var reset = (await server.PatchAsync($"/api/v1/projects/{id}", new { resources = new { memory_mb = 0 } }, user.Token)).AssertStatus(200).Json;
+        Assert.Equal(300, reset["resources"]!["memory_mb"]!.GetValue<int>());
     }
 }
 
