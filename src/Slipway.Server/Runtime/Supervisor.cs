@@ -224,7 +224,7 @@ internal sealed class Supervisor : IAsyncDisposable
                     }
                     else
                     {
-                        exit = "Could not start";
+                        exit = "Exited with code -1";
                     }
                     status = LiveStatus.Crashed;
                 }

@@ -63,6 +63,25 @@ public sealed class LimitingResourcesTests
     }
 
     [Fact]
+    public async Task BuildThatExceedsItsMemory_FailsWithTheReason()
+    {
+        using var repo = GitRepo.Create();
+        var files = SampleApps.Node("greedy", buildScript: null);
+        files["build.js"] = "const hog = []; setInterval(() => hog.push(Buffer.alloc(16 << 20, 1)), 10);\n";
+        repo.Commit("greedy build", files);
+        await using var server = await SlipwayServer.StartAsync(EngineSettings.Fast);
+        var user = await server.RegisterUserAsync();
+        var projectId = (await server.CreateProjectAsync(user.Token, "greedy",
+            new { repo_url = repo.BarePath, build_command = "node build.js", start_command = "node server.js", resources = new { memory_mb = 80 } }))["id"]!.GetValue<string>();
+
+        var deployment = await server.WaitForStatusAsync(user.Token, (await server.DeployAsync(user.Token, projectId))["id"]!.GetValue<string>(),
+            TimeSpan.FromSeconds(90), "failed");
+
+        Assert.Contains("The build command failed. Killed: out of memory (limit 80 MB).", deployment["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        (await server.GetAsync("/health")).AssertStatus(200);
+    }
+
+    [Fact]
     public async Task ForkBombInABuild_IsStoppedByThePidsLimit_AndNothingOfItSurvives()
     {
         var marker = Random.Shared.Next(10_000_000, 99_999_999).ToString(CultureInfo.InvariantCulture);
