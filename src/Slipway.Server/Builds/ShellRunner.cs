@@ -1,11 +1,14 @@
 using Slipway.Server.Runtime;
+using Slipway.Server.Runtime.Cgroups;
 
 namespace Slipway.Server.Builds;
 
 /// <summary>
 /// Runs one build command through <c>/bin/sh -c</c> in its own process group. A timeout or a cancellation ends the
 /// whole tree (SIGTERM, a short grace, SIGKILL), and after a normal exit whatever the command left running is killed.
-/// The deployment worker passes the sandbox's launch prefix, so the command runs confined.
+/// With a <see cref="ConfinedUnit"/> the command runs in its cgroup (limits), and "whatever it left" is everything in
+/// that cgroup, processes that left the group included; <c>sandboxPrefix</c> (the project's bubblewrap) goes after the
+/// cgroup entry, so the command runs confined in both.
 /// </summary>
 internal sealed class ShellRunner(TimeProvider time)
 {
@@ -15,10 +18,11 @@ internal sealed class ShellRunner(TimeProvider time)
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(2);
 
     public async Task<ProcessResult> RunAsync(string command, string workingDirectory, IReadOnlyDictionary<string, string> environment,
-        TimeSpan timeout, LineSink onLine, CancellationToken ct, IReadOnlyList<string>? launchPrefix = null)
+        TimeSpan timeout, LineSink onLine, CancellationToken ct, ConfinedUnit? unit = null, IReadOnlyList<string>? sandboxPrefix = null)
     {
         var started = time.GetTimestamp();
-        await using var group = ProcessGroup.Start(command, workingDirectory, environment, onLine, launchPrefix);
+        await using var group = ProcessGroup.Start(command, workingDirectory, environment, onLine, [.. unit?.LaunchPrefix ?? [], .. sandboxPrefix ?? []]);
+        unit?.Started(group.Pid);
         using var deadline = new CancellationTokenSource(timeout, time);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, deadline.Token);
 
@@ -30,6 +34,7 @@ internal sealed class ShellRunner(TimeProvider time)
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
             await group.StopAsync(StopGrace);
+            if (unit is not null) await unit.KillAllAsync();
             await DrainAsync(group);
             var code = group.Exited.IsCompletedSuccessfully ? group.Exited.Result : -1;
             var canceled = ct.IsCancellationRequested;
@@ -38,6 +43,7 @@ internal sealed class ShellRunner(TimeProvider time)
 
         // Children that outlived the shell (a forgotten `&`, a daemonised dev server) must not survive the build.
         group.KillAll();
+        if (unit is not null) await unit.KillAllAsync();
         await DrainAsync(group);
         return new ProcessResult(exitCode, TimedOut: false, Canceled: false, time.GetElapsedTime(started));
     }

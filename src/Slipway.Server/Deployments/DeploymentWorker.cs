@@ -9,6 +9,7 @@ using Slipway.Server.Logs;
 using Slipway.Server.Projects;
 using Slipway.Server.Routing;
 using Slipway.Server.Runtime;
+using Slipway.Server.Runtime.Cgroups;
 using Slipway.Server.Runtime.Sandbox;
 using Slipway.Server.Security;
 
@@ -22,8 +23,8 @@ namespace Slipway.Server.Deployments;
 /// </summary>
 internal sealed partial class DeploymentWorker(
     IServiceScopeFactory scopes, DeploymentQueue queue, LogWriter logs, GitSource git, ShellRunner shell, ArtifactStore artifacts,
-    ReleaseFiles files, Supervisor supervisor, Sandbox sandbox, RouteSync routes, ProjectReadCache projectCache, DeploymentReadCache deploymentCache,
-    BuildOptions buildOptions, RuntimeOptions runtimeOptions, IConfiguration configuration,
+    ReleaseFiles files, Supervisor supervisor, Sandbox sandbox, Confinement confinement, RouteSync routes, ProjectReadCache projectCache,
+    DeploymentReadCache deploymentCache, BuildOptions buildOptions, RuntimeOptions runtimeOptions, IConfiguration configuration,
     TimeProvider time, ILogger<DeploymentWorker> logger) : BackgroundService
 {
     private const int ContextLines = 15;
@@ -194,12 +195,24 @@ internal sealed partial class DeploymentWorker(
                     buildEnvironment["CI"] = "true";
                     Sandbox.AddDefaults(buildEnvironment, identity);
                     sandbox.HandOver(checkout.Directory, identity);
-                    var result = await shell.RunAsync(command, sourceRoot, buildEnvironment, buildOptions.BuildTimeout,
-                        (stream, line) => Log("build", line, stream == "stderr" ? "warn" : "info"), ct,
-                        sandbox.Prefix(identity, checkout.Directory, sourceRoot));
+                    var unit = confinement.Open("build-" + id, ResourceRules.Effective(project, environment, runtimeOptions.Resources));
+                    ProcessResult result;
+                    string? outOfMemory;
+                    try
+                    {
+                        result = await shell.RunAsync(command, sourceRoot, buildEnvironment, buildOptions.BuildTimeout,
+                            (stream, line) => Log("build", line, stream == "stderr" ? "warn" : "info"), ct, unit,
+                            sandbox.Prefix(identity, checkout.Directory, sourceRoot));
+                        outOfMemory = unit.OutOfMemorySince(0);
+                    }
+                    finally
+                    {
+                        await unit.CloseAsync();
+                    }
                     timings["build_ms"] = phase.ElapsedMilliseconds;
                     if (result.Canceled) throw new OperationCanceledException(ct);
                     if (result.TimedOut) throw new DeploymentFailedException($"The build timed out after {buildOptions.BuildTimeout}.");
+                    if (result.ExitCode != 0 && outOfMemory is not null) throw new DeploymentFailedException($"The build command failed. {outOfMemory}.");
                     if (result.ExitCode != 0) throw new DeploymentFailedException($"The build command exited with code {result.ExitCode}.");
                 }
                 phase.Restart();
@@ -245,7 +258,8 @@ internal sealed partial class DeploymentWorker(
                 var releaseEnvironment = ProcessEnvironment(variables, project, environment, deployment);
                 Sandbox.AddDefaults(releaseEnvironment, identity);
                 var spec = new ReleaseSpec(id, project.Id, environment.Id, releaseDirectory, deployment.StartCommand!,
-                    releaseEnvironment, project.HealthCheckPath, LaunchPrefix: sandbox.Prefix(identity, releaseDirectory, releaseDirectory));
+                    releaseEnvironment, project.HealthCheckPath, LaunchPrefix: sandbox.Prefix(identity, releaseDirectory, releaseDirectory),
+                    Limits: ResourceRules.Effective(project, environment, runtimeOptions.Resources));
                 started = await supervisor.StartAsync(spec, (stream, line) => Log(stream == "system" ? "system" : "runtime", line,
                     stream == "stderr" ? "warn" : "info"), ct);
                 Log("system", $"Started `{deployment.StartCommand}` on port {started.Port}; waiting for {project.HealthCheckPath} to answer 2xx/3xx.");
@@ -443,7 +457,8 @@ internal sealed partial class DeploymentWorker(
                 var environment = ProcessEnvironment(variables, l.Project, l.Environment, l.Deployment);
                 Sandbox.AddDefaults(environment, identity);
                 var spec = new ReleaseSpec(l.Deployment.Id, l.Project.Id, l.Environment.Id, directory, l.Deployment.StartCommand!,
-                    environment, l.Project.HealthCheckPath, AlreadyLive: true, LaunchPrefix: sandbox.Prefix(identity, directory, directory));
+                    environment, l.Project.HealthCheckPath, AlreadyLive: true, LaunchPrefix: sandbox.Prefix(identity, directory, directory),
+                    Limits: ResourceRules.Effective(l.Project, l.Environment, runtimeOptions.Resources));
                 var masker = new SecretMasker(variables.Values);
                 var release = await supervisor.StartAsync(spec, (stream, line) =>
                     logs.Append(l.Deployment.Id, stream == "system" ? "system" : "runtime", stream == "stderr" ? "warn" : "info", masker.Mask(line)), ct);

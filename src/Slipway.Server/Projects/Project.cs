@@ -33,6 +33,11 @@ internal sealed class Project : IHasId
     public string? OutputDirectory { get; set; }
     public required string HealthCheckPath { get; set; }
     public bool AutoDeploy { get; set; }
+    /// <summary>Limits of its builds and releases; null: the instance default (see ResourceRules.Effective).</summary>
+    public int? ResourceMemoryMb { get; set; }
+    /// <summary>CPUs in thousandths.</summary>
+    public int? ResourceMillicpus { get; set; }
+    public int? ResourcePids { get; set; }
     public string? LiveDeploymentId { get; set; }
     public DateTime CreatedAt { get; init; }
     public DateTime UpdatedAt { get; set; }
@@ -55,6 +60,10 @@ internal sealed class ProjectEnvironment : IHasId
     public string? StartCommand { get; set; }
     /// <summary>Null: the project's setting.</summary>
     public bool? AutoDeploy { get; set; }
+    /// <summary>Overrides of the project's limits; null: the project's.</summary>
+    public int? ResourceMemoryMb { get; set; }
+    public int? ResourceMillicpus { get; set; }
+    public int? ResourcePids { get; set; }
     public string? LiveDeploymentId { get; set; }
     public DateTime CreatedAt { get; init; }
     public DateTime UpdatedAt { get; set; }

@@ -5,26 +5,31 @@ using Slipway.Server.Deployments;
 using Slipway.Server.Hosting;
 using Slipway.Server.Routing;
 using Slipway.Server.Runtime;
+using Slipway.Server.Runtime.Cgroups;
 using Slipway.Server.Workspaces;
 
 namespace Slipway.Server.Projects;
 
 internal sealed record CreateProjectRequest(
     string? Name, string? RepoUrl, string? Branch, string? BuildCommand, string? StartCommand, int? Port, string? Framework,
-    string? RootDirectory, string? OutputDirectory, string? HealthCheckPath, bool? AutoDeploy, string? WorkspaceId);
+    string? RootDirectory, string? OutputDirectory, string? HealthCheckPath, bool? AutoDeploy, string? WorkspaceId, ResourcesRequest? Resources);
 
-/// <summary>Every field optional; an empty string clears an optional text field.</summary>
+/// <summary>Every field optional; an empty string clears an optional text field; <c>resources</c> changes the fields it names.</summary>
 internal sealed record UpdateProjectRequest(
     string? Name, string? RepoUrl, string? Branch, string? BuildCommand, string? StartCommand, int? Port, string? Framework,
-    string? RootDirectory, string? OutputDirectory, string? HealthCheckPath, bool? AutoDeploy);
+    string? RootDirectory, string? OutputDirectory, string? HealthCheckPath, bool? AutoDeploy, ResourcesRequest? Resources);
 
 internal sealed record ProjectDomainResponse(string Id, string Domain, string Environment);
 
+/// <summary>
+/// <c>resources</c>: the limits its builds and releases run with (its own values, else the instance defaults).
+/// <c>live_last_exit</c>: why the live release's process last exited (e.g. "Killed: out of memory (limit 64 MB)"), null if it never did.
+/// </summary>
 internal sealed record ProjectResponse(
     string Id, string WorkspaceId, string Name, string RepoUrl, string Branch, string? BuildCommand, string? StartCommand, int Port,
-    Framework Framework, string? RootDirectory, string? OutputDirectory, string HealthCheckPath, bool AutoDeploy, string Url,
-    string? LiveDeploymentId, LiveStatus? LiveStatus, IReadOnlyList<ProjectDomainResponse> Domains, IReadOnlyList<EnvironmentResponse> Environments,
-    DateTime CreatedAt, DateTime UpdatedAt);
+    Framework Framework, string? RootDirectory, string? OutputDirectory, string HealthCheckPath, bool AutoDeploy, ResourcesResponse Resources, string Url,
+    string? LiveDeploymentId, LiveStatus? LiveStatus, string? LiveLastExit, IReadOnlyList<ProjectDomainResponse> Domains,
+    IReadOnlyList<EnvironmentResponse> Environments, DateTime CreatedAt, DateTime UpdatedAt);
 
 internal static class ProjectEndpoints
 {
@@ -50,7 +55,7 @@ internal static class ProjectEndpoints
     }
 
     private static async Task<Created<ProjectResponse>> CreateAsync(CreateProjectRequest body, Caller caller, Access access, SlipwayDb db,
-        ProjectOptions options, RepoCredentials credentials, Supervisor supervisor, ProjectReadCache cache, RouteSync routes, TimeProvider time,
+        ProjectOptions options, RuntimeOptions runtime, RepoCredentials credentials, Supervisor supervisor, ProjectReadCache cache, RouteSync routes, TimeProvider time,
         CancellationToken ct)
     {
         var v = new Validator()
@@ -61,6 +66,7 @@ internal static class ProjectEndpoints
             body.OutputDirectory, body.HealthCheckPath, options);
         v.Check(body.WorkspaceId is null || Ids.IsValid(body.WorkspaceId), "workspace_id", "must be a workspace id");
         v.Check(body.RepoUrl is null || !RepoCredentials.HasMaskedCredential(body.RepoUrl), "repo_url", RepoCredentials.MaskedCredentialProblem);
+        v.CheckResources(body.Resources, runtime.Resources, "the instance default");
         v.ThrowIfInvalid();
 
         var workspaceId = body.WorkspaceId ?? caller.KeyWorkspaceId ?? await PersonalWorkspaceAsync(db, caller, ct);
@@ -78,6 +84,7 @@ internal static class ProjectEndpoints
             OutputDirectory = ProjectRules.Blank(body.OutputDirectory), HealthCheckPath = body.HealthCheckPath ?? "/", AutoDeploy = body.AutoDeploy ?? true,
             CreatedAt = now, UpdatedAt = now,
         };
+        SetResources(project, body.Resources);
         credentials.Store(project, body.RepoUrl!);
         db.Projects.Add(project);
         db.Environments.Add(new ProjectEnvironment
@@ -112,13 +119,14 @@ internal static class ProjectEndpoints
     }
 
     private static async Task<ProjectResponse> UpdateAsync(string id, UpdateProjectRequest body, Caller caller, Access access, SlipwayDb db,
-        ProjectOptions options, RepoCredentials credentials, Supervisor supervisor, ProjectReadCache cache, RouteSync routes, TimeProvider time,
+        ProjectOptions options, RuntimeOptions runtime, RepoCredentials credentials, Supervisor supervisor, ProjectReadCache cache, RouteSync routes, TimeProvider time,
         CancellationToken ct)
     {
         var v = new Validator().Check(body.Name is null || ProjectRules.IsDnsLabel(body.Name), "name",
             "must be a DNS label: 1-63 lowercase letters, digits or '-', not starting or ending with '-'");
         Check(v, body.RepoUrl, body.Branch, body.BuildCommand, body.StartCommand, body.Port, body.Framework, body.RootDirectory,
             body.OutputDirectory, body.HealthCheckPath, options);
+        v.CheckResources(body.Resources, runtime.Resources, "the instance default");
         v.ThrowIfInvalid();
         var (project, _) = await access.ProjectAsync(caller, id, Need.Write, ct);
         if (body.Name is not null && body.Name != project.Name)
@@ -160,12 +168,27 @@ internal static class ProjectEndpoints
         if (body.OutputDirectory is not null) Set(p => p.OutputDirectory, ProjectRules.Blank(body.OutputDirectory));
         if (body.HealthCheckPath is not null) Set(p => p.HealthCheckPath, body.HealthCheckPath);
         if (body.AutoDeploy is { } autoDeploy) Set(p => p.AutoDeploy, autoDeploy);
+        if (body.Resources is { } resources)
+        {
+            Set(p => p.ResourceMemoryMb, ResourceRules.Take(resources.MemoryMb, project.ResourceMemoryMb));
+            Set(p => p.ResourceMillicpus, resources.Cpus is { } cpus ? ResourceRules.MilliCpus(cpus) : project.ResourceMillicpus);
+            Set(p => p.ResourcePids, ResourceRules.Take(resources.Pids, project.ResourcePids));
+        }
         Set(p => p.UpdatedAt, time.UtcNowMs());
         await db.SaveUniqueAsync($"A project named '{project.Name}' already exists.", ct);
         cache.Invalidate(project.Id);
         await routes.RebuildAsync(ct);
         // The row as stored, read again (the columns not named may differ from the copy this request began with).
         return await ResponseAsync(db, cache, supervisor, project.Id, ct);
+    }
+
+    /// <summary>Takes the fields the request names (0: back to the instance default); the next build and release run with them.</summary>
+    private static void SetResources(Project project, ResourcesRequest? resources)
+    {
+        if (resources is null) return;
+        project.ResourceMemoryMb = ResourceRules.Take(resources.MemoryMb, project.ResourceMemoryMb);
+        project.ResourceMillicpus = resources.Cpus is { } cpus ? ResourceRules.MilliCpus(cpus) : project.ResourceMillicpus;
+        project.ResourcePids = ResourceRules.Take(resources.Pids, project.ResourcePids);
     }
 
     private static async Task<NoContent> DeleteAsync(string id, Caller caller, Access access, ProjectTeardown teardown, ApiKeyAuthenticator keys,
@@ -241,20 +264,27 @@ internal static class ProjectEndpoints
     /// A live release without a supervised process is either a static site (served by the router) or a process
     /// that could not be brought back. Null without a live release.
     /// </summary>
-    private static ProjectResponse Response(ProjectReadCache.Snapshot snapshot, Supervisor supervisor) =>
-        snapshot.Project.LiveDeploymentId is not { } live ? snapshot.Response
-            : snapshot.Response with { LiveStatus = supervisor.Find(live)?.Status ?? (snapshot.LiveIsStatic ? LiveStatus.Running : LiveStatus.Stopped) };
+    private static ProjectResponse Response(ProjectReadCache.Snapshot snapshot, Supervisor supervisor)
+    {
+        if (snapshot.Project.LiveDeploymentId is not { } live) return snapshot.Response;
+        var running = supervisor.Find(live);
+        return snapshot.Response with
+        {
+            LiveStatus = running?.Status ?? (snapshot.LiveIsStatic ? LiveStatus.Running : LiveStatus.Stopped), LiveLastExit = running?.LastExit,
+        };
+    }
 
     /// <summary>The response without its live status (see <see cref="ProjectReadCache.Snapshot"/>).</summary>
     internal static ProjectResponse Response(Project p, IReadOnlyList<ProjectEnvironment> environments, IEnumerable<Domains.Domain> domains,
-        RouterOptions router)
+        RouterOptions router, ResourceOptions resources)
     {
         var envNames = environments.ToDictionary(e => e.Id, e => e.Name);
         return new ProjectResponse(
             p.Id, p.WorkspaceId, p.Name, Builds.SecretMasker.MaskUrlCredentials(p.RepoUrl), p.Branch, p.BuildCommand, p.StartCommand, p.Port,
-            p.Framework, p.RootDirectory, p.OutputDirectory, p.HealthCheckPath, p.AutoDeploy, Url(router, p.Name), p.LiveDeploymentId, null,
+            p.Framework, p.RootDirectory, p.OutputDirectory, p.HealthCheckPath, p.AutoDeploy,
+            ResourcesResponse.From(ResourceRules.Effective(p, null, resources)), Url(router, p.Name), p.LiveDeploymentId, null, null,
             domains.Select(d => new ProjectDomainResponse(d.Id, d.Hostname, envNames[d.EnvironmentId])).ToList(),
-            environments.Select(e => EnvironmentResponse.From(e, p)).ToList(),
+            environments.Select(e => EnvironmentResponse.From(e, p, resources)).ToList(),
             p.CreatedAt, p.UpdatedAt);
     }
 

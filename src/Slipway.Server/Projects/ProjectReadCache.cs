@@ -8,7 +8,7 @@ namespace Slipway.Server.Projects;
 /// Projects with their environments and domains, kept in memory for reads (<c>GET /projects/{id}</c>, every page of
 /// <c>GET /projects</c> and every authorization check) and dropped by every writer through <see cref="Invalidate"/>.
 /// </summary>
-internal sealed class ProjectReadCache(TimeProvider time, RouterOptions router)
+internal sealed class ProjectReadCache(TimeProvider time, RouterOptions router, Runtime.RuntimeOptions runtime)
 {
     private readonly GenerationCache<string, Snapshot> entries = new(time, maxEntries: 10_000);
 
@@ -38,7 +38,7 @@ internal sealed class ProjectReadCache(TimeProvider time, RouterOptions router)
             return projects.Select(row =>
             {
                 var (project, envs) = (row.Project, environments[row.Project.Id].ToList());
-                return (project.Id, new Snapshot(project, envs, row.LiveIsStatic, ProjectEndpoints.Response(project, envs, domains[project.Id], router)));
+                return (project.Id, new Snapshot(project, envs, row.LiveIsStatic, ProjectEndpoints.Response(project, envs, domains[project.Id], router, runtime.Resources)));
             });
         });
 

@@ -44,8 +44,8 @@ internal sealed partial class ProcessGroup : IAsyncDisposable
     /// <summary>
     /// Runs a program with an argument array (no shell involved, so arguments are never re-parsed), in its own group
     /// with the same clean environment as <see cref="Start"/>. For tools such as git that take untrusted values.
-    /// <paramref name="launchPrefix"/> goes between <c>setsid</c> and the program: a wrapper that execs it (the sandbox),
-    /// so the program stays in the group.
+    /// <paramref name="launchPrefix"/>: argv that runs first, after <c>setsid</c>, and ends by exec'ing the program
+    /// (the cgroup entry, the sandbox).
     /// </summary>
     public static ProcessGroup StartProgram(string fileName, IReadOnlyList<string> arguments, string workingDirectory,
         IReadOnlyDictionary<string, string> environment, LineSink onLine, IReadOnlyList<string>? launchPrefix = null)

@@ -1,4 +1,5 @@
 using Slipway.Server.Builds;
+using Slipway.Server.Runtime.Cgroups;
 
 namespace Slipway.Server.Runtime;
 
@@ -23,13 +24,15 @@ internal sealed class RunningRelease
     private int restarts;
     private bool everHealthy;
     private DateTimeOffset? healthySince;
+    private string? lastExit;
     private bool stopRequested;
     private Task? stopping;
 
-    internal RunningRelease(ReleaseSpec spec, int port, LineSink sink, TimeProvider time, Action<RunningRelease, LiveStatusChange> publish)
+    internal RunningRelease(ReleaseSpec spec, ConfinedUnit unit, int port, LineSink sink, TimeProvider time, Action<RunningRelease, LiveStatusChange> publish)
     {
         everHealthy = spec.AlreadyLive;
         Spec = spec;
+        Unit = unit;
         this.port = port;
         Sink = sink;
         this.time = time;
@@ -73,6 +76,25 @@ internal sealed class RunningRelease
     public int ProcessId => Current.Pid;
 
     public DateTimeOffset StartedAt { get; }
+
+    /// <summary>Why the process last exited ("Killed: out of memory (limit 64 MB)", "Exited with code 1"); null if it never did.</summary>
+    public string? LastExit
+    {
+        get
+        {
+            lock (gate) return lastExit;
+        }
+        internal set
+        {
+            lock (gate) lastExit = value;
+        }
+    }
+
+    /// <summary>Its cgroup and run record.</summary>
+    internal ConfinedUnit Unit { get; }
+
+    /// <summary>The cgroup's OOM-kill count when the current process started.</summary>
+    internal long OomKillsAtStart { get; set; }
 
     /// <summary>
     /// Raised on every supervisor transition, in order, on the supervisor's thread: keep handlers short (post to a

@@ -1,3 +1,5 @@
+using Slipway.Server.Runtime.Cgroups;
+
 namespace Slipway.Server.Runtime;
 
 internal sealed class RuntimeOptions
@@ -15,6 +17,18 @@ internal sealed class RuntimeOptions
 
     public TimeSpan RestartBackoffInitial { get; set; } = TimeSpan.FromSeconds(1);
     public TimeSpan RestartBackoffMax { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// <c>none</c> switches the sandbox off explicitly (no cgroups, so no limits). Anything else requires it, and the server
+    /// refuses to start when it cannot have it.
+    /// </summary>
+    public string? Sandbox { get; set; }
+
+    /// <summary>A cgroup path (e.g. <c>/slipway</c>) to create this server's cgroups under instead of its own cgroup.</summary>
+    public string? CgroupParent { get; set; }
+
+    /// <summary>Instance defaults and maxima of the limits of each release and build.</summary>
+    public ResourceOptions Resources { get; set; } = new();
 }
 
 internal enum LiveStatus
@@ -29,7 +43,8 @@ internal enum LiveStatus
 /// <summary>
 /// Everything needed to start one release's process. <see cref="AlreadyLive"/>: a live release brought back after a
 /// restart: if it exits before its first healthy check it is restarted with backoff like any live process, not given up.
-/// <see cref="LaunchPrefix"/>: the sandbox wrapper the start command runs in (none when the sandbox is off).
+/// <see cref="LaunchPrefix"/>: the sandbox wrapper the start command runs in (none when the sandbox is off); it follows the
+/// cgroup entry. <see cref="Limits"/>: null for the instance defaults.
 /// </summary>
 internal sealed record ReleaseSpec(
     string DeploymentId,
@@ -40,4 +55,5 @@ internal sealed record ReleaseSpec(
     IReadOnlyDictionary<string, string> Environment,
     string HealthCheckPath,
     bool AlreadyLive = false,
-    IReadOnlyList<string>? LaunchPrefix = null);
+    IReadOnlyList<string>? LaunchPrefix = null,
+    ResourceLimits? Limits = null);

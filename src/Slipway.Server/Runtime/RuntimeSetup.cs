@@ -1,3 +1,5 @@
+using Slipway.Server.Hosting;
+using Slipway.Server.Runtime.Cgroups;
 using Slipway.Server.Runtime.Sandbox;
 
 namespace Slipway.Server.Runtime;
@@ -9,6 +11,10 @@ internal static class RuntimeSetup
         var options = builder.Configuration.GetSection(RuntimeOptions.SectionName).Get<RuntimeOptions>() ?? new RuntimeOptions();
         builder.Services.AddSingleton(options);
         builder.AddSandbox();
+        builder.Services.AddSingleton(services => new Confinement(options, builder.Configuration.DataDirectory(),
+            services.GetRequiredService<ILogger<Confinement>>()));
+        // Before anything starts a process: refuse to run without cgroups, stop what a killed server left running.
+        builder.Services.AddHostedService<ConfinementStartup>();
         builder.Services.AddSingleton<PortAllocator>();
         builder.Services.AddSingleton<Supervisor>();
         builder.Services.AddHostedService<StopReleasesOnShutdown>();
@@ -16,10 +22,21 @@ internal static class RuntimeSetup
     }
 
     /// <summary>Releases do not outlive the server; start-up recovery starts the live ones again.</summary>
-    private sealed class StopReleasesOnShutdown(Supervisor supervisor) : IHostedService
+    private sealed class StopReleasesOnShutdown(Supervisor supervisor, Confinement confinement) : IHostedService
     {
         public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-        public Task StopAsync(CancellationToken cancellationToken) => supervisor.StopAllAsync(cancellationToken);
+        public async Task StopAsync(CancellationToken cancellationToken)
+        {
+            await supervisor.StopAllAsync(cancellationToken);
+            confinement.RemoveRoot();
+        }
+    }
+
+    private sealed class ConfinementStartup(Confinement confinement) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken) => confinement.StartAsync();
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Slipway.Server.Builds;
+using Slipway.Server.Runtime.Cgroups;
 
 namespace Slipway.Server.Runtime;
 
@@ -20,14 +21,16 @@ internal sealed class Supervisor : IAsyncDisposable
     private readonly List<Channel<LiveStatusChange>> watchers = [];
     private readonly RuntimeOptions options;
     private readonly PortAllocator ports;
+    private readonly Confinement confinement;
     private readonly TimeProvider time;
     private readonly ILogger<Supervisor> logger;
     private readonly HttpClient probes;
 
-    public Supervisor(RuntimeOptions options, PortAllocator ports, TimeProvider time, ILogger<Supervisor> logger)
+    public Supervisor(RuntimeOptions options, PortAllocator ports, Confinement confinement, TimeProvider time, ILogger<Supervisor> logger)
     {
         this.options = options;
         this.ports = ports;
+        this.confinement = confinement;
         this.time = time;
         this.logger = logger;
         // Its own handler: no proxy, no cookies, no redirects (a 3xx already means the app answers), short timeouts.
@@ -53,15 +56,17 @@ internal sealed class Supervisor : IAsyncDisposable
     /// environment. The release is <see cref="LiveStatus.Starting"/> until <see cref="WaitHealthyAsync"/> succeeds.
     /// Throws <see cref="InvalidOperationException"/> if the deployment already has a running release.
     /// </summary>
-    public Task<RunningRelease> StartAsync(ReleaseSpec spec, LineSink onLine, CancellationToken ct)
+    public async Task<RunningRelease> StartAsync(ReleaseSpec spec, LineSink onLine, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
+        if (releases.ContainsKey(spec.DeploymentId)) throw AlreadyRunning(spec.DeploymentId);
         var port = ports.Reserve();
-        var release = new RunningRelease(spec, port, SafeSink(spec.DeploymentId, onLine), time, Publish);
+        var release = new RunningRelease(spec, confinement.Open("release-" + spec.DeploymentId, spec.Limits), port,
+            SafeSink(spec.DeploymentId, onLine), time, Publish);
         if (!releases.TryAdd(spec.DeploymentId, release))
         {
             ports.Release(port);
-            throw new InvalidOperationException($"Deployment {spec.DeploymentId} already has a running release.");
+            throw AlreadyRunning(spec.DeploymentId);
         }
         try
         {
@@ -71,12 +76,15 @@ internal sealed class Supervisor : IAsyncDisposable
         {
             releases.TryRemove(new KeyValuePair<string, RunningRelease>(spec.DeploymentId, release));
             ports.Release(port);
+            await release.Unit.CloseAsync();
             throw;
         }
         release.SetStatus(LiveStatus.Starting);
         release.Supervision = Task.Run(() => SuperviseAsync(release), CancellationToken.None);
-        return Task.FromResult(release);
+        return release;
     }
+
+    private static InvalidOperationException AlreadyRunning(string deploymentId) => new($"Deployment {deploymentId} already has a running release.");
 
     /// <summary>
     /// Polls the health check path until it answers 2xx or 3xx (true), the process exits (false, at once) or
@@ -147,6 +155,7 @@ internal sealed class Supervisor : IAsyncDisposable
         {
             release.RequestStop();
             release.CurrentOrNull?.KillAll();
+            _ = release.Unit.CloseAsync();
         }
     }
 
@@ -157,7 +166,10 @@ internal sealed class Supervisor : IAsyncDisposable
             ["PORT"] = port.ToString(CultureInfo.InvariantCulture),
             ["HOST"] = "127.0.0.1",
         };
-        var group = ProcessGroup.Start(release.Spec.StartCommand, release.Spec.Directory, environment, release.Sink, release.Spec.LaunchPrefix);
+        release.Unit.EnsureCreated();
+        release.OomKillsAtStart = release.Unit.OomKills();
+        var group = ProcessGroup.Start(release.Spec.StartCommand, release.Spec.Directory, environment, release.Sink, [.. release.Unit.LaunchPrefix, .. release.Spec.LaunchPrefix ?? []]);
+        release.Unit.Started(group.Pid);
         release.Attach(group, port, isRestart);
         release.Sink("system", $"Started on port {port} (pid {group.Pid})");
         RuntimeLog.Started(logger, release.DeploymentId, port, group.Pid);
@@ -169,12 +181,11 @@ internal sealed class Supervisor : IAsyncDisposable
         try
         {
             var group = release.Current;
-            var code = await group.Exited.WaitAsync(token);
-            await ReapAsync(group);
+            var exit = await ReapAsync(release, group, await group.Exited.WaitAsync(token));
             if (release.MarkCrashedUnlessEverHealthy())
             {
-                release.Sink("system", $"Exited with code {code} before becoming healthy");
-                RuntimeLog.ExitedBeforeHealthy(logger, release.DeploymentId, code);
+                release.Sink("system", $"{exit} before becoming healthy");
+                RuntimeLog.ExitedBeforeHealthy(logger, release.DeploymentId, exit);
                 return;
             }
 
@@ -187,9 +198,9 @@ internal sealed class Supervisor : IAsyncDisposable
                 while (true)
                 {
                     release.Sink("system", status == LiveStatus.Restarting
-                        ? $"Exited with code {code}, restarting in {Describe(delay)}"
-                        : $"Exited with code {code} before becoming healthy, retrying in {Describe(delay)}");
-                    RuntimeLog.Restarting(logger, release.DeploymentId, code, delay);
+                        ? $"{exit}, restarting in {Describe(delay)}"
+                        : $"{exit} before becoming healthy, retrying in {Describe(delay)}");
+                    RuntimeLog.Restarting(logger, release.DeploymentId, exit, delay);
                     release.SetStatus(status, delay);
                     await Task.Delay(delay, time, token);
                     delay = Min(delay * 2, options.RestartBackoffMax);
@@ -209,17 +220,15 @@ internal sealed class Supervisor : IAsyncDisposable
                             release.Sink("system", $"Not healthy after {Describe(options.HealthCheckTimeout)}; stopping it");
                             await group.StopAsync(options.StopTimeout);
                         }
-                        code = await group.Exited.WaitAsync(token);
-                        await ReapAsync(group);
+                        exit = await ReapAsync(release, group, await group.Exited.WaitAsync(token));
                     }
                     else
                     {
-                        code = -1;
+                        exit = "Exited with code -1";
                     }
                     status = LiveStatus.Crashed;
                 }
-                code = await group.Exited.WaitAsync(token);
-                await ReapAsync(group);
+                exit = await ReapAsync(release, group, await group.Exited.WaitAsync(token));
             }
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -268,7 +277,8 @@ internal sealed class Supervisor : IAsyncDisposable
         }
         if (!group.Exited.IsCompleted) release.Sink("system", $"Stopping (SIGTERM, SIGKILL after {Describe(options.StopTimeout)})");
         await group.StopAsync(options.StopTimeout);
-        await ReapAsync(group);
+        await ReapAsync(release, group, null);
+        await release.Unit.CloseAsync();
         release.SetStatus(LiveStatus.Stopped);
         release.Sink("system", "Stopped");
         RuntimeLog.Stopped(logger, release.DeploymentId);
@@ -276,11 +286,19 @@ internal sealed class Supervisor : IAsyncDisposable
         ports.Release(release.Port);
     }
 
-    /// <summary>Whatever the exited process left behind in its group goes too, before a restart reuses the port.</summary>
-    private static async Task ReapAsync(ProcessGroup group)
+    /// <summary>
+    /// Whatever the exited process left behind in its group and its cgroup goes too, before a restart reuses the port.
+    /// Returns why it exited (an OOM kill in its cgroup, or its exit code), also kept as the release's last exit.
+    /// </summary>
+    private static async Task<string> ReapAsync(RunningRelease release, ProcessGroup group, int? code)
     {
         group.KillAll();
         await group.DisposeAsync();
+        await release.Unit.KillAllAsync();
+        if (code is null) return "Stopped";
+        var exit = release.Unit.OutOfMemorySince(release.OomKillsAtStart) ?? $"Exited with code {code}";
+        release.LastExit = exit;
+        return exit;
     }
 
     private static readonly TimeSpan FastProbeInterval = TimeSpan.FromMilliseconds(25);
@@ -380,11 +398,11 @@ internal static partial class RuntimeLog
     [LoggerMessage(EventId = 6102, Level = LogLevel.Information, Message = "Release {DeploymentId} is healthy on port {Port}")]
     public static partial void Healthy(ILogger logger, string deploymentId, int port);
 
-    [LoggerMessage(EventId = 6103, Level = LogLevel.Warning, Message = "Release {DeploymentId} exited with code {ExitCode} before becoming healthy")]
-    public static partial void ExitedBeforeHealthy(ILogger logger, string deploymentId, int exitCode);
+    [LoggerMessage(EventId = 6103, Level = LogLevel.Warning, Message = "Release {DeploymentId} exited before becoming healthy ({Exit})")]
+    public static partial void ExitedBeforeHealthy(ILogger logger, string deploymentId, string exit);
 
-    [LoggerMessage(EventId = 6104, Level = LogLevel.Warning, Message = "Release {DeploymentId} exited with code {ExitCode}; restarting in {Delay}")]
-    public static partial void Restarting(ILogger logger, string deploymentId, int exitCode, TimeSpan delay);
+    [LoggerMessage(EventId = 6104, Level = LogLevel.Warning, Message = "Release {DeploymentId} exited ({Exit}); restarting in {Delay}")]
+    public static partial void Restarting(ILogger logger, string deploymentId, string exit, TimeSpan delay);
 
     [LoggerMessage(EventId = 6105, Level = LogLevel.Information, Message = "Release {DeploymentId} stopped")]
     public static partial void Stopped(ILogger logger, string deploymentId);

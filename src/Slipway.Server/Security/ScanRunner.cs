@@ -1,4 +1,5 @@
 using Slipway.Server.Builds;
+using Slipway.Server.Runtime.Cgroups;
 using Slipway.Server.Runtime.Sandbox;
 
 namespace Slipway.Server.Security;
@@ -12,7 +13,8 @@ internal sealed class ScanFailedException(string message) : Exception(message);
 /// they run in the project's sandbox: the output directory is its writable <c>/app</c>, the checkout is mounted
 /// read-only at <c>/app/src</c> (their working directory) and the scanners' own install read-only at <c>/opt/slipway-scanners</c>.
 /// </summary>
-internal sealed class ScanRunner(ShellRunner shell, ScannerCatalog catalog, Sandbox sandbox, SecurityOptions options, TimeProvider time)
+internal sealed class ScanRunner(ShellRunner shell, ScannerCatalog catalog, Sandbox sandbox, Confinement confinement, SecurityOptions options,
+    TimeProvider time)
 {
     private const string SourceInside = Sandbox.AppDirectory + "/src";
 
@@ -37,7 +39,7 @@ internal sealed class ScanRunner(ShellRunner shell, ScannerCatalog catalog, Sand
         var documents = new List<SpooledSarif>();
         try
         {
-            foreach (var scanner in scanners) documents.Add(await RunAsync(scanner, checkout, output, identity, log, ct));
+            foreach (var scanner in scanners) documents.Add(await RunAsync(scan.Id, scanner, checkout, output, identity, log, ct));
             return await ingestion.IngestAsync(scan, documents, new SourceTree(checkout, identity is null ? null : SourceInside), ct);
         }
         catch (Sarif.SarifRejectedException e)
@@ -54,7 +56,7 @@ internal sealed class ScanRunner(ShellRunner shell, ScannerCatalog catalog, Sand
         }
     }
 
-    private async Task<SpooledSarif> RunAsync(Scanner scanner, string checkout, string output, SandboxIdentity? identity, LineSink log,
+    private async Task<SpooledSarif> RunAsync(string scanId, Scanner scanner, string checkout, string output, SandboxIdentity? identity, LineSink log,
         CancellationToken ct)
     {
         // The paths as the scanner sees them: inside the sandbox the output directory is /app.
@@ -68,15 +70,25 @@ internal sealed class ScanRunner(ShellRunner shell, ScannerCatalog catalog, Sand
         var environment = new Dictionary<string, string>(StringComparer.Ordinal) { ["SARIF_OUTPUT"] = paths.Output, ["CI"] = "true" };
         Sandbox.AddDefaults(environment, identity);
         var prefix = sandbox.Prefix(identity, output, Path.Combine(output, "src"), [(checkout, SourceInside), (catalog.ToolsDirectory, ToolsInside)]);
-        var result = await shell.RunAsync(scanner.Command(paths), identity is null ? checkout : output, environment, options.ScannerTimeout, (stream, line) =>
+        // Its own cgroup with the instance's default limits: bounded like a build, and reaped after a crash.
+        var unit = confinement.Open($"scan-{scanId}-{scanner.Name}", null);
+        ProcessResult result;
+        try
         {
-            lock (tail)
+            result = await shell.RunAsync(scanner.Command(paths), identity is null ? checkout : output, environment, options.ScannerTimeout, (stream, line) =>
             {
-                tail.Enqueue(line);
-                if (tail.Count > TailLines) tail.Dequeue();
-            }
-            log("scan", line);
-        }, ct, prefix);
+                lock (tail)
+                {
+                    tail.Enqueue(line);
+                    if (tail.Count > TailLines) tail.Dequeue();
+                }
+                log("scan", line);
+            }, ct, unit, prefix);
+        }
+        finally
+        {
+            await unit.CloseAsync();
+        }
         if (result.Canceled) throw new OperationCanceledException(ct);
         if (result.TimedOut) throw new ScanFailedException($"The scanner '{scanner.Name}' timed out after {options.ScannerTimeout}.");
         var file = new FileInfo(sarif);

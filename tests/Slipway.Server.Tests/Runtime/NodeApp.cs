@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
 using Slipway.Server.Runtime;
+using Slipway.Server.Runtime.Cgroups;
 
 namespace Slipway.Server.Tests.Runtime;
 
@@ -109,13 +110,18 @@ internal sealed class NodeApp
 internal sealed class RuntimeHarness
 {
     private readonly List<NodeApp> apps = [];
+    private readonly string dataDirectory = System.IO.Directory.CreateTempSubdirectory("slipway-runtime-data-").FullName;
     private Supervisor? supervisor;
+    private Confinement? confinement;
 
     public RuntimeOptions Options { get; } = RuntimeTesting.FastOptions();
 
     public TimeProvider Time { get; set; } = TimeProvider.System;
 
-    public Supervisor Supervisor => supervisor ??= new Supervisor(Options, new PortAllocator(), Time, NullLogger<Supervisor>.Instance);
+    /// <summary>Real cgroups (as the server uses them), in a data directory of this test's own.</summary>
+    public Confinement Confinement => confinement ??= new Confinement(Options, dataDirectory, NullLogger<Confinement>.Instance);
+
+    public Supervisor Supervisor => supervisor ??= new Supervisor(Options, new PortAllocator(), Confinement, Time, NullLogger<Supervisor>.Instance);
 
     public NodeApp NewApp()
     {
@@ -131,7 +137,13 @@ internal sealed class RuntimeHarness
             await supervisor.StopAllAsync().WaitAsync(RuntimeTesting.Patience);
             await supervisor.DisposeAsync();
         }
+        if (confinement is not null)
+        {
+            await confinement.ReapLeftoversAsync();
+            confinement.RemoveRoot();
+        }
         foreach (var app in apps) app.Delete();
+        System.IO.Directory.Delete(dataDirectory, recursive: true);
     }
 }
 
