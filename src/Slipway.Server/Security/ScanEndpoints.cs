@@ -8,6 +8,9 @@ using Slipway.Server.Workspaces;
 
 namespace Slipway.Server.Security;
 
+/// <summary>A SARIF 2.1.0 log's outline, for the API description only: the body is streamed, never bound.</summary>
+internal sealed record SarifLog(string Version, IReadOnlyList<System.Text.Json.JsonElement> Runs);
+
 internal sealed record StartScanRequest(string? CommitSha, string? Branch);
 
 internal sealed record ScannerResponse(string Name, string Description, bool BuiltIn, bool Installed, string? Install);
@@ -19,7 +22,7 @@ internal static partial class ScanEndpoints
         var repository = app.MapGroup("/api/v1/repositories/{id}").WithTags("Security");
         repository.MapPost("/sarif", UploadAsync).RequireScope(Scopes.SecurityWrite)
             .WithSummary("Upload SARIF 2.1.0 results (optionally gzipped); 202 with the scan that stored them")
-            .Accepts<object>("application/sarif+json", "application/json");
+            .Accepts<SarifLog>("application/sarif+json", "application/json");
         repository.MapPost("/scans", StartAsync).RequireScope(Scopes.SecurityWrite)
             .WithSummary("Scan a commit (default: the head of the default branch) with the repository's scanners");
         repository.MapGet("/scans", ListAsync).RequireScope(Scopes.SecurityRead).WithSummary("List a repository's scans, newest first");

@@ -11,9 +11,11 @@ public sealed class LimitingResourcesTests
     private const string HogServer = """
         const http = require('http');
         const hog = [];
+        // Not the pid: in the sandbox's PID namespace every start gets the same one.
+        const start = Date.now() + '-' + Math.random();
         http.createServer((req, res) => {
           if (req.url === '/hog') { res.end('hogging'); setInterval(() => hog.push(Buffer.alloc(16 << 20, 1)), 10); return; }
-          res.end('hog ' + process.pid);
+          res.end('hog ' + start);
         }).listen(process.env.PORT, process.env.HOST);
         process.on('SIGTERM', () => process.exit(0));
         """;
@@ -52,7 +54,9 @@ public sealed class LimitingResourcesTests
         {
             Assert.Equal("calm", await server.RouterGetStringAsync("calm.localhost", "/"));
             var response = await server.RouterGetAsync("hog.localhost", "/");
-            return response.IsSuccessStatusCode && await response.Content.ReadAsStringAsync() != firstPid;
+            // Served by a new process, and back to running (the router may reach it before its first health check).
+            return response.IsSuccessStatusCode && await response.Content.ReadAsStringAsync() != firstPid
+                && (await server.GetAsync($"/api/v1/projects/{hogId}", user.Token)).Json["live_status"]!.GetValue<string>() == "running";
         }, TimeSpan.FromSeconds(30));
         project = (await server.GetAsync($"/api/v1/projects/{hogId}", user.Token)).AssertStatus(200).Json;
         Assert.Equal("running", project["live_status"]!.GetValue<string>());
