@@ -43,10 +43,14 @@ upload() { # -> seconds, response in $WORK/upload.json
   curl -sS -f --max-time 120 -o "$WORK/upload.json" -w '%{time_total}' -X POST "$BASE/api/v1/repositories/$REPO_ID/sarif" \
     -H "Authorization: Bearer $KEY" -H 'Content-Type: application/sarif+json' --data-binary @"$WORK/big.sarif"
 }
+# Peak growth: the server's resident memory sampled every 20 ms during the upload, minus what it held before.
+sample_rss() { local max=0 v; while [[ -e "$WORK/sampling" ]]; do v=$(kib VmRSS); (( v > max )) && max=$v; sleep 0.02; done; echo "$max" >"$WORK/peak"; }
 before=$(kib VmRSS)
+touch "$WORK/sampling"; sample_rss & sampler=$!
 first=$(upload)
+rm -f "$WORK/sampling"; wait "$sampler"
+peak=$(cat "$WORK/peak")
 first_new=$(jq .counts.new "$WORK/upload.json")
-peak=$(kib VmHWM)
 second=$(upload)
 second_new=$(jq .counts.new "$WORK/upload.json")
 second_unchanged=$(jq .counts.unchanged "$WORK/upload.json")
@@ -56,7 +60,7 @@ latency() { # name url -> "rps p99ms"
   wrk -t2 -c"$CONNECTIONS" -d5s -H "Authorization: Bearer $KEY" "$2" >/dev/null
   wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $KEY" "$2" >"$WORK/wrk-$1.txt"
   awk '/^Requests\/sec:/ { r = $2 } /^ +99%/ { v = $2; if (v ~ /us$/) p = v / 1000; else if (v ~ /ms$/) p = v + 0; else p = v * 1000 }
-       END { printf "%s %.2f", r, p }' "$WORK/wrk-$1.txt"
+       END { printf "%s %.2f\n", r, p }' "$WORK/wrk-$1.txt"
 }
 [[ "$(TOKEN=$KEY api GET "/api/v1/repositories/$REPO_ID/findings" | jq '.data | length')" == 25 ]] || { echo "the findings page is not 25 items" >&2; exit 1; }
 read -r ready_rps ready_p99 < <(latency ready "$BASE/ready")
