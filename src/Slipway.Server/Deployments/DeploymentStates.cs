@@ -1,5 +1,4 @@
 using System.Linq.Expressions;
-using System.Text.Json;
 using Slipway.Server.Data;
 using Slipway.Server.Events;
 using Slipway.Server.Hosting;
@@ -64,10 +63,6 @@ internal sealed class DeploymentStates(SlipwayDb db, LogHub hub, TimeProvider ti
     public void AddEvent(Deployment deployment, Project project, ProjectEnvironment environment, string type)
     {
         var response = DeploymentResponse.From(deployment, project, environment, router);
-        db.Events.Add(new Event
-        {
-            Id = Ids.New(time), WorkspaceId = deployment.WorkspaceId, ProjectId = deployment.ProjectId, Type = type,
-            Data = JsonSerializer.Serialize(response, SlipwayJson.Options), CreatedAt = time.UtcNowMs(),
-        });
+        db.Events.Add(Event.Of(time, deployment.WorkspaceId, deployment.ProjectId, type, response));
     }
 }

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Slipway.Server.Hosting;
 
 namespace Slipway.Server.Events;
@@ -16,4 +17,11 @@ internal sealed class Event : IHasId
     public DateTime CreatedAt { get; init; }
     /// <summary>Set once the event has been fanned out to webhook deliveries.</summary>
     public DateTime? DispatchedAt { get; set; }
+
+    /// <summary>A new event now, with <paramref name="data"/> serialized as the API writes it.</summary>
+    public static Event Of<T>(TimeProvider time, string workspaceId, string? projectId, string type, T data) => new()
+    {
+        Id = Ids.New(time), WorkspaceId = workspaceId, ProjectId = projectId, Type = type,
+        Data = JsonSerializer.Serialize(data, SlipwayJson.Options), CreatedAt = time.UtcNowMs(),
+    };
 }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Slipway.Server.Builds;
 using Slipway.Server.Data;
 using Slipway.Server.Events;
@@ -94,10 +93,6 @@ internal sealed class FixFinder(SlipwayDb db, TimeProvider time)
             Status = FixStatus.Available, Diff = diff, Rationale = rationale, BaseCommit = baseCommit, CreatedAt = now, UpdatedAt = now,
         };
         db.Fixes.Add(fix);
-        db.Events.Add(new Event
-        {
-            Id = Ids.New(time), WorkspaceId = fix.WorkspaceId, ProjectId = fix.ProjectId, Type = "fix.created",
-            Data = JsonSerializer.Serialize(FixResponse.From(fix), SlipwayJson.Options), CreatedAt = now,
-        });
+        db.Events.Add(Event.Of(time, fix.WorkspaceId, fix.ProjectId, "fix.created", FixResponse.From(fix)));
     }
 }

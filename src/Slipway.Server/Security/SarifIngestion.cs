@@ -139,11 +139,7 @@ internal sealed class SarifIngestion(SlipwayDb db, FixFinder fixes, SecurityOpti
     }
 
     private void AddEvent<T>(string workspaceId, string projectId, string type, T data) =>
-        db.Events.Add(new Event
-        {
-            Id = Ids.New(time), WorkspaceId = workspaceId, ProjectId = projectId, Type = type,
-            Data = JsonSerializer.Serialize(data, SlipwayJson.Options), CreatedAt = time.UtcNowMs(),
-        });
+        db.Events.Add(Event.Of(time, workspaceId, projectId, type, data));
 
     /// <summary>Whether a tool reports secrets (its snippets are masked): a configured secret scanner, or a rule about secrets.</summary>
     private bool IsSecretScanner(string tool, string ruleId) =>

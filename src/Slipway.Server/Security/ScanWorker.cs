@@ -116,11 +116,7 @@ internal sealed class ScanWorker(IServiceScopeFactory scopes, ScanQueue queue, G
         scan.Results = scan.NewCount = scan.FixedCount = scan.UnchangedCount = 0;
         scan.FinishedAt = time.UtcNowMs();
         db.Scans.Update(scan);
-        db.Events.Add(new Event
-        {
-            Id = Ids.New(time), WorkspaceId = scan.WorkspaceId, ProjectId = scan.ProjectId, Type = "scan.completed",
-            Data = JsonSerializer.Serialize(ScanResponse.From(scan), SlipwayJson.Options), CreatedAt = time.UtcNowMs(),
-        });
+        db.Events.Add(Event.Of(time, scan.WorkspaceId, scan.ProjectId, "scan.completed", ScanResponse.From(scan)));
         await db.SaveChangesAsync(ct);
     }
 

@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using System.Text.Json;
 using Slipway.Server.ApiKeys;
 using Slipway.Server.Auth;
 using Slipway.Server.Data;
@@ -175,11 +174,6 @@ internal static class InvitationEndpoints
 
     private static void AddEvent(SlipwayDb db, Invitation invitation, string type, TimeProvider time)
     {
-        var now = time.UtcNowMs();
-        db.Events.Add(new Event
-        {
-            Id = Ids.New(time), WorkspaceId = invitation.WorkspaceId, Type = type,
-            Data = JsonSerializer.Serialize(InvitationResponse.From(invitation, now), SlipwayJson.Options), CreatedAt = now,
-        });
+        db.Events.Add(Event.Of(time, invitation.WorkspaceId, null, type, InvitationResponse.From(invitation, time.UtcNowMs())));
     }
 }
