@@ -18,12 +18,6 @@ internal sealed class RuntimeOptions
     public TimeSpan RestartBackoffInitial { get; set; } = TimeSpan.FromSeconds(1);
     public TimeSpan RestartBackoffMax { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>
-    /// <c>none</c> switches the sandbox off explicitly (no cgroups, so no limits). Anything else requires it, and the server
-    /// refuses to start when it cannot have it.
-    /// </summary>
-    public string? Sandbox { get; set; }
-
     /// <summary>A cgroup path (e.g. <c>/slipway</c>) to create this server's cgroups under instead of its own cgroup.</summary>
     public string? CgroupParent { get; set; }
 

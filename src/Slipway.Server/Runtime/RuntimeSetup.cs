@@ -11,7 +11,7 @@ internal static class RuntimeSetup
         var options = builder.Configuration.GetSection(RuntimeOptions.SectionName).Get<RuntimeOptions>() ?? new RuntimeOptions();
         builder.Services.AddSingleton(options);
         builder.AddSandbox();
-        builder.Services.AddSingleton(services => new Confinement(options, builder.Configuration.DataDirectory(),
+        builder.Services.AddSingleton(services => new Confinement(options, services.GetRequiredService<SandboxOptions>(), builder.Configuration.DataDirectory(),
             services.GetRequiredService<ILogger<Confinement>>()));
         // Before anything starts a process: refuse to run without cgroups, stop what a killed server left running.
         builder.Services.AddHostedService<ConfinementStartup>();

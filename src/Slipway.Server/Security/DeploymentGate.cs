@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Slipway.Server.Builds;
 using Slipway.Server.Data;
 using Slipway.Server.Deployments;
@@ -33,7 +32,7 @@ internal sealed class DeploymentGate(SlipwayDb db, SarifIngestion ingestion, Sca
         try
         {
             var identity = await sandbox.IdentityAsync(db, projectId, ct);
-            await runner.ScanAsync(scan, checkout, output, catalog.For(JsonSerializer.Deserialize<List<string>>(settings.Scanners) ?? []), ingestion,
+            await runner.ScanAsync(scan, checkout, output, catalog.For(settings), ingestion,
                 identity, log, ct);
         }
         catch (ScanFailedException e)

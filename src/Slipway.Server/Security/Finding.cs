@@ -116,6 +116,9 @@ internal sealed class RepositorySettings
     public required string ProjectId { get; init; }
     /// <summary>JSON array of scanner preset names (or operator-defined scanner names).</summary>
     public string Scanners { get; set; } = "[]";
+
+    /// <summary>The chosen scanner names (empty: every installed one).</summary>
+    public List<string> ScannerNames() => System.Text.Json.JsonSerializer.Deserialize<List<string>>(Scanners) ?? [];
     public bool ScanOnDeploy { get; set; }
     public BlockOn BlockOn { get; set; }
     public DateTime UpdatedAt { get; set; }

@@ -106,5 +106,5 @@ internal static class RepositoryEndpoints
 
     private static SecuritySettingsResponse Settings(RepositorySettings? s) =>
         s is null ? new SecuritySettingsResponse([], false, BlockOn.None)
-            : new SecuritySettingsResponse(JsonSerializer.Deserialize<List<string>>(s.Scanners) ?? [], s.ScanOnDeploy, s.BlockOn);
+            : new SecuritySettingsResponse(s.ScannerNames(), s.ScanOnDeploy, s.BlockOn);
 }

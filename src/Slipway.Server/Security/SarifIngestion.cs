@@ -262,23 +262,20 @@ internal sealed class SarifIngestion(SlipwayDb db, FixFinder fixes, SecurityOpti
             return (new FindingLocation(path, l.StartLine, l.StartColumn, l.EndLine, l.EndColumn, snippet), reported);
         }
 
-        /// <summary>The part of the snippet's first line that the region covers (columns are 1-based, end exclusive).</summary>
-        private static string? Reported(string? snippet, SarifLocation l)
+        /// <summary>The snippet's first line and the span of it the region covers (columns are 1-based, end exclusive).</summary>
+        private static (string Line, int Start, int End) Span(string snippet, SarifLocation l)
         {
-            if (snippet is null) return null;
             var line = snippet.Split('\n')[0];
             var start = Math.Clamp((l.StartColumn ?? 1) - 1, 0, line.Length);
             var end = l.EndLine is { } endLine && endLine != l.StartLine ? line.Length : Math.Clamp((l.EndColumn ?? line.Length + 1) - 1, start, line.Length);
-            return line[start..end];
+            return (line, start, end);
         }
 
-        private static string MaskSecret(string snippet, SarifLocation l)
-        {
-            var line = snippet.Split('\n')[0];
-            var start = Math.Clamp((l.StartColumn ?? 1) - 1, 0, line.Length);
-            var end = l.EndLine is { } endLine && endLine != l.StartLine ? line.Length : Math.Clamp((l.EndColumn ?? line.Length + 1) - 1, start, line.Length);
-            return end > start ? line[..start] + "****" + line[end..] : "****";
-        }
+        private static string? Reported(string? snippet, SarifLocation l) =>
+            snippet is null ? null : Span(snippet, l) is var (line, start, end) ? line[start..end] : null;
+
+        private static string MaskSecret(string snippet, SarifLocation l) =>
+            Span(snippet, l) is var (line, start, end) && end > start ? line[..start] + "****" + line[end..] : "****";
 
         /// <summary>
         /// What makes this result the same one next time: the tool's own fingerprints; else the line hash of its primary

@@ -87,10 +87,7 @@ internal static partial class ScanEndpoints
         v.ThrowIfInvalid();
         var (project, _) = await access.ProjectAsync(caller, id, Need.Write, ct, "id");
         var settings = await db.RepositorySettings.FirstOrDefaultAsync(s => s.ProjectId == project.Id, ct);
-        var scanners = catalog.For(System.Text.Json.JsonSerializer.Deserialize<List<string>>(settings?.Scanners ?? "[]") ?? []);
-        if (scanners.Count == 0) throw ApiException.InvalidState("No scanner is installed on this server; see GET /api/v1/security/scanners for what to install.");
-        if (scanners.FirstOrDefault(s => !s.Installed) is { } missing)
-            throw ApiException.InvalidState($"The scanner '{missing.Name}' is not installed on this server: {missing.Missing}.");
+        if (ScannerCatalog.Problem(catalog.For(settings)) is { } problem) throw ApiException.InvalidState(problem);
         var scan = new Scan
         {
             Id = Ids.New(time), WorkspaceId = project.WorkspaceId, ProjectId = project.Id, Source = ScanSource.Scanner, Status = ScanStatus.Queued,

@@ -31,9 +31,7 @@ internal sealed class ScanRunner(ShellRunner shell, ScannerCatalog catalog, Sand
     public async Task<Scan> ScanAsync(Scan scan, string checkout, string output, IReadOnlyList<Scanner> scanners, SarifIngestion ingestion,
         SandboxIdentity? identity, LineSink log, CancellationToken ct)
     {
-        if (scanners.Count == 0) throw new ScanFailedException("No scanner is installed on this server (see GET /api/v1/security/scanners).");
-        if (scanners.FirstOrDefault(s => !s.Installed) is { } missing)
-            throw new ScanFailedException($"The scanner '{missing.Name}' is not installed on this server: {missing.Missing}.");
+        if (ScannerCatalog.Problem(scanners) is { } problem) throw new ScanFailedException(problem);
         Directory.CreateDirectory(Path.Combine(output, "src"));
         sandbox.HandOver(output, identity);
         var documents = new List<SpooledSarif>();

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Threading.Channels;
 using Slipway.Server.Builds;
 using Slipway.Server.Data;
@@ -86,7 +85,7 @@ internal sealed class ScanWorker(IServiceScopeFactory scopes, ScanQueue queue, G
         {
             var project = await db.Projects.FirstAsync(p => p.Id == scan.ProjectId, ct);
             var settings = await db.RepositorySettings.FirstOrDefaultAsync(s => s.ProjectId == project.Id, ct);
-            var scanners = catalog.For(JsonSerializer.Deserialize<List<string>>(settings?.Scanners ?? "[]") ?? []);
+            var scanners = catalog.For(settings);
             var cloneUrl = scope.ServiceProvider.GetRequiredService<RepoCredentials>().CloneUrl(project);
             var checkout = await git.CheckoutAsync(cloneUrl, scan.Branch ?? project.Branch, scan.CommitSha, Path.Combine(directory, "src"), (_, _) => { }, ct);
             scan.CommitSha = checkout.CommitSha;

@@ -45,9 +45,17 @@ internal sealed class ScannerCatalog
 
     public Scanner? Find(string name) => scanners.GetValueOrDefault(name);
 
-    /// <summary>The scanners a repository runs: the ones it chose, or every installed one when it chose none.</summary>
-    public IReadOnlyList<Scanner> For(IReadOnlyList<string> chosen) =>
-        chosen.Count > 0 ? [.. chosen.Select(n => scanners.GetValueOrDefault(n)).OfType<Scanner>()] : [.. All.Where(s => s.Installed)];
+    /// <summary>The scanners a repository runs: the ones it chose, or every installed one when it chose none (or has no settings).</summary>
+    public IReadOnlyList<Scanner> For(RepositorySettings? settings) =>
+        settings?.ScannerNames() is { Count: > 0 } chosen
+            ? [.. chosen.Select(n => scanners.GetValueOrDefault(n)).OfType<Scanner>()]
+            : [.. All.Where(s => s.Installed)];
+
+    /// <summary>Why these scanners cannot run here (none installed, or one missing), or null when they can.</summary>
+    public static string? Problem(IReadOnlyList<Scanner> chosen) =>
+        chosen.Count == 0 ? "No scanner is installed on this server; see GET /api/v1/security/scanners for what to install."
+        : chosen.FirstOrDefault(s => !s.Installed) is { } missing ? $"The scanner '{missing.Name}' is not installed on this server: {missing.Missing}."
+        : null;
 
     private static Scanner Eslint(string tools)
     {

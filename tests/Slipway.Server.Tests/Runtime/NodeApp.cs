@@ -119,7 +119,7 @@ internal sealed class RuntimeHarness
     public TimeProvider Time { get; set; } = TimeProvider.System;
 
     /// <summary>Real cgroups (as the server uses them), in a data directory of this test's own.</summary>
-    public Confinement Confinement => confinement ??= new Confinement(Options, dataDirectory, NullLogger<Confinement>.Instance);
+    public Confinement Confinement => confinement ??= new Confinement(Options, new Slipway.Server.Runtime.Sandbox.SandboxOptions(), dataDirectory, NullLogger<Confinement>.Instance);
 
     public Supervisor Supervisor => supervisor ??= new Supervisor(Options, new PortAllocator(), Confinement, Time, NullLogger<Supervisor>.Instance);
 

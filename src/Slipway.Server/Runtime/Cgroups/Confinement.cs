@@ -21,9 +21,10 @@ internal sealed partial class Confinement
     private readonly ILogger logger;
     private bool rootReady;
 
-    public Confinement(RuntimeOptions options, string dataDirectory, ILogger<Confinement> logger)
+    public Confinement(RuntimeOptions options, Sandbox.SandboxOptions sandbox, string dataDirectory, ILogger<Confinement> logger)
     {
         Options = options;
+        Disabled = sandbox.Sandbox == Sandbox.SandboxMode.None;
         this.logger = logger;
         runDirectory = Path.Combine(dataDirectory, "run");
         InstanceName = "slipway-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Path.GetFullPath(dataDirectory))))[..12];
@@ -40,7 +41,7 @@ internal sealed partial class Confinement
     public RuntimeOptions Options { get; }
 
     /// <summary>The operator switched the sandbox off (<c>Slipway:Runtime:Sandbox=none</c>).</summary>
-    public bool Disabled => string.Equals(Options.Sandbox, "none", StringComparison.OrdinalIgnoreCase);
+    public bool Disabled { get; }
 
     /// <summary>This server's cgroup directories (one per v1 controller, or one for v2); null when cgroups are not used.</summary>
     public CgroupParents? Roots { get; private set; }

@@ -21,9 +21,6 @@ internal sealed class JsonStream(Stream stream, int maxValueBytes)
     /// <summary>The text of the last property name or string token.</summary>
     public string? Text { get; private set; }
 
-    /// <summary>The last number token as a 64-bit integer, when it is one.</summary>
-    public long? Integer { get; private set; }
-
     /// <summary>Depth after the last token, as <see cref="Utf8JsonReader.CurrentDepth"/> counts it.</summary>
     public int Depth { get; private set; }
 
@@ -98,7 +95,6 @@ internal sealed class JsonStream(Stream stream, int maxValueBytes)
         TokenType = reader.TokenType;
         Depth = reader.CurrentDepth;
         Text = reader.TokenType is JsonTokenType.PropertyName or JsonTokenType.String ? reader.GetString() : null;
-        Integer = reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var n) ? n : null;
     }
 
     private void Advance(ref Utf8JsonReader reader)

@@ -120,7 +120,9 @@ public sealed class ReapingAfterACrashTests
 
     private static async Task<int> ReapAsync(string dataDirectory, string? sandbox)
     {
-        var leftovers = new Confinement(new RuntimeOptions { Sandbox = sandbox }, dataDirectory, NullLogger<Confinement>.Instance);
+        var leftovers = new Confinement(new RuntimeOptions(),
+            new Slipway.Server.Runtime.Sandbox.SandboxOptions { Sandbox = sandbox == "none" ? Slipway.Server.Runtime.Sandbox.SandboxMode.None : Slipway.Server.Runtime.Sandbox.SandboxMode.Bubblewrap },
+            dataDirectory, NullLogger<Confinement>.Instance);
         var reaped = await leftovers.ReapLeftoversAsync();
         leftovers.RemoveRoot();
         return reaped;
