@@ -1,10 +1,10 @@
 using System.Buffers;
-using System.Text;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 using NpgsqlTypes;
 using Slipway.Server.Data;
 using SQLitePCL;
+using static Slipway.Server.Data.BulkInsert;
 
 namespace Slipway.Server.Logs;
 
@@ -68,12 +68,12 @@ internal static class LogBulkInsert
             Span<byte> timestamp = stackalloc byte[32];
             foreach (var line in lines)
             {
-                BindText(insert, 1, line.DeploymentId, ref text, db);
+                Check(BindText(insert, 1, line.DeploymentId, ref text), db);
                 Check(raw.sqlite3_bind_int64(insert, 2, line.Seq), db);
                 Check(raw.sqlite3_bind_text(insert, 3, SqliteTimestamp(line.Timestamp, timestamp)), db);
-                BindText(insert, 4, line.Level, ref text, db);
-                BindText(insert, 5, line.Stream, ref text, db);
-                BindText(insert, 6, line.Message, ref text, db);
+                Check(BindText(insert, 4, line.Level, ref text), db);
+                Check(BindText(insert, 5, line.Stream, ref text), db);
+                Check(BindText(insert, 6, line.Message, ref text), db);
                 var rc = raw.sqlite3_step(insert);
                 raw.sqlite3_reset(insert);
                 if (rc != raw.SQLITE_DONE) SqliteException.ThrowExceptionForRC(rc, db);
@@ -85,41 +85,6 @@ internal static class LogBulkInsert
             insert.Dispose();
         }
         transaction.Commit();
-    }
-
-    private static void BindText(sqlite3_stmt statement, int index, string value, ref byte[] buffer, sqlite3 db)
-    {
-        var max = Encoding.UTF8.GetMaxByteCount(value.Length);
-        if (max > buffer.Length)
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-            buffer = ArrayPool<byte>.Shared.Rent(max);
-        }
-        var length = Encoding.UTF8.GetBytes(value, buffer);
-        Check(raw.sqlite3_bind_text(statement, index, buffer.AsSpan(0, length)), db); // copied by SQLite (SQLITE_TRANSIENT)
-    }
-
-    private static void Check(int rc, sqlite3 db)
-    {
-        if (rc != raw.SQLITE_OK) SqliteException.ThrowExceptionForRC(rc, db);
-    }
-
-    /// <summary><c>yyyy-MM-dd HH:mm:ss.FFFFFFF</c>: what Microsoft.Data.Sqlite writes for a DateTime, so EF reads it back unchanged.</summary>
-    internal static ReadOnlySpan<byte> SqliteTimestamp(DateTime value, Span<byte> into)
-    {
-        Hosting.SlipwayJson.FormatTimestamp(value, into);
-        into[10] = (byte)' ';
-        // Seven fraction digits (ticks), trailing zeros and then a bare dot dropped.
-        var fraction = (int)(value.Ticks % TimeSpan.TicksPerSecond);
-        var length = 19;
-        if (fraction != 0)
-        {
-            into[19] = (byte)'.';
-            for (var i = 26; i >= 20; i--, fraction /= 10) into[i] = (byte)('0' + fraction % 10);
-            length = 27;
-            while (into[length - 1] == '0') length--;
-        }
-        return into[..length];
     }
 
     private static void CopyPostgres(NpgsqlConnection connection, IReadOnlyList<LogLine> lines)

@@ -32,17 +32,18 @@ internal sealed record FindingResponse(string Id, string RepositoryId, string To
     string FirstScanId, string LastScanId, TriageResponse Triage, DismissedReason? DismissedReason, string? DismissedComment,
     DateTime CreatedAt, DateTime UpdatedAt, DateTime? FixedAt)
 {
-    public static FindingResponse From(Finding f)
+    public static FindingResponse From(Finding f) =>
+        From(f, JsonSerializer.Deserialize<List<string>>(f.Tags) ?? [], f.Path is null ? [] : Locations(f));
+
+    /// <summary>The response from what the caller already holds parsed (an ingest), not from the row's JSON columns.</summary>
+    public static FindingResponse From(Finding f, IReadOnlyList<string> tags, IReadOnlyList<FindingLocation> locations)
     {
-        var tags = JsonSerializer.Deserialize<List<string>>(f.Tags) ?? [];
         return new FindingResponse(f.Id, f.ProjectId, f.Tool, f.Category,
             new RuleResponse(f.RuleId, f.RuleName, f.RuleDescription, f.RuleHelp, tags, Cwes(tags)), f.Severity, f.SecuritySeverity, f.Level,
-            f.State, f.Message, f.Path is null ? null : Primary(f), f.Fingerprint, f.CommitSha, f.FirstScanId, f.LastScanId,
+            f.State, f.Message, f.Path is null || locations.Count == 0 ? null : locations[0], f.Fingerprint, f.CommitSha, f.FirstScanId, f.LastScanId,
             new TriageResponse(f.TriageClassification, f.TriageSource, f.TriageRationale, f.TriageUpdatedAt), f.DismissedReason,
             f.DismissedComment, f.CreatedAt, f.UpdatedAt, f.FixedAt);
     }
-
-    private static FindingLocation? Primary(Finding f) => Locations(f) is [var first, ..] ? first : null;
 
     public static IReadOnlyList<FindingLocation> Locations(Finding f) =>
         JsonSerializer.Deserialize<List<FindingLocation>>(f.Locations, SlipwayJson.Options) ?? [];

@@ -60,7 +60,7 @@ public sealed class WritingLogJsonTests
     {
         var value = new DateTime(2026, 11, 22, 10, 49, 12, DateTimeKind.Utc).AddTicks(ticksIntoTheSecond * (ticksIntoTheSecond < 1000 ? TimeSpan.TicksPerMillisecond : 1));
 
-        var written = Encoding.ASCII.GetString(LogBulkInsert.SqliteTimestamp(value, stackalloc byte[32]));
+        var written = Encoding.ASCII.GetString(Slipway.Server.Data.BulkInsert.SqliteTimestamp(value, stackalloc byte[32]));
 
         Assert.Equal(value.ToString("yyyy-MM-dd HH:mm:ss.FFFFFFF", System.Globalization.CultureInfo.InvariantCulture), written);
     }

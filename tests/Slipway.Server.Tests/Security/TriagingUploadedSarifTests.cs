@@ -77,6 +77,8 @@ public sealed class TriagingUploadedSarifTests
         var again = (await server.UploadSarifAsync(user.Token, repo, TwoFindings())).AssertStatus(202).Json;
         Assert.Equal((0, 0, 2), Counts(again));
         Assert.Equal(ids, (await server.FindingsAsync(user.Token, repo)).Select(f => f!.Id()).Order());
+        // Findings whose description did not change are stamped with the rescan all the same.
+        Assert.All(await server.FindingsAsync(user.Token, repo), f => Assert.Equal(again.Id(), f!["last_scan_id"]!.GetValue<string>()));
 
         var without = (await server.UploadSarifAsync(user.Token, repo, TwoFindings(withEval: false))).AssertStatus(202).Json;
         Assert.Equal((0, 1, 1), Counts(without));
