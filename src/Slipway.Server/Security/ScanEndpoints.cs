@@ -34,11 +34,12 @@ internal static partial class ScanEndpoints
 
     /// <summary>
     /// Stores a SARIF file as a completed scan: validated whole first (422 <c>rejected</c> naming the problem, 413 over
-    /// a limit; nothing is stored then), then every result becomes or updates a finding.
+    /// a limit; nothing is stored then), then every result becomes or updates a finding. With a <c>commit_sha</c> of the
+    /// repository, snippets and missing line hashes come from that commit's files.
     /// </summary>
     private static async Task<Accepted<ScanResponse>> UploadAsync(string id, [FromQuery(Name = "commit_sha")] string? commitSha,
         [FromQuery(Name = "ref")] string? gitRef, [FromQuery] string? category, HttpContext context, Caller caller, Access access,
-        SarifIngestion ingestion, SecurityOptions options, TimeProvider time, CancellationToken ct)
+        SarifIngestion ingestion, ScannedCommit commits, SecurityOptions options, TimeProvider time, CancellationToken ct)
     {
         var v = new Validator();
         v.Check(commitSha is null || CommitSha().IsMatch(commitSha), "commit_sha", "must be a full 40-character hexadecimal commit SHA");
@@ -63,7 +64,8 @@ internal static partial class ScanEndpoints
         try
         {
             using var spooled = await ingestion.SpoolAsync(context.Request.Body, encoding == "gzip", ct);
-            await ingestion.IngestAsync(scan, [spooled], source: null, ct);
+            using var commit = await commits.CheckoutAsync(project, scan.CommitSha, scan.Id, ct);
+            await ingestion.IngestAsync(scan, [spooled], commit?.Tree, ct);
         }
         catch (SarifRejectedException e)
         {

@@ -102,7 +102,7 @@ internal sealed class ScanWorker(IServiceScopeFactory scopes, ScanQueue queue, G
         }
         finally
         {
-            DeleteQuietly(directory);
+            WorkDirectories.DeleteQuietly(directory);
         }
     }
 
@@ -131,19 +131,8 @@ internal sealed class ScanWorker(IServiceScopeFactory scopes, ScanQueue queue, G
         }
         if (Directory.Exists(work))
         {
-            foreach (var leftover in Directory.EnumerateDirectories(work, "scan-*")) DeleteQuietly(leftover);
-        }
-    }
-
-    private static void DeleteQuietly(string directory)
-    {
-        try
-        {
-            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // A leftover work directory is removed on the next start.
+            foreach (var leftover in Directory.EnumerateDirectories(work, "scan-*").Concat(Directory.EnumerateDirectories(work, "upload-*")))
+                WorkDirectories.DeleteQuietly(leftover);
         }
     }
 }

@@ -13,4 +13,7 @@ internal static partial class SecurityLog
 
     [LoggerMessage(EventId = 13004, Level = LogLevel.Warning, Message = "Scan {ScanId} was interrupted by a restart and is marked failed")]
     public static partial void Interrupted(ILogger logger, string scanId);
+
+    [LoggerMessage(EventId = 13005, Level = LogLevel.Warning, Message = "Scan {ScanId}: commit {CommitSha} could not be checked out, snippets come from the SARIF file: {Reason}")]
+    public static partial void CommitUnavailable(ILogger logger, string scanId, string commitSha, string reason);
 }

@@ -9,6 +9,7 @@ internal static class SecuritySetup
         builder.Services.AddScoped<SarifIngestion>();
         builder.Services.AddScoped<DeploymentGate>();
         builder.Services.AddScoped<FixFinder>();
+        builder.Services.AddSingleton<ScannedCommit>();
         builder.Services.AddSingleton<ScannerCatalog>();
         builder.Services.AddSingleton<ScanRunner>();
         builder.Services.AddSingleton<ScanQueue>();

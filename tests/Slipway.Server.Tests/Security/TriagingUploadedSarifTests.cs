@@ -94,6 +94,47 @@ public sealed class TriagingUploadedSarifTests
     }
 
     [Fact]
+    public async Task Upload_WithCommitSha_TakesSnippetsAndLineHashesFromThatCommit_SoMovedCodeKeepsItsFinding()
+    {
+        const string code = "const a = 1;\nfunction run(input) {\n  return eval(input);\n}\n";
+        using var repo = GitRepo.Create();
+        var first = repo.Commit("vulnerable", new Dictionary<string, string> { ["src/app.js"] = code });
+        await using var server = await SlipwayServer.StartAsync();
+        var user = await server.RegisterUserAsync();
+        var project = (await server.CreateProjectAsync(user.Token, extra: new { repo_url = repo.BarePath })).Id();
+        // Like a CI's SARIF: no snippet, no fingerprint; the line is all it says.
+        static string At(int line) => SecurityIntents.Sarif("eslint", [WithoutFingerprint(SecurityIntents.Result("js/eval", "src/app.js", line, "unused"))], rules: Rules);
+
+        var scan = (await server.UploadSarifAsync(user.Token, project, At(3), $"?commit_sha={first}")).AssertStatus(202).Json;
+        Assert.Equal(first, scan["commit_sha"]!.GetValue<string>());
+        var finding = Assert.Single(await server.FindingsAsync(user.Token, project))!;
+        var detail = (await server.GetAsync($"/api/v1/findings/{finding.Id()}", user.Token)).AssertStatus(200).Json;
+        Assert.Equal("  return eval(input);", detail["locations"]![0]!["snippet"]!.GetValue<string>());
+        Assert.Matches("^src/app.js:[0-9a-f]{16}:1$", detail["fingerprint"]!.GetValue<string>());
+
+        var moved = repo.Commit("move down", new Dictionary<string, string> { ["src/app.js"] = string.Concat(Enumerable.Repeat("// note\n", 10)) + code });
+        var again = (await server.UploadSarifAsync(user.Token, project, At(13), $"?commit_sha={moved}")).AssertStatus(202).Json;
+        Assert.Equal((0, 0, 1), Counts(again));
+        var after = (await server.GetAsync($"/api/v1/findings/{finding.Id()}", user.Token)).AssertStatus(200).Json;
+        Assert.Equal(13, after["location"]!["start_line"]!.GetValue<int>());
+        Assert.Equal("  return eval(input);", after["location"]!["snippet"]!.GetValue<string>());
+
+        // A commit the repository does not have: the upload still lands, with what the SARIF file says.
+        var unknown = (await server.UploadSarifAsync(user.Token, project, TwoFindings(), $"?commit_sha={new string('a', 40)}")).AssertStatus(202).Json;
+        Assert.Equal("completed", unknown["status"]!.GetValue<string>());
+        var eval = (await server.FindingsAsync(user.Token, project, "&rule=js/eval")).Single(f => f!["location"]!["path"]!.GetValue<string>() == "src/app.js"
+            && f["location"]!["start_line"]!.GetValue<int>() == 12)!;
+        Assert.Equal("eval(input);", eval["location"]!["snippet"]!.GetValue<string>());
+        Assert.Empty(Directory.EnumerateDirectories(Path.Combine(server.DataDirectory, "work")));
+    }
+
+    private static JsonObject WithoutFingerprint(JsonObject result)
+    {
+        result.Remove("partialFingerprints");
+        return result;
+    }
+
+    [Fact]
     public async Task Rescan_OfAnotherCategory_DoesNotFixTheFirstCategorysFindings()
     {
         await using var server = await SlipwayServer.StartAsync();
