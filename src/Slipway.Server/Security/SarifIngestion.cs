@@ -51,21 +51,36 @@ internal sealed class SarifIngestion(SlipwayDb db, FixFinder fixes, SecurityOpti
     }
 
     /// <summary>
-    /// Validates every document whole first (throwing before anything is stored), then stores them in one transaction as
-    /// <paramref name="scan"/> (added, or updated when a worker queued it earlier), which ends <c>completed</c>.
+    /// Stores the documents in one transaction as <paramref name="scan"/> (added, or updated when a worker queued it
+    /// earlier), which ends <c>completed</c>. Each document is read once, its results stored as they come: a problem
+    /// anywhere in it throws and rolls everything back, so nothing of a refused file is stored. A document whose runs
+    /// name their tool after their results is read in two passes instead (validated whole first).
     /// </summary>
     public async Task<Scan> IngestAsync(Scan scan, IReadOnlyList<SpooledSarif> documents, SourceTree? source, CancellationToken ct)
     {
-        var validated = new List<(SpooledSarif Document, IReadOnlyList<SarifRun> Runs)>();
-        foreach (var document in documents)
+        try
+        {
+            return await StoreAsync(scan, documents, source, twoPasses: false, ct);
+        }
+        catch (SarifOutOfOrderException)
+        {
+            db.ChangeTracker.Clear();
+            scan.Results = scan.NewCount = scan.FixedCount = scan.UnchangedCount = 0;
+            return await StoreAsync(scan, documents, source, twoPasses: true, ct);
+        }
+    }
+
+    private async Task<Scan> StoreAsync(Scan scan, IReadOnlyList<SpooledSarif> documents, SourceTree? source, bool twoPasses, CancellationToken ct)
+    {
+        var validated = new List<IReadOnlyList<SarifRun>>();
+        foreach (var document in twoPasses ? documents : [])
         {
             await using var first = document.Open();
-            validated.Add((document, SarifReader.Validate(first, options.Limits)));
+            validated.Add(SarifReader.Validate(first, options.Limits));
         }
 
         scan.Status = ScanStatus.Running;
         scan.StartedAt ??= time.UtcNowMs();
-        scan.Tools = JsonSerializer.Serialize(validated.SelectMany(v => v.Runs).Select(r => r.ToolName).Distinct().ToList());
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
         if (await db.Scans.AnyAsync(s => s.Id == scan.Id, ct)) db.Scans.Update(scan);
         else db.Scans.Add(scan);
@@ -73,15 +88,19 @@ internal sealed class SarifIngestion(SlipwayDb db, FixFinder fixes, SecurityOpti
         db.ChangeTracker.Clear();
 
         var candidates = new List<FixCandidate>();
-        foreach (var (document, runs) in validated)
+        var runs = new List<SarifRun>();
+        for (var i = 0; i < documents.Count; i++)
         {
             // A repository's first scan has nothing to look its results up against.
             var known = await db.Findings.AnyAsync(f => f.ProjectId == scan.ProjectId, ct);
-            var store = new Batch(this, db, time, scan, runs, source, candidates, known);
-            await using var second = document.Open();
-            foreach (var chunk in SarifReader.Results(second, runs, options.Limits).Chunk(BatchSize)) await store.StoreAsync(chunk, ct);
+            var store = new Batch(this, db, time, scan, source, candidates, known);
+            await using var stream = documents[i].Open();
+            var results = twoPasses ? SarifReader.Results(stream, validated[i], options.Limits) : SarifReader.ReadOnce(stream, options.Limits, runs);
+            foreach (var chunk in results.Chunk(BatchSize)) await store.StoreAsync(chunk, ct);
+            if (twoPasses) runs.AddRange(validated[i]);
         }
-        var analyses = validated.SelectMany(v => v.Runs).Select(r => (r.ToolName, Category(scan.Category, r.AutomationId))).Distinct();
+        scan.Tools = JsonSerializer.Serialize(runs.Select(r => r.ToolName).Distinct().ToList());
+        var analyses = runs.Select(r => (r.ToolName, Category(scan.Category, r.AutomationId))).Distinct();
         foreach (var (tool, category) in analyses) await MarkFixedAsync(scan, tool, category, ct);
         // Before the scan reads completed, so whoever sees it completed also sees its fixes.
         if (source is not null && scan.CommitSha is { } commit && candidates.Count > 0) await fixes.CreateAsync(candidates, source, commit, ct);
@@ -150,7 +169,7 @@ internal sealed class SarifIngestion(SlipwayDb db, FixFinder fixes, SecurityOpti
     private static string Megabytes(long bytes) => $"{bytes / (1024 * 1024)} MB";
 
     /// <summary>One upload's results, stored a batch at a time; remembers identities so a repeated result counts once.</summary>
-    private sealed class Batch(SarifIngestion owner, SlipwayDb db, TimeProvider time, Scan scan, IReadOnlyList<SarifRun> runs, SourceTree? source,
+    private sealed class Batch(SarifIngestion owner, SlipwayDb db, TimeProvider time, Scan scan, SourceTree? source,
         List<FixCandidate> candidates, bool known)
     {
         private readonly HashSet<string> seen = new(StringComparer.Ordinal);
@@ -163,9 +182,9 @@ internal sealed class SarifIngestion(SlipwayDb db, FixFinder fixes, SecurityOpti
         private const long YoungGarbageBytes = 64L * 1024 * 1024;
         private long allocatedAtLastCollection = GC.GetTotalAllocatedBytes();
 
-        public async Task StoreAsync(SarifResult[] results, CancellationToken ct)
+        public async Task StoreAsync((SarifResult Result, SarifRun Run)[] results, CancellationToken ct)
         {
-            var keyed = results.Select(Key).Where(k => seen.Add(k.Identity)).ToList();
+            var keyed = results.Select(r => Key(r.Result, r.Run)).Where(k => seen.Add(k.Identity)).ToList();
             var identities = keyed.Select(k => k.Identity).ToList();
             var existing = known
                 ? await db.Findings.Where(f => f.ProjectId == scan.ProjectId && identities.Contains(f.Identity))
@@ -297,9 +316,8 @@ internal sealed class SarifIngestion(SlipwayDb db, FixFinder fixes, SecurityOpti
             return tags;
         }
 
-        private (SarifResult Result, SarifRun Run, string Category, string Fingerprint, string Identity, List<FindingLocation> Locations, string? Reported) Key(SarifResult result)
+        private (SarifResult Result, SarifRun Run, string Category, string Fingerprint, string Identity, List<FindingLocation> Locations, string? Reported) Key(SarifResult result, SarifRun run)
         {
-            var run = runs[result.Run];
             var category = Category(scan.Category, run.AutomationId);
             var secret = owner.IsSecretScanner(run.ToolName, result.RuleId);
             var placed = result.Locations.Select(l => Place(l, secret)).ToList();

@@ -128,6 +128,26 @@ public sealed class TriagingUploadedSarifTests
         Assert.Empty(Directory.EnumerateDirectories(Path.Combine(server.DataDirectory, "work")));
     }
 
+    [Fact]
+    public async Task Upload_RunWithItsResultsBeforeItsTool_IsReadInTwoPasses_AndStoredOnce()
+    {
+        await using var server = await SlipwayServer.StartAsync();
+        var user = await server.RegisterUserAsync();
+        var repo = (await server.CreateProjectAsync(user.Token)).Id();
+        var run = JsonNode.Parse(TwoFindings())!["runs"]![0]!.AsObject();
+        var reordered = new JsonObject { ["version"] = "2.1.0", ["runs"] = new JsonArray(new JsonObject
+        {
+            ["results"] = run["results"]!.DeepClone(), ["tool"] = run["tool"]!.DeepClone(),
+        }) };
+
+        var scan = (await server.UploadSarifAsync(user.Token, repo, reordered.ToJsonString())).AssertStatus(202).Json;
+
+        Assert.Equal((2, 0, 0), Counts(scan));
+        var findings = await server.FindingsAsync(user.Token, repo);
+        Assert.Equal(["js/eval", "js/weak-hash"], findings.Select(f => f!["rule"]!["id"]!.GetValue<string>()).Order());
+        Assert.Equal("Rule js/eval", findings.Single(f => f!["rule"]!["id"]!.GetValue<string>() == "js/eval")!["rule"]!["description"]!.GetValue<string>());
+    }
+
     private static JsonObject WithoutFingerprint(JsonObject result)
     {
         result.Remove("partialFingerprints");

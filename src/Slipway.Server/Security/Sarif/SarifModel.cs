@@ -1,6 +1,9 @@
 namespace Slipway.Server.Security.Sarif;
 
 /// <summary>GitHub code scanning's published limits, which Slipway applies too.</summary>
+/// <summary>A run's results come before its tool (or its automationDetails): it cannot be read in one pass.</summary>
+internal sealed class SarifOutOfOrderException() : Exception("a run's results come before its tool or automationDetails");
+
 internal sealed record SarifLimits(int MaxRuns = 20, int MaxResultsPerRun = 25_000, int MaxLocationsPerResult = 1_000, int MaxValueBytes = 16 * 1024 * 1024);
 
 /// <summary>What the first pass learns about one run: its tool and rules, where results resolve their rule.</summary>

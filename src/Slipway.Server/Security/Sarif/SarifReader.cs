@@ -46,16 +46,62 @@ internal static class SarifReader
     }
 
     /// <summary>The results of a document that <see cref="Validate"/> accepted, one at a time, in document order.</summary>
-    public static IEnumerable<SarifResult> Results(Stream sarif, IReadOnlyList<SarifRun> runs, SarifLimits limits)
+    public static IEnumerable<(SarifResult Result, SarifRun Run)> Results(Stream sarif, IReadOnlyList<SarifRun> runs, SarifLimits limits)
     {
         foreach (var part in Walk(sarif, limits))
         {
             if (part.Kind != PartKind.Result) continue;
-            var result = MapResult(part.Value, part.Run, part.ResultIndex, limits);
-            var rule = runs[part.Run].Rule(result.RuleId, RuleIndex(part.Value));
-            yield return rule is null || result.RuleId.Length > 0 ? result : result with { RuleId = rule.Id };
+            yield return (Resolved(MapResult(part.Value, part.Run, part.ResultIndex, limits), runs[part.Run], part.Value), runs[part.Run]);
         }
     }
+
+    /// <summary>
+    /// One pass, for a caller that stores results as they come inside a transaction it rolls back on any exception:
+    /// yields each result with its run, and after the last checks what only the whole document tells (the version, every
+    /// run's tool, rule indexes) before adding the runs to <paramref name="runs"/>. A run must name its tool (and its
+    /// <c>automationDetails</c>) before its results, as every tool we know writes it; otherwise this throws
+    /// <see cref="SarifOutOfOrderException"/> and the document is read with <see cref="Validate"/> and <see cref="Results"/>.
+    /// </summary>
+    public static IEnumerable<(SarifResult Result, SarifRun Run)> ReadOnce(Stream sarif, SarifLimits limits, List<SarifRun> runs)
+    {
+        string? version = null;
+        var builders = new List<RunBuilder>();
+        var started = new List<SarifRun?>();
+        foreach (var part in Walk(sarif, limits))
+        {
+            switch (part.Kind)
+            {
+                case PartKind.Version:
+                    version = part.Value.ValueKind == JsonValueKind.String ? part.Value.GetString() : part.Value.ToString();
+                    break;
+                case PartKind.RunStart:
+                    builders.Add(new RunBuilder(part.Run));
+                    started.Add(null);
+                    break;
+                case PartKind.Tool when started[part.Run] is null:
+                    builders[part.Run].Tool(part.Value);
+                    break;
+                case PartKind.AutomationDetails when started[part.Run] is null:
+                    builders[part.Run].AutomationId = OptionalString(part.Value, "id", $"runs[{part.Run}].automationDetails");
+                    break;
+                case PartKind.Result when builders[part.Run].HasTool:
+                    var result = MapResult(part.Value, part.Run, part.ResultIndex, limits);
+                    builders[part.Run].Count(part.Value);
+                    var run = started[part.Run] ??= builders[part.Run].Build();
+                    yield return (Resolved(result, run, part.Value), run);
+                    break;
+                default:
+                    throw new SarifOutOfOrderException();
+            }
+        }
+        if (version is null) throw new SarifRejectedException("version is required (SARIF 2.1.0)");
+        if (version != SupportedVersion) throw new SarifRejectedException($"SARIF version '{version}' is not supported; only {SupportedVersion} is");
+        runs.AddRange(builders.Select(b => b.Build()));
+    }
+
+    /// <summary>A result that names its rule only by index gets the rule's id.</summary>
+    private static SarifResult Resolved(SarifResult result, SarifRun run, JsonElement raw) =>
+        result.RuleId.Length > 0 || run.Rule(result.RuleId, RuleIndex(raw)) is not { } rule ? result : result with { RuleId = rule.Id };
 
     private enum PartKind
     {
@@ -281,6 +327,8 @@ internal static class SarifReader
         private int maxRuleIndex = -1;
 
         public string? AutomationId { get; set; }
+
+        public bool HasTool => toolName is not null;
 
         public void Tool(JsonElement tool)
         {

@@ -123,13 +123,45 @@ public sealed class ReadingSarifTests
         Assert.Throws<SarifTooLargeException>(() => ReadAll(Document(Run("t", results: [huge])), small));
     }
 
+    /// <summary>
+    /// Reads in two passes (validate, then results), and checks that the one-pass reader agrees: the same results and
+    /// runs, or the same exception, unless it gives up on a run whose tool comes after its results.
+    /// </summary>
     private static (IReadOnlyList<SarifRun> Runs, List<SarifResult> Results) ReadAll(byte[] sarif, SarifLimits? limits = null, bool trickle = false)
     {
         Stream Open() => trickle ? new TrickleStream(sarif) : new MemoryStream(sarif);
-        using var first = Open();
-        var runs = SarifReader.Validate(first, limits ?? Limits);
-        using var second = Open();
-        return (runs, SarifReader.Results(second, runs, limits ?? Limits).ToList());
+        var onceRuns = new List<SarifRun>();
+        (List<SarifResult>? Results, Exception? Error) once;
+        using (var only = Open())
+        {
+            try
+            {
+                once = (SarifReader.ReadOnce(only, limits ?? Limits, onceRuns).Select(r => r.Result).ToList(), null);
+            }
+            catch (Exception e) when (e is SarifRejectedException or SarifTooLargeException or SarifOutOfOrderException)
+            {
+                once = (null, e);
+            }
+        }
+        try
+        {
+            using var first = Open();
+            var runs = SarifReader.Validate(first, limits ?? Limits);
+            using var second = Open();
+            var results = SarifReader.Results(second, runs, limits ?? Limits).Select(r => r.Result).ToList();
+            if (once.Error is not SarifOutOfOrderException)
+            {
+                Assert.Null(once.Error);
+                Assert.Equal(System.Text.Json.JsonSerializer.Serialize(results), System.Text.Json.JsonSerializer.Serialize(once.Results));
+                Assert.Equal(System.Text.Json.JsonSerializer.Serialize(runs), System.Text.Json.JsonSerializer.Serialize(onceRuns));
+            }
+            return (runs, results);
+        }
+        catch (Exception e) when (once.Error is not (null or SarifOutOfOrderException))
+        {
+            Assert.Equal((e.GetType(), e.Message), (once.Error.GetType(), once.Error.Message));
+            throw;
+        }
     }
 
     private static byte[] Document(params JsonObject[] runs) =>
