@@ -179,7 +179,7 @@ internal sealed class SarifIngestion(SlipwayDb db, FixFinder fixes, SecurityOpti
         private readonly List<FindingChange> opened = [];
         private readonly List<Event> announced = [];
         private readonly List<string> reportedAgain = [];
-        private const long YoungGarbageBytes = 64L * 1024 * 1024;
+        private const long YoungGarbageBytes = 32L * 1024 * 1024;
         private long allocatedAtLastCollection = GC.GetTotalAllocatedBytes();
 
         public async Task StoreAsync((SarifResult Result, SarifRun Run)[] results, CancellationToken ct)
@@ -219,7 +219,7 @@ internal sealed class SarifIngestion(SlipwayDb db, FixFinder fixes, SecurityOpti
         /// An ingest allocates some 20 KB per result and keeps almost none of it. The server runs Server GC without DATAS
         /// (for log streaming, see Slipway.Server.csproj), whose young generation may grow to a few hundred MB before it
         /// is collected: a 25,000-result upload would raise resident memory by that much. Collecting the young garbage
-        /// every 64 MB of allocation keeps an ingest's footprint flat for about a millisecond a time.
+        /// every 32 MB of allocation keeps an ingest's footprint flat for about a millisecond a time.
         /// </summary>
         private void CollectYoungGarbage()
         {
