@@ -2,7 +2,7 @@ using Slipway.Server.Hosting;
 
 namespace Slipway.Server.Domains;
 
-internal sealed class Domain : IHasId
+internal sealed class Domain : IHasId, IProjectOwned
 {
     public required string Id { get; init; }
     public required string ProjectId { get; init; }

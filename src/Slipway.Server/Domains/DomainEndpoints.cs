@@ -77,9 +77,7 @@ internal static class DomainEndpoints
     private static async Task<NoContent> DeleteAsync(string id, Caller caller, Access access, SlipwayDb db, ProjectReadCache cache, RouteSync routes, CancellationToken ct)
     {
         // Looked up among visible projects first, so a domain of another workspace is a plain 404 that names no project.
-        var visible = access.VisibleProjects(caller).Select(p => p.Id);
-        var domain = (Ids.IsValid(id) ? await db.Domains.FirstOrDefaultAsync(d => d.Id == id && visible.Contains(d.ProjectId), ct) : null)
-                     ?? throw ApiException.NotFound("Domain", id);
+        var domain = await access.VisibleAsync(db.Domains, caller, id, "Domain", ct);
         await access.ProjectAsync(caller, domain.ProjectId, Need.Write, ct);
         await db.Domains.Where(d => d.Id == domain.Id).ExecuteDeleteAsync(ct);
         cache.Invalidate(domain.ProjectId);

@@ -11,6 +11,12 @@ internal interface IHasId
     string Id { get; }
 }
 
+/// <summary>A row that belongs to one project: visible to whoever sees that project.</summary>
+internal interface IProjectOwned
+{
+    string ProjectId { get; }
+}
+
 internal sealed record Page<T>(IReadOnlyList<T> Data, string? NextCursor);
 
 /// <summary><c>?limit=</c> (1–100, default 25) and an opaque <c>?cursor=</c>, bound and checked at the edge.</summary>

@@ -55,7 +55,7 @@ internal enum DismissedReason
 /// fingerprint (<see cref="Identity"/> hashes them), so moving code keeps it, and a later complete analysis of the same
 /// tool and category without it marks it fixed.
 /// </summary>
-internal sealed class Finding : IHasId
+internal sealed class Finding : IHasId, IProjectOwned
 {
     public required string Id { get; init; }
     public required string WorkspaceId { get; init; }

@@ -124,9 +124,7 @@ internal static class FindingEndpoints
     /// <summary>A finding of a project the caller can see; any other id is a 404 that names nothing else.</summary>
     private static async Task<Finding> VisibleAsync(string id, Caller caller, Access access, SlipwayDb db, CancellationToken ct)
     {
-        var visible = access.VisibleProjects(caller).Select(p => p.Id);
-        return (Ids.IsValid(id) ? await db.Findings.FirstOrDefaultAsync(f => f.Id == id && visible.Contains(f.ProjectId), ct) : null)
-               ?? throw ApiException.NotFound("Finding", id);
+        return await access.VisibleAsync(db.Findings, caller, id, "Finding", ct);
     }
 
     /// <summary>A comma-separated filter of enum values, each spelled as the API spells it.</summary>

@@ -12,7 +12,7 @@ internal enum FixStatus
 /// A change that resolves a finding: a unified diff against the scanned commit (checked with <c>git apply --check</c>
 /// before it is stored), from the tool's own SARIF <c>fixes</c> or from one of Slipway's codemods.
 /// </summary>
-internal sealed class Fix : IHasId
+internal sealed class Fix : IHasId, IProjectOwned
 {
     public required string Id { get; init; }
     public required string WorkspaceId { get; init; }

@@ -79,8 +79,6 @@ internal static class FixEndpoints
 
     private static async Task<Fix> VisibleAsync(string id, Caller caller, Access access, SlipwayDb db, CancellationToken ct)
     {
-        var visible = access.VisibleProjects(caller).Select(p => p.Id);
-        return (Ids.IsValid(id) ? await db.Fixes.FirstOrDefaultAsync(f => f.Id == id && visible.Contains(f.ProjectId), ct) : null)
-               ?? throw ApiException.NotFound("Fix", id);
+        return await access.VisibleAsync(db.Fixes, caller, id, "Fix", ct);
     }
 }

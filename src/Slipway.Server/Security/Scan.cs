@@ -19,7 +19,7 @@ internal enum ScanSource
 }
 
 /// <summary>One ingestion of SARIF for a repository: an upload, or a run of the repository's scanners.</summary>
-internal sealed class Scan : IHasId
+internal sealed class Scan : IHasId, IProjectOwned
 {
     public required string Id { get; init; }
     public required string WorkspaceId { get; init; }

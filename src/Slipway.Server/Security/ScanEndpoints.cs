@@ -112,10 +112,7 @@ internal static partial class ScanEndpoints
 
     private static async Task<ScanResponse> GetAsync(string id, Caller caller, Access access, SlipwayDb db, CancellationToken ct)
     {
-        var visible = access.VisibleProjects(caller).Select(p => p.Id);
-        var scan = (Ids.IsValid(id) ? await db.Scans.FirstOrDefaultAsync(s => s.Id == id && visible.Contains(s.ProjectId), ct) : null)
-                   ?? throw ApiException.NotFound("Scan", id);
-        return ScanResponse.From(scan);
+        return ScanResponse.From(await access.VisibleAsync(db.Scans, caller, id, "Scan", ct));
     }
 
     private static ApiException TooLarge(string reason) => new(413, "payload_too_large", $"The SARIF file is too large: {reason}.");

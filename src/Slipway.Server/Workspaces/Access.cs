@@ -40,6 +40,18 @@ internal sealed class Access(SlipwayDb db, ProjectReadCache projects, CallerCach
         return caller.KeyProjectId is { } only ? projects.Where(p => p.Id == only) : projects;
     }
 
+    /// <summary>
+    /// The row of <paramref name="rows"/> with this id when it belongs to a project the caller can see; else 404 naming
+    /// <paramref name="resource"/> (a row of another workspace is as absent as one that does not exist).
+    /// </summary>
+    public async Task<T> VisibleAsync<T>(IQueryable<T> rows, Caller caller, string id, string resource, CancellationToken ct)
+        where T : class, IHasId, IProjectOwned
+    {
+        var visible = VisibleProjects(caller).Select(p => p.Id);
+        return (Ids.IsValid(id) ? await rows.FirstOrDefaultAsync(r => r.Id == id && visible.Contains(r.ProjectId), ct) : null)
+               ?? throw ApiException.NotFound(resource, id);
+    }
+
     public async Task<WorkspaceRole> RequireRoleAsync(Caller caller, string workspaceId, Need need, CancellationToken ct)
     {
         if (caller.KeyProjectId is not null && need != Need.Read)
