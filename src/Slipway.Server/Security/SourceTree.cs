@@ -20,7 +20,7 @@ internal sealed class SourceTree(string root, string? scannerRoot = null)
     public string Relative(string uri)
     {
         var path = RepoPaths.Normalize(uri, Root);
-        return scannerRoot is null ? path : RepoPaths.Normalize(path, scannerRoot);
+        return scannerRoot is null ? path : RepoPaths.WithoutRoot(path, scannerRoot);
     }
 
     /// <summary>GitHub's line hash of a line, or null when the file is not in the tree or has no such line.</summary>
@@ -80,7 +80,12 @@ internal static class RepoPaths
             // Not percent-encoded after all: keep it as given.
         }
         if (path.StartsWith("file://", StringComparison.OrdinalIgnoreCase)) path = path["file://".Length..];
-        path = path.Replace('\\', '/');
+        return WithoutRoot(path.Replace('\\', '/'), root);
+    }
+
+    /// <summary>An already decoded path with <paramref name="root"/> (when it starts with it) and leading <c>./</c> cut off.</summary>
+    public static string WithoutRoot(string path, string? root)
+    {
         if (root is not null && path.StartsWith(root + "/", StringComparison.Ordinal)) path = path[(root.Length + 1)..];
         while (path.StartsWith("./", StringComparison.Ordinal)) path = path[2..];
         return path;
