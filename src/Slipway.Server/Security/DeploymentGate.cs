@@ -32,8 +32,8 @@ internal sealed class DeploymentGate(SlipwayDb db, SarifIngestion ingestion, Sca
         try
         {
             var identity = await sandbox.IdentityAsync(db, projectId, ct);
-            await runner.ScanAsync(scan, checkout, output, catalog.For(settings), ingestion,
-                identity, log, ct);
+            var project = await db.Projects.FirstAsync(p => p.Id == projectId, ct);
+            await runner.ScanAsync(scan, project, checkout, output, catalog.For(settings), ingestion, identity, log, ct);
         }
         catch (ScanFailedException e)
         {

@@ -1,4 +1,5 @@
 using Slipway.Server.Builds;
+using Slipway.Server.Runtime;
 using Slipway.Server.Runtime.Cgroups;
 using Slipway.Server.Runtime.Sandbox;
 
@@ -14,7 +15,7 @@ internal sealed class ScanFailedException(string message) : Exception(message);
 /// read-only at <c>/app/src</c> (their working directory) and the scanners' own install read-only at <c>/opt/slipway-scanners</c>.
 /// </summary>
 internal sealed class ScanRunner(ShellRunner shell, ScannerCatalog catalog, Sandbox sandbox, Confinement confinement, SecurityOptions options,
-    TimeProvider time)
+    RuntimeOptions runtime, TimeProvider time)
 {
     private const string SourceInside = Sandbox.AppDirectory + "/src";
 
@@ -28,16 +29,18 @@ internal sealed class ScanRunner(ShellRunner shell, ScannerCatalog catalog, Sand
     /// (through <paramref name="ingestion"/>, in the caller's scope). <paramref name="output"/> is an empty directory of
     /// the caller's for the SARIF files and the presets' config files.
     /// </summary>
-    public async Task<Scan> ScanAsync(Scan scan, string checkout, string output, IReadOnlyList<Scanner> scanners, SarifIngestion ingestion,
-        SandboxIdentity? identity, LineSink log, CancellationToken ct)
+    public async Task<Scan> ScanAsync(Scan scan, Projects.Project project, string checkout, string output, IReadOnlyList<Scanner> scanners,
+        SarifIngestion ingestion, SandboxIdentity? identity, LineSink log, CancellationToken ct)
     {
+        // A scanner reads the project's code like its build does, within the same limits.
+        var limits = ResourceRules.Effective(project, null, runtime.Resources);
         if (ScannerCatalog.Problem(scanners) is { } problem) throw new ScanFailedException(problem);
         Directory.CreateDirectory(Path.Combine(output, "src"));
         sandbox.HandOver(output, identity);
         var documents = new List<SpooledSarif>();
         try
         {
-            foreach (var scanner in scanners) documents.Add(await RunAsync(scan.Id, scanner, checkout, output, identity, log, ct));
+            foreach (var scanner in scanners) documents.Add(await RunAsync(scan.Id, scanner, checkout, output, identity, limits, log, ct));
             return await ingestion.IngestAsync(scan, documents, new SourceTree(checkout, identity is null ? null : SourceInside), ct);
         }
         catch (Sarif.SarifRejectedException e)
@@ -54,8 +57,8 @@ internal sealed class ScanRunner(ShellRunner shell, ScannerCatalog catalog, Sand
         }
     }
 
-    private async Task<SpooledSarif> RunAsync(string scanId, Scanner scanner, string checkout, string output, SandboxIdentity? identity, LineSink log,
-        CancellationToken ct)
+    private async Task<SpooledSarif> RunAsync(string scanId, Scanner scanner, string checkout, string output, SandboxIdentity? identity,
+        ResourceLimits limits, LineSink log, CancellationToken ct)
     {
         // The paths as the scanner sees them: inside the sandbox the output directory is /app.
         var seen = identity is null ? output : Sandbox.AppDirectory;
@@ -68,9 +71,11 @@ internal sealed class ScanRunner(ShellRunner shell, ScannerCatalog catalog, Sand
         var environment = new Dictionary<string, string>(StringComparer.Ordinal) { ["SARIF_OUTPUT"] = paths.Output, ["CI"] = "true" };
         Sandbox.AddDefaults(environment, identity);
         var prefix = sandbox.Prefix(identity, output, Path.Combine(output, "src"), [(checkout, SourceInside), (catalog.ToolsDirectory, ToolsInside)]);
-        // Its own cgroup with the instance's default limits: bounded like a build, and reaped after a crash.
-        var unit = confinement.Open($"scan-{scanId}-{scanner.Name}", null);
+        // Its own cgroup: bounded like a build, and reaped after a crash.
+        var unit = confinement.Open($"scan-{scanId}-{scanner.Name}", limits);
+        var oomKills = unit.OomKills();
         ProcessResult result;
+        string? killed;
         try
         {
             result = await shell.RunAsync(scanner.Command(paths), identity is null ? checkout : output, environment, options.ScannerTimeout, (stream, line) =>
@@ -82,6 +87,7 @@ internal sealed class ScanRunner(ShellRunner shell, ScannerCatalog catalog, Sand
                 }
                 log("scan", line);
             }, ct, unit, prefix);
+            killed = unit.OutOfMemorySince(oomKills);
         }
         finally
         {
@@ -89,6 +95,7 @@ internal sealed class ScanRunner(ShellRunner shell, ScannerCatalog catalog, Sand
         }
         if (result.Canceled) throw new OperationCanceledException(ct);
         if (result.TimedOut) throw new ScanFailedException($"The scanner '{scanner.Name}' timed out after {options.ScannerTimeout}.");
+        if (killed is not null) throw new ScanFailedException($"The scanner '{scanner.Name}' was stopped. {killed}.");
         var file = new FileInfo(sarif);
         if (!file.Exists || file.Length == 0)
         {

@@ -92,7 +92,7 @@ internal sealed class ScanWorker(IServiceScopeFactory scopes, ScanQueue queue, G
             scan.Branch ??= project.Branch;
             var ingestion = scope.ServiceProvider.GetRequiredService<SarifIngestion>();
             var identity = await sandbox.IdentityAsync(db, project.Id, ct);
-            await runner.ScanAsync(scan, checkout.Directory, Path.Combine(directory, "out"), scanners, ingestion, identity, (_, _) => { }, ct);
+            await runner.ScanAsync(scan, project, checkout.Directory, Path.Combine(directory, "out"), scanners, ingestion, identity, (_, _) => { }, ct);
             SecurityLog.ScanCompleted(logger, scan.Id, scan.ProjectId, scan.NewCount, scan.FixedCount, scan.UnchangedCount);
         }
         catch (Exception e) when (e is ScanFailedException or BuildException)

@@ -170,6 +170,26 @@ public sealed class ScanningRepositoriesTests
     }
 
     [Fact]
+    public async Task Scanner_RunsWithinTheProjectsResourceLimits_AndAnOutOfMemoryKillFailsTheScanSayingSo()
+    {
+        using var repo = GitRepo.Create();
+        repo.Commit("init", new Dictionary<string, string> { ["README.md"] = "hello\n" });
+        await using var server = await SlipwayServer.StartAsync(new Dictionary<string, string?>
+        {
+            // Grows by 16 MB every 10 ms; bounded by the limit long before the machine notices.
+            ["Slipway:Security:Scanners:greedy:Command"] = "node -e \"const hog = []; setInterval(() => hog.push(Buffer.alloc(16 << 20, 1)), 10)\"",
+        });
+        var user = await server.RegisterUserAsync();
+        var project = (await server.CreateProjectAsync(user.Token, extra: new { repo_url = repo.BarePath, resources = new { memory_mb = 80 } })).Id();
+        await server.UseScannersAsync(user.Token, project, "greedy");
+
+        var failed = await ScanAsync(server, user.Token, project, expected: "failed");
+
+        Assert.Equal("The scanner 'greedy' was stopped. Killed: out of memory (limit 80 MB).", failed["error"]!.GetValue<string>());
+        (await server.GetAsync("/health")).AssertStatus(200);
+    }
+
+    [Fact]
     public async Task Settings_AreValidated_AndShown()
     {
         await using var server = await SlipwayServer.StartAsync();
