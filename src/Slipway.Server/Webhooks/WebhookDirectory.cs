@@ -22,10 +22,15 @@ internal sealed record EndpointSnapshot(string Id, string Url, bool Enabled, str
 internal sealed partial class WebhookDirectory(IServiceScopeFactory scopes, SecretBox box, ILogger<WebhookDirectory> logger)
 {
     private readonly ConcurrentDictionary<string, EndpointSnapshot> cache = new(StringComparer.Ordinal);
+    private readonly Lock gate = new();
+    // Bumped by every invalidation: a snapshot read from the database before one is not cached after it (it may hold
+    // what the change replaced, and would then stay until the next change).
+    private long generation;
 
     public async Task<EndpointSnapshot?> GetAsync(string endpointId, CancellationToken ct)
     {
         if (cache.TryGetValue(endpointId, out var snapshot)) return snapshot;
+        var readAt = Interlocked.Read(ref generation);
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<SlipwayDb>();
         var endpoint = await db.WebhookEndpoints.FirstOrDefaultAsync(w => w.Id == endpointId, ct);
@@ -34,11 +39,21 @@ internal sealed partial class WebhookDirectory(IServiceScopeFactory scopes, Secr
             WebhookSigner.Key(Open(endpoint.SecretSealed, endpoint.SecretKeyId, endpoint.Id)),
             endpoint.PreviousSecretSealed is { } previous ? WebhookSigner.Key(Open(previous, endpoint.PreviousSecretKeyId!, endpoint.Id)) : null,
             endpoint.PreviousSecretExpiresAt);
-        cache[endpointId] = snapshot;
+        lock (gate)
+        {
+            if (generation == readAt) cache[endpointId] = snapshot;
+        }
         return snapshot;
     }
 
-    public void Invalidate(string endpointId) => cache.TryRemove(endpointId, out _);
+    public void Invalidate(string endpointId)
+    {
+        lock (gate)
+        {
+            generation++;
+            cache.TryRemove(endpointId, out _);
+        }
+    }
 
     public (byte[] Sealed, string KeyId) Seal(string secret, string endpointId) => box.Seal(secret, "webhook", endpointId, "signing-secret");
 
