@@ -72,7 +72,12 @@ public sealed class StreamingLogsOverSocketIoTests : IAsyncLifetime
         var end = messages.Data("end").Single();
         Assert.Equal(id, end["deployment_id"]!.GetValue<string>());
         Assert.Equal("ready", end["status"]!.GetValue<string>());
-        Assert.Contains(messages.Data("status"), s => s["status"]!.GetValue<string>() == "deploying" && s["deployment_id"]!.GetValue<string>() == id);
+        // The ack carries the status at subscription (a loaded machine may subscribe late); every change after it arrives, in order.
+        string[] lifecycle = ["queued", "building", "deploying", "ready"];
+        var seen = messages.Data("status").Where(s => s["deployment_id"]!.GetValue<string>() == id).Select(s => s["status"]!.GetValue<string>())
+            .Prepend(ack["status"]!.GetValue<string>()).ToList();
+        Assert.Equal(seen.OrderBy(s => Array.IndexOf(lifecycle, s)), seen);
+        if (Array.IndexOf(lifecycle, seen[0]) < Array.IndexOf(lifecycle, "deploying")) Assert.Contains("deploying", seen);
 
         AssertSameLines(await RestLinesAsync(id), messages.Data("log"));
         Assert.Equal(Enumerable.Range(1, 300).Select(i => $"line {i}"),
