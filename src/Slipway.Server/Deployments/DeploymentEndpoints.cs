@@ -81,7 +81,8 @@ internal static partial class DeploymentEndpoints
         {
             // Access is checked on the project, so the page is a walk of the (project_id, id) index.
             var (project, _) = await access.ProjectAsync(caller, projectId, Need.Read, ct);
-            query = db.Deployments.Where(d => d.ProjectId == project.Id);
+            projectId = project.Id;
+            query = db.Deployments.Where(d => d.ProjectId == projectId);
         }
         else
         {

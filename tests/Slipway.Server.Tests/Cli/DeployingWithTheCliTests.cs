@@ -1,0 +1,103 @@
+using Slipway.Server.Tests.Support;
+
+namespace Slipway.Server.Tests.Cli;
+
+/// <summary>The <c>slipway</c> binary against a real server: sign in, link, deploy a local repository, follow, roll back.</summary>
+public sealed class DeployingWithTheCliTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Deploy = TimeSpan.FromSeconds(120);
+    private SlipwayServer server = null!;
+    private TestUser user = null!;
+    private GitRepo repo = null!;
+    private CliRunner cli = null!;
+
+    public async Task InitializeAsync()
+    {
+        server = await SlipwayServer.StartAsync(EngineSettings.Fast);
+        user = await server.RegisterUserAsync();
+        repo = GitRepo.Create();
+        cli = CliRunner.Create();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await server.DisposeAsync();
+        repo.Dispose();
+        cli.Dispose();
+    }
+
+    private static Dictionary<string, string> NodeApp(string version, string build = "echo compiling-the-app && echo built > build.txt")
+    {
+        var files = SampleApps.Node(version, buildScript: null);
+        files["build.sh"] = build + "\n";
+        return files;
+    }
+
+    private async Task LoginAndLinkAsync(string project)
+    {
+        await server.CreateProjectAsync(user.Token, project, new { repo_url = repo.BarePath, build_command = "sh build.sh", start_command = "node server.js" });
+        (await cli.RunAsync(["login", "--url", server.BaseAddress.ToString(), "--email", user.Email], user.Password + "\n")).AssertSuccess();
+        (await cli.RunAsync("link", project)).AssertSuccess();
+    }
+
+    [Fact]
+    public async Task LoginLinkDeploy_ShowsEveryPhaseAndTheBuildLog_ThenFollowsAndRollsBack()
+    {
+        repo.Commit("v1", NodeApp("v1"));
+        await LoginAndLinkAsync("cli-story");
+
+        var credentials = Path.Combine(cli.ConfigDirectory, "credentials.json");
+        if (!OperatingSystem.IsWindows()) Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(credentials));
+        Assert.DoesNotContain(user.Password, await File.ReadAllTextAsync(credentials));
+        Assert.Contains(user.Email, (await cli.RunAsync("whoami")).AssertSuccess().Stdout);
+
+        var set = (await cli.RunAsync(["env", "set", "GREETING"], "s3cret-from-stdin\n")).AssertSuccess();
+        Assert.DoesNotContain("s3cret-from-stdin", set.Stdout + set.Stderr);
+        var listed = (await cli.RunAsync("env", "ls")).AssertSuccess();
+        Assert.Contains("GREETING", listed.Stdout);
+        Assert.DoesNotContain("s3cret-from-stdin", listed.Stdout);
+
+        var first = (await cli.RunAsync(["deploy"], timeout: Deploy)).AssertSuccess();
+        var phases = first.Stdout.Split('\n').Where(l => l.StartsWith('▸')).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]).ToList();
+        Assert.Equal(["queued", "clone", "build", "release", "health", "live"], phases);
+        Assert.Matches(@"▸ build +\d+\.\ds", first.Stdout);
+        Assert.Contains("│ compiling-the-app", first.Stdout);
+        Assert.Contains("Live in", first.Stdout);
+        Assert.Contains("http://cli-story.localhost", first.Stdout);
+        Assert.DoesNotContain("\u001b[", first.Stdout);
+        Assert.Equal("v1", await server.RouterGetStringAsync("cli-story.localhost", "/"));
+        Assert.Contains("s3cret-from-stdin", await server.RouterGetStringAsync("cli-story.localhost", "/env"));
+
+        repo.Commit("v2", NodeApp("v2"));
+        var queued = (await cli.RunAsync("deploy", "--no-wait", "--json")).AssertSuccess().Json;
+        Assert.Equal("queued", queued["status"]!.GetValue<string>());
+        var follow = (await cli.RunAsync(["logs", "-f"], timeout: Deploy)).AssertSuccess();
+        Assert.Contains("compiling-the-app", follow.Stdout);
+        Assert.Contains("-- deployment ready", follow.Stdout);
+        Assert.Equal("v2", await server.RouterGetStringAsync("cli-story.localhost", "/"));
+
+        var rollback = (await cli.RunAsync(["rollback"], timeout: Deploy)).AssertSuccess();
+        Assert.Contains("Live in", rollback.Stdout);
+        Assert.DoesNotContain("▸ build", rollback.Stdout);
+        Assert.Equal("v1", await server.RouterGetStringAsync("cli-story.localhost", "/"));
+
+        var status = (await cli.RunAsync("status", "--json")).AssertSuccess().Json;
+        Assert.Equal("running", status["project"]!["live_status"]!.GetValue<string>());
+        Assert.Equal("rollback", status["deployments"]![0]!["trigger"]!.GetValue<string>());
+        Assert.Contains("rollback", (await cli.RunAsync("ps")).AssertSuccess().Stdout);
+    }
+
+    [Fact]
+    public async Task FailingBuild_ExitsNonZero_WithTheDeploymentsError()
+    {
+        repo.Commit("broken", NodeApp("broken", "echo about-to-fail; exit 7"));
+        await LoginAndLinkAsync("cli-fails");
+
+        var result = await cli.RunAsync(["deploy"], timeout: Deploy);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("│ about-to-fail", result.Stdout);
+        Assert.Contains("failed: The build command exited with code 7", result.Stderr);
+        Assert.DoesNotContain("▸ live", result.Stdout);
+    }
+}
