@@ -6,6 +6,7 @@ namespace Slipway.Server.Tests.Cli;
 public sealed class DeployingWithTheCliTests : IAsyncLifetime
 {
     private static readonly TimeSpan Deploy = TimeSpan.FromSeconds(120);
+    private static readonly string[] Shown = ["▸ queued", "▸ clone", "▸ build", "▸ release", "▸ health", "▸ live", "Live in"];
     private SlipwayServer server = null!;
     private TestUser user = null!;
     private GitRepo repo = null!;
@@ -99,5 +100,52 @@ public sealed class DeployingWithTheCliTests : IAsyncLifetime
         Assert.Contains("│ about-to-fail", result.Stdout);
         Assert.Contains("failed: The build command exited with code 7", result.Stderr);
         Assert.DoesNotContain("▸ live", result.Stdout);
+    }
+
+    [Fact]
+    public async Task DeployInATerminal_ShowsThePhasesInColour()
+    {
+        repo.Commit("v1", NodeApp("v1"));
+        await LoginAndLinkAsync("cli-tty");
+        var socket = "slipway-test-" + Guid.NewGuid().ToString("N")[..8];
+        var command = $"cd '{cli.WorkingDirectory}' && SLIPWAY_CONFIG_DIR='{cli.ConfigDirectory}' dotnet '{CliRunner.Binary}' deploy; echo \"EXIT=$?\"; sleep 120";
+        await Tmux(socket, "new-session", "-d", "-s", "deploy", "-x", "150", "-y", "60", command);
+        try
+        {
+            var pane = "";
+            var deadline = DateTime.UtcNow + Deploy;
+            while (!pane.Contains("EXIT=", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(250);
+                pane = await Tmux(socket, "capture-pane", "-p", "-e", "-t", "deploy");
+            }
+
+            Assert.Contains("EXIT=0", pane);
+            var plain = System.Text.RegularExpressions.Regex.Replace(pane, @"\u001b\[[0-9;]*m", "");
+            var order = Shown.Select(p => plain.IndexOf(p, StringComparison.Ordinal)).ToList();
+            Assert.All(order, i => Assert.True(i >= 0, plain));
+            Assert.Equal(order.Order().ToList(), order);
+            Assert.Contains("│ compiling-the-app", plain);
+            Assert.Contains("\u001b[", pane);
+        }
+        finally
+        {
+            await Tmux(socket, "kill-server");
+        }
+    }
+
+    private static async Task<string> Tmux(string socket, params string[] args)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo("tmux") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add("-L");
+        info.ArgumentList.Add(socket);
+        foreach (var arg in args) info.ArgumentList.Add(arg);
+        info.Environment.Remove("TMUX");
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(process.ExitCode == 0 || args[0] == "kill-server", $"tmux {string.Join(' ', args)}: {await error}");
+        return await output;
     }
 }
