@@ -42,3 +42,34 @@ public sealed class NewcomerErrorsTests : IAsyncLifetime
         Assert.DoesNotContain("\\u003C", response.Body, StringComparison.OrdinalIgnoreCase);
     }
 }
+
+/// <summary>The server binary itself, started on a port another process holds.</summary>
+public sealed class StartingOnATakenPortTests
+{
+    [Theory]
+    [InlineData("ASPNETCORE_URLS", "--urls (or ASPNETCORE_URLS)")]
+    [InlineData("Slipway__Router__Urls", "Slipway__Router__Urls")]
+    public async Task TakenPort_IsOneLineNamingTheSetting_ExitCodeOne(string variable, string named)
+    {
+        using var holder = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        holder.Start();
+        var port = ((System.Net.IPEndPoint)holder.LocalEndpoint).Port;
+        var data = Directory.CreateTempSubdirectory("slipway-port-").FullName;
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Slipway.Server.dll"));
+        info.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
+        info.Environment["Slipway__Router__Urls"] = "http://127.0.0.1:0";
+        info.Environment["Slipway__DataDirectory"] = data;
+        info.Environment[variable] = $"http://127.0.0.1:{port}";
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Directory.Delete(data, recursive: true);
+
+        Assert.Equal(1, process.ExitCode);
+        Assert.Equal($"Cannot listen on http://127.0.0.1:{port}: another process is using port {port}. Stop it, or set {named} to a free address.",
+            (await stderr).Trim());
+        Assert.DoesNotContain("   at ", await stdout + await stderr);
+    }
+}
