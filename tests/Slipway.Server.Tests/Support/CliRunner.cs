@@ -9,7 +9,7 @@ namespace Slipway.Server.Tests.Support;
 /// </summary>
 public sealed class CliRunner : IDisposable
 {
-    public static string Binary { get; } = Path.Combine(AppContext.BaseDirectory, "Slipway.Cli.dll");
+    public static string Binary { get; } = Path.Combine(AppContext.BaseDirectory, "slipway.dll");
 
     private CliRunner()
     {
