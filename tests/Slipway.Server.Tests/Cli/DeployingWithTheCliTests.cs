@@ -117,13 +117,13 @@ public sealed class DeployingWithTheCliTests : IAsyncLifetime
             while (!pane.Contains("EXIT=", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(250);
-                pane = await Tmux(socket, "capture-pane", "-p", "-e", "-t", "deploy");
+                pane = await Tmux(socket, "capture-pane", "-p", "-e", "-S", "-", "-t", "deploy");
             }
 
-            Assert.Contains("EXIT=0", pane);
+            Assert.True(pane.Contains("EXIT=0", StringComparison.Ordinal), pane);
             var plain = System.Text.RegularExpressions.Regex.Replace(pane, @"\u001b\[[0-9;]*m", "");
             var order = Shown.Select(p => plain.IndexOf(p, StringComparison.Ordinal)).ToList();
-            Assert.All(order, i => Assert.True(i >= 0, plain));
+            Assert.True(order.All(i => i >= 0), plain);
             Assert.Equal(order.Order().ToList(), order);
             Assert.Contains("│ compiling-the-app", plain);
             Assert.Contains("\u001b[", pane);
