@@ -9,7 +9,8 @@ namespace Slipway.Cli;
 /// Turns a deployment's log stream into phases (queued, clone, build, release, health, live), each printed once when it
 /// begins with the time since the command started, and the log lines underneath. The phases come from the statuses
 /// (building, deploying, ready) and from the engine's own system lines (<c>Cloning…</c>, <c>Framework…</c>,
-/// <c>Started…</c>), which the stream replays from the start, so a late start of the stream still shows every phase.
+/// <c>Build succeeded…</c> or <c>Rolling back…</c>, <c>Started…</c>), which the stream replays from the start, so a
+/// stream opened after a status changed (statuses are only sent live) still shows every phase.
 /// </summary>
 internal sealed class DeployProgress(Output output, Stopwatch clock, bool rollback)
 {
@@ -54,6 +55,8 @@ internal sealed class DeployProgress(Output output, Stopwatch clock, bool rollba
         {
             if (message.StartsWith("Cloning ", StringComparison.Ordinal)) Phase("clone");
             else if (message.StartsWith("Framework ", StringComparison.Ordinal)) Phase("build");
+            // The last line of a build, or the first of a rollback: the release comes next (the status follows at once).
+            else if (message.StartsWith("Build succeeded", StringComparison.Ordinal) || message.StartsWith("Rolling back to ", StringComparison.Ordinal)) Phase("release");
             else if (message.StartsWith("Started `", StringComparison.Ordinal)) Phase("health");
         }
         if (output.Json) return;

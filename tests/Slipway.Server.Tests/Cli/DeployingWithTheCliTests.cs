@@ -121,9 +121,10 @@ public sealed class DeployingWithTheCliTests : IAsyncLifetime
             }
 
             Assert.True(pane.Contains("EXIT=0", StringComparison.Ordinal), pane);
-            var plain = System.Text.RegularExpressions.Regex.Replace(pane, @"\u001b\[[0-9;]*m", "");
+            // The text as tmux renders it, without the escape sequences of the colours (-e above).
+            var plain = await Tmux(socket, "capture-pane", "-p", "-S", "-", "-t", "deploy");
             var order = Shown.Select(p => plain.IndexOf(p, StringComparison.Ordinal)).ToList();
-            Assert.True(order.All(i => i >= 0), plain);
+            Assert.True(order.All(i => i >= 0), $"{string.Join(", ", order)}\n{plain}");
             Assert.Equal(order.Order().ToList(), order);
             Assert.Contains("│ compiling-the-app", plain);
             Assert.Contains("\u001b[", pane);
