@@ -45,6 +45,11 @@ if (migrateOnly || reencryptSecrets)
     }
     return failed == 0 ? 0 : 1;
 }
+if (ListenCheck.Problem(app) is { } taken)
+{
+    Console.Error.WriteLine(taken);
+    return 1;
+}
 await app.RunAsync();
 return 0;
 

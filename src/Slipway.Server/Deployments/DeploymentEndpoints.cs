@@ -31,6 +31,8 @@ internal static partial class DeploymentEndpoints
         deployments.MapPost("/{id}/rollback", RollbackAsync).RequireScope(Scopes.DeploymentsWrite);
         app.MapPost("/api/v1/projects/{projectId}/environments/{envId}/trigger", TriggerAsync).RequireScope(Scopes.DeploymentsWrite)
             .WithTags("Deployments");
+        app.MapPost("/api/v1/projects/{projectId}/build-settings/{settingId}/trigger", TriggerBuildAsync).RequireScope(Scopes.DeploymentsWrite)
+            .WithTags("Deployments");
         app.MapPost("/api/v1/projects/{projectId}/rollback", ProjectRollbackAsync).RequireScope(Scopes.DeploymentsWrite)
             .WithTags("Deployments").ProducesErrors(409);
         return app;
@@ -50,13 +52,27 @@ internal static partial class DeploymentEndpoints
     private static async Task<Created<TriggerResponse>> TriggerAsync(string projectId, string envId, TriggerRequest? body, Caller caller,
         Access access, SlipwayDb db, DeploymentQueueing queueing, CancellationToken ct)
     {
+        var response = await QueueInEnvironmentAsync(projectId, envId, body, caller, access, db, queueing, ct);
+        return TypedResults.Created($"/api/v1/deployments/{response.Id}", new TriggerResponse(response.BuildId, response.Id, response.Status));
+    }
+
+    /// <summary>The Pushpaka form of <see cref="TriggerAsync"/>: a build setting is an environment; the answer is the build, <c>pending</c>.</summary>
+    private static async Task<Created<BuildTriggerResponse>> TriggerBuildAsync(string projectId, string settingId, TriggerRequest? body, Caller caller,
+        Access access, SlipwayDb db, DeploymentQueueing queueing, CancellationToken ct)
+    {
+        var response = await QueueInEnvironmentAsync(projectId, settingId, body, caller, access, db, queueing, ct);
+        return TypedResults.Created($"/api/v1/builds/{response.BuildId}", new BuildTriggerResponse(response.BuildId, response.Id, BuildStatus.Pending));
+    }
+
+    private static async Task<DeploymentResponse> QueueInEnvironmentAsync(string projectId, string envId, TriggerRequest? body, Caller caller,
+        Access access, SlipwayDb db, DeploymentQueueing queueing, CancellationToken ct)
+    {
         Validate(body?.Branch, body?.CommitSha);
         var (project, _) = await access.ProjectAsync(caller, projectId, Need.Write, ct);
         var environment = (Ids.IsValid(envId) ? await db.Environments.FirstOrDefaultAsync(e => e.Id == envId && e.ProjectId == project.Id, ct) : null)
                           ?? throw ApiException.NotFound("Environment", envId);
-        var response = await queueing.QueueAsync(caller, project, environment, caller.IsApiKey ? DeploymentTrigger.Api : DeploymentTrigger.Manual,
+        return await queueing.QueueAsync(caller, project, environment, caller.IsApiKey ? DeploymentTrigger.Api : DeploymentTrigger.Manual,
             body?.Branch, body?.CommitSha, source: null, ct);
-        return TypedResults.Created($"/api/v1/deployments/{response.Id}", new TriggerResponse(response.BuildId, response.Id, response.Status));
     }
 
     private static async Task<Page<DeploymentResponse>> ListAsync(Caller caller, Access access, SlipwayDb db, RouterOptions router,
@@ -81,7 +97,8 @@ internal static partial class DeploymentEndpoints
         {
             // Access is checked on the project, so the page is a walk of the (project_id, id) index.
             var (project, _) = await access.ProjectAsync(caller, projectId, Need.Read, ct);
-            query = db.Deployments.Where(d => d.ProjectId == project.Id);
+            projectId = project.Id;
+            query = db.Deployments.Where(d => d.ProjectId == projectId);
         }
         else
         {

@@ -5,6 +5,7 @@ internal static class DeploymentRegistration
     public static WebApplicationBuilder AddDeployments(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<DeploymentQueue>();
+        builder.Services.AddSingleton<DeploymentMetrics>();
         builder.Services.AddSingleton<DeploymentReadCache>();
         builder.Services.AddScoped<DeploymentAccess>();
         builder.Services.AddScoped<DeploymentStates>();

@@ -35,6 +35,8 @@ internal sealed record BuildResponse(
 
 internal sealed record TriggerResponse(string BuildId, string DeploymentId, DeploymentStatus Status);
 
+internal sealed record BuildTriggerResponse(string BuildId, string DeploymentId, BuildStatus Status);
+
 /// <summary>Host names the router answers for: <c>{project}</c> for production, <c>{project}-{environment}</c> otherwise.</summary>
 internal static class Hosts
 {

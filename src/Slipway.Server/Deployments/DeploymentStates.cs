@@ -12,7 +12,7 @@ namespace Slipway.Server.Deployments;
 /// The one way a deployment changes state: a guarded set-based update (zero rows: someone else got there first)
 /// and its <c>deployment.status_changed</c> event, in one transaction.
 /// </summary>
-internal sealed class DeploymentStates(SlipwayDb db, LogHub hub, TimeProvider time, RouterOptions router)
+internal sealed class DeploymentStates(SlipwayDb db, LogHub hub, TimeProvider time, RouterOptions router, DeploymentMetrics metrics)
 {
     public static readonly Expression<Func<Deployment, bool>> NotTerminal =
         d => d.Status != DeploymentStatus.Ready && d.Status != DeploymentStatus.Failed && d.Status != DeploymentStatus.Canceled;
@@ -43,20 +43,22 @@ internal sealed class DeploymentStates(SlipwayDb db, LogHub hub, TimeProvider ti
                 .ExecuteUpdateAsync(s => s.SetProperty(d => d.BuildStatus, ended).SetProperty(d => d.BuildFinishedAt, now), ct);
         }
         if (alsoInTransaction is not null) await alsoInTransaction();
-        await AddEventAsync(id, "deployment.status_changed", ct);
+        var changedTo = await AddEventAsync(id, "deployment.status_changed", ct);
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
         hub.PublishStatus(id, to);
+        if (terminal) metrics.Ended(changedTo);
         return true;
     }
 
-    /// <summary>Adds an event with the deployment as the API shows it now (the caller saves, in its transaction).</summary>
-    public async Task AddEventAsync(string deploymentId, string type, CancellationToken ct)
+    /// <summary>Adds an event with the deployment as the API shows it now (the caller saves, in its transaction); returns that deployment.</summary>
+    public async Task<Deployment> AddEventAsync(string deploymentId, string type, CancellationToken ct)
     {
         var deployment = await db.Deployments.FirstAsync(d => d.Id == deploymentId, ct);
         var project = await db.Projects.FirstAsync(p => p.Id == deployment.ProjectId, ct);
         var environment = await db.Environments.FirstAsync(e => e.Id == deployment.EnvironmentId, ct);
         AddEvent(deployment, project, environment, type);
+        return deployment;
     }
 
     /// <summary>The same, for a caller that already holds the deployment as saved and its project and environment.</summary>

@@ -67,6 +67,11 @@ internal static class ErrorHandling
 
     private static Task InvalidJson(HttpContext context, JsonException json)
     {
+        if (SlipwayJson.UnknownField(json) is { } field)
+        {
+            return ApiErrors.WriteAsync(context, 400, "validation_failed", $"The request has a field this endpoint does not know: '{field}'.",
+                [new FieldError(field, "is not a field of this request; check its spelling in the API reference")]);
+        }
         var at = string.IsNullOrEmpty(json.Path) || json.Path == "$" ? "" : $" at '{json.Path}'";
         return ApiErrors.WriteAsync(context, 400, "invalid_json",
             $"The request body is not valid JSON for this endpoint{at}: check syntax and value types.");

@@ -43,7 +43,10 @@ internal static class HostingSetup
         // TryAdd: tests register their own clock first to drive expiry and backoff.
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<Readiness>();
-        builder.Services.ConfigureHttpJsonOptions(o => SlipwayJson.Configure(o.SerializerOptions));
+        builder.Services.ConfigureHttpJsonOptions(o => SlipwayJson.ConfigureRequests(o.SerializerOptions));
+        // The JSON console log format (Logging:Console:FormatterName=json) writes messages as plain as the API does.
+        builder.Services.Configure<Microsoft.Extensions.Logging.Console.JsonConsoleFormatterOptions>(o =>
+            o.JsonWriterOptions = o.JsonWriterOptions with { Encoder = SlipwayJson.Options.Encoder });
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddHostedService<StartupWork>();
         return builder;

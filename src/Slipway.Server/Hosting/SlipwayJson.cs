@@ -1,10 +1,15 @@
 using System.Globalization;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Slipway.Server.Hosting;
 
-/// <summary>snake_case everywhere, lowercase snake_case enums, ISO-8601 UTC timestamps with milliseconds.</summary>
+/// <summary>
+/// snake_case everywhere, lowercase snake_case enums, ISO-8601 UTC timestamps with milliseconds, and human text as it
+/// is (<c>'</c>, <c>&lt;</c>, <c>+</c>, accents): every answer is <c>application/json</c>, never inlined in HTML, so the
+/// default encoder's <c>\u0027</c> escapes only make messages hard to read.
+/// </summary>
 internal static class SlipwayJson
 {
     public static readonly JsonSerializerOptions Options = Configure(new JsonSerializerOptions(JsonSerializerDefaults.Web));
@@ -20,10 +25,28 @@ internal static class SlipwayJson
         options.ReadCommentHandling = JsonCommentHandling.Disallow;
         options.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
         options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip;
+        options.Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false));
         options.Converters.Add(new UtcTimestampConverter());
         return options;
     }
+
+    /// <summary>
+    /// Request bodies: as <see cref="Configure"/>, but a field the endpoint does not know is refused (a misspelt
+    /// <c>start_comand</c> must not be dropped silently); stored JSON keeps skipping unknown members.
+    /// </summary>
+    public static JsonSerializerOptions ConfigureRequests(JsonSerializerOptions options)
+    {
+        Configure(options).UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+        return options;
+    }
+
+    /// <summary>The field named by System.Text.Json's "could not be mapped" error, or null for any other JSON error.</summary>
+    public static string? UnknownField(JsonException error) =>
+        error.Message.StartsWith("The JSON property '", StringComparison.Ordinal) && error.Message.IndexOf('\'', 19) is var end and > 19
+                                                                                && error.Message.Contains("could not be mapped", StringComparison.Ordinal)
+            ? error.Message[19..end]
+            : null;
 
     public static string Timestamp(DateTime value) =>
         DateTime.SpecifyKind(value, DateTimeKind.Utc).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);

@@ -30,7 +30,8 @@ internal static class LogEndpoints
     {
         var logs = app.MapGroup("/api/v1/logs").WithTags("Logs");
         logs.MapGet("/{deploymentId}", ListAsync).RequireScope(Scopes.LogsRead).AllowQueryToken(followOnly: true)
-            .Produces<Page<LogLineResponse>>(StatusCodes.Status200OK).Produces<StreamMessage>(StatusCodes.Status200OK, "application/x-ndjson");
+            .Produces<Page<LogLineResponse>>(StatusCodes.Status200OK).Produces<StreamMessage>(StatusCodes.Status200OK, "application/x-ndjson")
+            .Produces<string>(StatusCodes.Status200OK, "text/plain");
         logs.MapGet("/{deploymentId}/events", EventsAsync).RequireScope(Scopes.LogsRead).AllowQueryToken()
             .Produces<StreamMessage>(StatusCodes.Status200OK, "text/event-stream");
         logs.MapGet("/{deploymentId}/stream", WebSocketAsync).RequireScope(Scopes.LogsRead).AllowQueryToken()
@@ -93,18 +94,23 @@ internal static class LogEndpoints
     /// <summary>Lines in <c>seq</c> order after <c>after</c> (or the cursor); <c>limit</c> up to 1000 (default 100).</summary>
     private static async Task<IResult> ListAsync(string deploymentId, HttpContext http, Caller caller, DeploymentAccess deployments, SlipwayDb db,
         LogFollower follower, [FromQuery] string? after, [FromQuery] string? cursor, [FromQuery] string? limit, [FromQuery] string? stream,
-        [FromQuery] string? level, [FromQuery] bool? follow, CancellationToken ct)
+        [FromQuery] string? level, [FromQuery] bool? follow, [FromQuery] string? format, CancellationToken ct)
     {
         var (afterSeq, take) = ParsePaging(after, cursor, limit, v =>
         {
             v.Check(stream is null or "system" or "build" or "stdout" or "stderr" or "runtime", "stream", "must be system, build, stdout, stderr or runtime");
             v.Check(level is null or "debug" or "info" or "warn" or "error", "level", "must be debug, info, warn or error");
+            v.Check(format is null or "json" or "text", "format", "must be json or text");
+            v.Check(format is not "text" || follow == true, "format", "text is for follow=true (curl -N); pages are JSON");
         });
         var deployment = await deployments.FindAsync(caller, deploymentId, Workspaces.Need.Read, ct);
         if (follow == true)
         {
-            // NDJSON: one JSON object per line, flushed per batch, ending with an "end" object when the deployment ends.
-            await LogStreaming.NdjsonAsync(http, LogFollower.Filter(follower.FollowAsync(deployment.Id, afterSeq, ct), stream, level), ct);
+            // NDJSON: one JSON object per line, flushed per batch, ending with an "end" object when the deployment ends;
+            // format=text: the same as plain lines.
+            var events = LogFollower.Filter(follower.FollowAsync(deployment.Id, afterSeq, ct), stream, level);
+            if (format == "text") await LogStreaming.TextAsync(http, events, ct);
+            else await LogStreaming.NdjsonAsync(http, events, ct);
             return Results.Empty;
         }
         return await PageAsync(db, deployment.Id, afterSeq, take, stream, level, ct);

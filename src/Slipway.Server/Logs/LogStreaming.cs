@@ -40,6 +40,37 @@ internal static class LogStreaming
         }, ct);
     }
 
+    /// <summary>
+    /// Plain lines for <c>curl -N</c> (<c>format=text</c>): <c>2026-05-10T14:23:45.123Z build   npm install</c> per line, a
+    /// <c>-- status: building</c> line per status change, and <c>-- deployment ready</c> (or failed, canceled) at the end.
+    /// </summary>
+    public static async Task TextAsync(HttpContext http, IAsyncEnumerable<LogEvent> events, CancellationToken ct)
+    {
+        http.Response.ContentType = "text/plain; charset=utf-8";
+        http.Response.Headers["X-Accel-Buffering"] = "no";
+        http.Response.Headers.CacheControl = "no-store";
+        await WriteBatchedAsync(http, events, (evt, body) =>
+        {
+            string? text = evt.Type switch
+            {
+                "log" => LineText(evt.Json),
+                "status" => $"-- status: {evt.Status}",
+                "end" => $"-- deployment {evt.Status}",
+                _ => null,
+            };
+            if (text is null) return;
+            body.Write(Encoding.UTF8.GetBytes(text));
+            body.Write(NewLine);
+        }, ct);
+    }
+
+    private static string LineText(byte[] json)
+    {
+        using var line = JsonDocument.Parse(json);
+        var root = line.RootElement;
+        return $"{root.GetProperty("timestamp").GetString()} {root.GetProperty("stream").GetString(),-7} {root.GetProperty("message").GetString()}";
+    }
+
     public static async Task ServerSentEventsAsync(HttpContext http, IAsyncEnumerable<LogEvent> events, CancellationToken ct)
     {
         http.Response.ContentType = "text/event-stream; charset=utf-8";

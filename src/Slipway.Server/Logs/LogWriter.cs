@@ -23,6 +23,9 @@ internal sealed partial class LogWriter(IServiceScopeFactory scopes, LogHub hub,
     private long persisted;
     private volatile bool stopped;
 
+    /// <summary>Lines appended since the server started (for <c>/metrics</c>).</summary>
+    public long Appended => Interlocked.Read(ref enqueued);
+
     /// <summary>Prepares a deployment for appending (continues after the lines already stored).</summary>
     public async Task OpenAsync(string deploymentId, CancellationToken ct)
     {

@@ -1,16 +1,21 @@
 using Microsoft.OpenApi;
+using Scalar.AspNetCore;
 using Slipway.Server.Auth;
 
 namespace Slipway.Server.OpenApi;
 
 /// <summary>
-/// <c>GET /openapi.json</c>: the OpenAPI 3.1 document of every endpoint, built from endpoint metadata by the transformers
-/// in this folder. <c>scripts/update-api-docs.sh</c> exports it to <c>docs/openapi.json</c> and a Postman collection.
+/// <c>GET /openapi.json</c> (also <c>/api/v1/openapi.json</c>): the OpenAPI 3.1 document of every endpoint, built from
+/// endpoint metadata by the transformers in this folder; <c>/docs</c>: the Scalar API reference over it (its script is
+/// served from the package, nothing from a CDN). <c>scripts/update-api-docs.sh</c> exports the document to
+/// <c>docs/openapi.json</c> and a Postman collection.
 /// </summary>
 internal static class OpenApiSetup
 {
     public const string DocumentName = "v1";
     public const string Path = "/openapi.json";
+    public const string ApiPath = "/api/v1/openapi.json";
+    public const string ReferencePath = "/docs";
 
     public static WebApplicationBuilder AddOpenApiDocument(this WebApplicationBuilder builder)
     {
@@ -27,6 +32,8 @@ internal static class OpenApiSetup
     public static IEndpointRouteBuilder MapOpenApiDocument(this IEndpointRouteBuilder app)
     {
         app.MapOpenApi(Path).Anonymous();
+        app.MapOpenApi(ApiPath).Anonymous();
+        app.MapScalarApiReference(ReferencePath, options => options.WithTitle("Slipway API").WithOpenApiRoutePattern(Path)).Anonymous();
         return app;
     }
 }

@@ -53,6 +53,7 @@ internal sealed class OperationTransformer : IOpenApiOperationTransformer
             AppendDescription(operation, "No authentication required.");
         }
 
+        DescribeProjectParameter(operation, route);
         if (paged)
         {
             AddParameter(operation, ApiComponents.Parameter(document, ApiComponents.LimitParameter));
@@ -143,4 +144,17 @@ internal sealed class OperationTransformer : IOpenApiOperationTransformer
 
     private static void AppendDescription(OpenApiOperation operation, string sentence) =>
         operation.Description = string.IsNullOrEmpty(operation.Description) ? sentence : $"{operation.Description}\n\n{sentence}";
+
+    /// <summary>The project segment of <c>/projects/{id}/…</c> takes the project's name as well (Access.ProjectAsync).</summary>
+    private static void DescribeProjectParameter(OpenApiOperation operation, string route)
+    {
+        var segments = route.Split('/');
+        var at = Array.IndexOf(segments, "projects");
+        if (at < 0 || at + 1 >= segments.Length || !segments[at + 1].StartsWith('{')) return;
+        var name = segments[at + 1].Trim('{', '}');
+        foreach (var parameter in operation.Parameters?.OfType<OpenApiParameter>() ?? [])
+        {
+            if (parameter.In == ParameterLocation.Path && parameter.Name == name) parameter.Description = "The project's id or its name.";
+        }
+    }
 }

@@ -6,8 +6,8 @@ using Slipway.Server.Workspaces;
 namespace Slipway.Server.RateLimiting;
 
 /// <summary>
-/// The global limiter of ASP.NET Core's rate-limiting middleware: one token bucket per API key (per user for a JWT),
-/// sized by the workspace tier, and for endpoints that <c>RequireRateLimit(name)</c> a per-user bucket of that
+/// The global limiter of ASP.NET Core's rate-limiting middleware: one token bucket per API key, sized by the workspace
+/// tier, one per user for a JWT (the <c>interactive</c> bucket: people, not scripts), and for endpoints that <c>RequireRateLimit(name)</c> a per-user bucket of that
 /// policy as well. Anonymous requests (no <see cref="Caller"/>) pass uncounted. The buckets are our own
 /// (<see cref="BucketSet"/>) because <c>TokenBucketRateLimiter</c> reads the Stopwatch instead of the injected
 /// <see cref="TimeProvider"/> and <c>PartitionedRateLimiter.Create</c> takes one global lock on every acquire.
@@ -16,6 +16,7 @@ internal sealed class CallerRateLimiter : PartitionedRateLimiter<HttpContext>
 {
     private readonly BucketSet standard;
     private readonly BucketSet enterprise;
+    private readonly BucketSet interactive;
     private readonly FrozenDictionary<string, BucketSet> policies;
     private readonly TimeProvider time;
 
@@ -24,6 +25,7 @@ internal sealed class CallerRateLimiter : PartitionedRateLimiter<HttpContext>
         this.time = time;
         standard = new BucketSet(new BucketPolicy("standard", options.Standard));
         enterprise = new BucketSet(new BucketPolicy("enterprise", options.Enterprise));
+        interactive = new BucketSet(new BucketPolicy("interactive", options.Interactive));
         policies = options.Policies.ToFrozenDictionary(p => p.Key, p => new BucketSet(new BucketPolicy(p.Key, p.Value)), StringComparer.Ordinal);
     }
 
@@ -35,7 +37,7 @@ internal sealed class CallerRateLimiter : PartitionedRateLimiter<HttpContext>
         var caller = Caller.Find(resource);
         if (caller is null) return Lease.Acquired;
         var now = time.GetUtcNow().UtcTicks;
-        var tier = caller.Tier switch
+        var tier = !caller.IsApiKey ? interactive : caller.Tier switch
         {
             RateLimitTier.Standard => standard,
             RateLimitTier.Enterprise => enterprise,

@@ -14,7 +14,13 @@ internal sealed class RateLimitOptions
     /// <summary>Off: no request is counted and no rate-limit header is sent (sign-in throttling is separate and stays on).</summary>
     public bool Enabled { get; set; } = true;
 
-    /// <summary>Per API key, or per user for a JWT, by workspace tier.</summary>
+    /// <summary>
+    /// Per user for a JWT (the CLI, the browser): a person clicking and typing never meets the scripts' limits, whatever
+    /// the tier of their workspaces.
+    /// </summary>
+    public BucketOptions Interactive { get; set; } = new() { RequestsPerMinute = 600, Burst = 100 };
+
+    /// <summary>Per API key, by its workspace's tier.</summary>
     public BucketOptions Standard { get; set; } = new() { RequestsPerMinute = 60, Burst = 10 };
 
     public BucketOptions Enterprise { get; set; } = new() { RequestsPerMinute = 300, Burst = 50 };

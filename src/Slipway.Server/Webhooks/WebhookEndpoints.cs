@@ -91,9 +91,11 @@ internal static class WebhookEndpoints
         v.Check(body.WorkspaceId is null || Ids.IsValid(body.WorkspaceId), "workspace_id", "must be a workspace id");
         v.ThrowIfInvalid();
         string workspaceId;
+        string? projectId = null;
         if (body.ProjectId is not null)
         {
             var (project, _) = await access.ProjectAsync(caller, body.ProjectId, Need.Manage, ct);
+            projectId = project.Id;
             v.Check(body.WorkspaceId is null || body.WorkspaceId == project.WorkspaceId, "workspace_id", "must be the project's workspace");
             v.ThrowIfInvalid();
             workspaceId = project.WorkspaceId;
@@ -110,7 +112,7 @@ internal static class WebhookEndpoints
         var (sealedSecret, keyId) = directory.Seal(secret, id);
         var endpoint = new WebhookEndpoint
         {
-            Id = id, WorkspaceId = workspaceId, ProjectId = body.ProjectId, Url = body.Url!, Description = body.Description,
+            Id = id, WorkspaceId = workspaceId, ProjectId = projectId, Url = body.Url!, Description = body.Description,
             Events = JsonSerializer.Serialize(body.Events!.Distinct(StringComparer.Ordinal)), Enabled = true, SecretSealed = sealedSecret,
             SecretKeyId = keyId, CreatedAt = now, UpdatedAt = now,
         };

@@ -73,13 +73,18 @@ internal sealed class Access(SlipwayDb db, ProjectReadCache projects, CallerCach
         _ = await RoleAsync(caller, workspaceId, ct) ?? throw ApiException.NotFound("Workspace", workspaceId);
     }
 
-    /// <summary>Loads a project the caller can see (404 otherwise) and checks the role the action needs.</summary>
+    /// <summary>
+    /// Loads a project the caller can see (404 otherwise) and checks the role the action needs. <paramref name="projectId"/>
+    /// is the project's id or its name (Vercel's <c>idOrName</c>): names are unique in the instance, and a name the caller
+    /// cannot see is as unknown as such an id.
+    /// </summary>
     public async Task<(Project Project, WorkspaceRole Role)> ProjectAsync(Caller caller, string? projectId, Need need, CancellationToken ct,
         string field = "project_id")
     {
         if (string.IsNullOrEmpty(projectId)) throw ApiException.Validation(field, "is required");
-        var project = Ids.IsValid(projectId) && (caller.KeyProjectId is null || caller.KeyProjectId == projectId)
-            ? (await projects.GetAsync(db, projectId, ct))?.Project.Copy()
+        var id = Ids.IsValid(projectId) ? projectId : await db.Projects.Where(p => p.Name == projectId).Select(p => p.Id).FirstOrDefaultAsync(ct);
+        var project = id is not null && (caller.KeyProjectId is null || caller.KeyProjectId == id)
+            ? (await projects.GetAsync(db, id, ct))?.Project.Copy()
             : null;
         var role = project is null ? null : await RoleAsync(caller, project.WorkspaceId, ct);
         if (project is null || role is null) throw ApiException.NotFound("Project", projectId);

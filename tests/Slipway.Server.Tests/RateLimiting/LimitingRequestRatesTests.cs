@@ -29,6 +29,8 @@ public sealed class LimitingRequestRatesTests : IAsyncLifetime
             ["Slipway:RateLimits:Standard:Burst"] = "10",
             ["Slipway:RateLimits:Enterprise:RequestsPerMinute"] = "300",
             ["Slipway:RateLimits:Enterprise:Burst"] = "50",
+            ["Slipway:RateLimits:Interactive:RequestsPerMinute"] = "600",
+            ["Slipway:RateLimits:Interactive:Burst"] = "100",
         },
         services: s => s.AddSingleton<TimeProvider>(clock),
         // A stand-in for build distribution until that endpoint exists: the same policy it will use.
@@ -95,10 +97,10 @@ public sealed class LimitingRequestRatesTests : IAsyncLifetime
         (await server.GetAsync("/api/v1/projects", key)).AssertStatus(200);
         (await server.GetAsync("/api/v1/projects", key)).AssertError(429, "rate_limited");
 
-        // A user's sessions get the highest tier among their workspaces: the member's own personal one is standard.
-        Assert.Equal("\"enterprise\";q=50;w=10", (await server.GetAsync("/api/v1/projects", member.Token)).AssertStatus(200).Header("RateLimit-Policy"));
+        // People's sessions are not limited by tier: every JWT has the interactive bucket.
+        Assert.Equal("\"interactive\";q=100;w=10", (await server.GetAsync("/api/v1/projects", member.Token)).AssertStatus(200).Header("RateLimit-Policy"));
         var outsider = await server.RegisterUserAsync();
-        Assert.Equal("\"standard\";q=10;w=10", (await server.GetAsync("/api/v1/projects", outsider.Token)).AssertStatus(200).Header("RateLimit-Policy"));
+        Assert.Equal("\"interactive\";q=100;w=10", (await server.GetAsync("/api/v1/projects", outsider.Token)).AssertStatus(200).Header("RateLimit-Policy"));
     }
 
     [Fact]
@@ -111,10 +113,26 @@ public sealed class LimitingRequestRatesTests : IAsyncLifetime
         (await server.GetAsync("/api/v1/projects", first)).AssertError(429, "rate_limited");
 
         Assert.Equal("9", (await server.GetAsync("/api/v1/projects", second)).AssertStatus(200).Header("X-RateLimit-Remaining"));
-        // The session has spent 3 of its own tokens: RegisterUserAsync's /auth/me and the two key creations.
-        Assert.Equal("6", (await server.GetAsync("/api/v1/projects", user.Token)).AssertStatus(200).Header("X-RateLimit-Remaining"));
+        // The session has spent 3 of its own (interactive) tokens: RegisterUserAsync's /auth/me and the two key creations.
+        Assert.Equal("96", (await server.GetAsync("/api/v1/projects", user.Token)).AssertStatus(200).Header("X-RateLimit-Remaining"));
         var other = await server.RegisterUserAsync();
-        Assert.Equal("8", (await server.GetAsync("/api/v1/projects", other.Token)).AssertStatus(200).Header("X-RateLimit-Remaining"));
+        Assert.Equal("98", (await server.GetAsync("/api/v1/projects", other.Token)).AssertStatus(200).Header("X-RateLimit-Remaining"));
+    }
+
+    [Fact]
+    public async Task InteractiveCaller_IsNotLimitedAtSixtyPerMinute_WhileKeysAre()
+    {
+        var user = await server.RegisterUserAsync();
+        var key = await server.KeyAsync(user.Token);
+
+        for (var i = 0; i < 90; i++)
+        {
+            var session = (await server.GetAsync("/api/v1/projects", user.Token)).AssertStatus(200);
+            Assert.Equal("\"interactive\";q=100;w=10", session.Header("RateLimit-Policy"));
+        }
+        for (var i = 0; i < 10; i++) (await server.GetAsync("/api/v1/projects", key)).AssertStatus(200);
+        (await server.GetAsync("/api/v1/projects", key)).AssertError(429, "rate_limited");
+        Assert.Equal("7", (await server.GetAsync("/api/v1/projects", user.Token)).AssertStatus(200).Header("X-RateLimit-Remaining"));
     }
 
     [Fact]

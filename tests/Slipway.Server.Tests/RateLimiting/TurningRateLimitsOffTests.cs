@@ -30,8 +30,8 @@ public sealed class TurningRateLimitsOffTests
     {
         await using var server = await SlipwayServer.StartAsync(new Dictionary<string, string?>
         {
-            ["Slipway:RateLimits:Standard:RequestsPerMinute"] = "1",
-            ["Slipway:RateLimits:Standard:Burst"] = "1",
+            ["Slipway:RateLimits:Interactive:RequestsPerMinute"] = "1",
+            ["Slipway:RateLimits:Interactive:Burst"] = "1",
         });
         var user = await server.RegisterUserAsync();
 

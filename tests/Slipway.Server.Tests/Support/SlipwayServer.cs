@@ -65,6 +65,8 @@ public sealed class SlipwayServer : IAsyncDisposable
             ["Slipway:RateLimits:Standard:Burst"] = "1000000",
             ["Slipway:RateLimits:Enterprise:RequestsPerMinute"] = "1000000",
             ["Slipway:RateLimits:Enterprise:Burst"] = "1000000",
+            ["Slipway:RateLimits:Interactive:RequestsPerMinute"] = "1000000",
+            ["Slipway:RateLimits:Interactive:Burst"] = "1000000",
             ["Logging:LogLevel:Default"] = "Information",
             ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
             ["Logging:LogLevel:Microsoft.EntityFrameworkCore"] = "Warning",

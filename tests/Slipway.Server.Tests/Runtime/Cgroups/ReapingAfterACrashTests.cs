@@ -38,6 +38,8 @@ public sealed class ReapingAfterACrashTests
             ["Slipway:Builds:MaxConcurrentBuilds"] = "2",
             ["Slipway:RateLimits:Standard:RequestsPerMinute"] = "1000000",
             ["Slipway:RateLimits:Standard:Burst"] = "1000000",
+            ["Slipway:RateLimits:Interactive:RequestsPerMinute"] = "1000000",
+            ["Slipway:RateLimits:Interactive:Burst"] = "1000000",
         };
         if (sandbox is not null) settings["Slipway:Runtime:Sandbox"] = sandbox;
         try
