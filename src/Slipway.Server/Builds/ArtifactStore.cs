@@ -194,7 +194,7 @@ internal sealed partial class ArtifactStore(string directory, ILogger<ArtifactSt
     }
 
     /// <summary>A relative path with forward slashes; absolute names and <c>..</c> segments are refused.</summary>
-    private static string SafeName(string name)
+    internal static string SafeName(string name)
     {
         if (name.StartsWith('/') || name.StartsWith('\\'))
             throw new UnsafeArchiveException($"The entry '{name}' has an absolute path.");
@@ -204,7 +204,7 @@ internal sealed partial class ArtifactStore(string directory, ILogger<ArtifactSt
         return string.Join('/', segments);
     }
 
-    private static IEnumerable<string> Prefixes(string name)
+    internal static IEnumerable<string> Prefixes(string name)
     {
         for (var i = name.IndexOf('/', StringComparison.Ordinal); i >= 0; i = name.IndexOf('/', i + 1)) yield return name[..i];
     }
@@ -213,7 +213,7 @@ internal sealed partial class ArtifactStore(string directory, ILogger<ArtifactSt
     /// Resolves a link the way the kernel will, but against the archive's own links (the target starts empty, so they are
     /// all there is): each '..' pops a real directory, each link met on the way is expanded. Leaving the root fails.
     /// </summary>
-    private static bool StaysInside(string linkName, string linkTarget, Dictionary<string, string> links)
+    internal static bool StaysInside(string linkName, string linkTarget, Dictionary<string, string> links)
     {
         if (linkTarget.Length == 0 || linkTarget.StartsWith('/') || linkTarget.Contains('\0', StringComparison.Ordinal)) return false;
         var resolved = new List<string>(linkName.Split('/')[..^1]);
