@@ -43,7 +43,8 @@ internal sealed class UploadReceiver(UploadFiles files, UploadOptions options)
         {
             while (await reader.ReadNextSectionAsync(ct) is { } section)
             {
-                if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition) || !disposition.IsFormDisposition())
+                if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
+                    || !disposition.DispositionType.Equals("form-data", StringComparison.OrdinalIgnoreCase))
                 {
                     throw ApiException.Validation("body", "every part needs a 'Content-Disposition: form-data' header with a name");
                 }

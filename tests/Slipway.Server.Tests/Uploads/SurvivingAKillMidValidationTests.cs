@@ -97,12 +97,18 @@ public sealed class SurvivingAKillMidValidationTests
     {
         private long position;
         public override bool CanRead => true;
-        public override bool CanSeek => false;
+        // Seekable, so a TarWriter over a gzip stream can learn its length.
+        public override bool CanSeek => true;
         public override bool CanWrite => false;
         public override long Length => length;
-        public override long Position { get => position; set => throw new NotSupportedException(); }
+        public override long Position { get => position; set => position = value; }
         public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => position = origin switch
+        {
+            SeekOrigin.Begin => offset,
+            SeekOrigin.Current => position + offset,
+            _ => length + offset,
+        };
         public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
