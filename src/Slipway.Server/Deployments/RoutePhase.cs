@@ -12,7 +12,7 @@ namespace Slipway.Server.Deployments;
 /// then is the old release drained. Afterwards retention frees releases beyond the newest N of the environment.
 /// </summary>
 internal sealed class RoutePhase(IServiceScopeFactory scopes, RouteSync routes, Supervisor supervisor, LogWriter logs, ReleaseFiles files,
-    ProjectReadCache projectCache, DeploymentReadCache deploymentCache, BuildOptions buildOptions, RuntimeOptions runtimeOptions)
+    Uploads.UploadFiles uploadFiles, ProjectReadCache projectCache, DeploymentReadCache deploymentCache, BuildOptions buildOptions, RuntimeOptions runtimeOptions)
 {
     /// <summary>False when the deployment was no longer deploying (canceled meanwhile): nothing changed, the route is back.</summary>
     public async Task<bool> SwitchAsync(DeploymentRun run, DeploymentStates states, CancellationToken ct)
@@ -48,7 +48,7 @@ internal sealed class RoutePhase(IServiceScopeFactory scopes, RouteSync routes, 
         return true;
     }
 
-    /// <summary>Keeps the newest N ready releases per environment (and always the live one); frees the rest.</summary>
+    /// <summary>Keeps the newest N ready releases and distributed uploads per environment (and always the live one); frees the rest.</summary>
     private async Task CollectAsync(string environmentId, CancellationToken ct)
     {
         await using var scope = scopes.CreateAsyncScope();
@@ -65,5 +65,6 @@ internal sealed class RoutePhase(IServiceScopeFactory scopes, RouteSync routes, 
             files.DeleteRelease(old.Id);
             if (old.ArtifactSha256 is { } sha) await files.DeleteArtifactIfUnusedAsync(db, sha, ct);
         }
+        await uploadFiles.CollectAsync(db, environmentId, live, buildOptions.RetainedReleases, ct);
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.OpenApi;
 using System.Text.Json.Serialization;
 using Slipway.Server.Auth;
 using Slipway.Server.Data;
@@ -7,11 +8,6 @@ using Slipway.Server.RateLimiting;
 using Slipway.Server.Workspaces;
 
 namespace Slipway.Server.Uploads;
-
-/// <summary>The reference document's multipart form for <c>upload-file</c>, for the API description only.</summary>
-internal sealed record UploadFileForm(
-    [property: JsonPropertyName("projectId")] string ProjectId, IFormFile File, [property: JsonPropertyName("autoRelease")] bool? AutoRelease,
-    [property: JsonPropertyName("apiKey")] string? ApiKey, [property: JsonPropertyName("userId")] string? UserId);
 
 internal sealed record DistributeFileRequest(
     [property: JsonPropertyName("projectId")] string? ProjectId, [property: JsonPropertyName("uploadId")] string? UploadId,
@@ -31,9 +27,14 @@ internal static class UploadCompatibility
     {
         app.MapPost("/api/v1/projects/upload-file", UploadFileAsync).WithTags("Uploads").RequireScope(Scopes.ArtifactsWrite).WithMetadata(new KeyInBody())
             .WithSummary("Compatibility: upload a packaged build with projectId, file, autoRelease and the API key as apiKey in the form")
-            .Accepts<UploadFileForm>("multipart/form-data").ProducesErrors(413, 415, 422);
+            .RequestBody("multipart/form-data", ("projectId", JsonSchemaType.String, "the project"), ("file", UploadDocs.File, "the archive"),
+                ("autoRelease", JsonSchemaType.Boolean, "default true"), ("apiKey", JsonSchemaType.String, "the API key (or an Authorization header)"),
+                ("userId", JsonSchemaType.String, "must be the key's user"))
+            .ProducesErrors(413, 415, 422);
         app.MapPost("/api/v1/projects/distribute-file", DistributeFileAsync).WithTags("Uploads").RequireScope(Scopes.DeploymentsWrite)
-            .WithMetadata(new KeyInBody()).RequireRateLimit(RateLimitPolicies.Distribution).ProducesErrors(409, 429)
+            .WithMetadata(new KeyInBody()).RequireRateLimit(RateLimitPolicies.Distribution).ProducesErrors(409, 415, 429)
+            .RequestBody("application/json", ("projectId", JsonSchemaType.String, "the project"), ("uploadId", JsonSchemaType.String, "the upload"),
+                ("apiKey", JsonSchemaType.String, "the API key (or an Authorization header)"), ("userId", JsonSchemaType.String, "must be the key's user"))
             .WithSummary("Compatibility: distribute an uploaded build ({projectId, uploadId, apiKey}); 1 per 2 minutes per user");
         return app;
     }
@@ -58,9 +59,21 @@ internal static class UploadCompatibility
         }
     }
 
-    private static async Task<Accepted<UploadFileResponse>> DistributeFileAsync(DistributeFileRequest body, Caller caller, Access access, SlipwayDb db,
+    private static async Task<Accepted<UploadFileResponse>> DistributeFileAsync(HttpContext context, Caller caller, Access access, SlipwayDb db,
         UploadDistribution distribution, UploadStates states, CancellationToken ct)
     {
+        // Read here, not bound: the reference document's names are camelCase.
+        if (!context.Request.HasJsonContentType()) throw new ApiException(415, "unsupported_media_type", "Send the body as application/json.");
+        DistributeFileRequest body;
+        try
+        {
+            body = await System.Text.Json.JsonSerializer.DeserializeAsync<DistributeFileRequest>(context.Request.Body, cancellationToken: ct)
+                   ?? throw ApiException.Validation("body", "must be a JSON object");
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            throw new ApiException(400, "invalid_json", "The body is not valid JSON.");
+        }
         CheckUser(caller, body.UserId);
         new Validator().Required(body.ProjectId, "projectId").Required(body.UploadId, "uploadId").ThrowIfInvalid();
         var (upload, project) = await UploadEndpoints.FindAsync(body.UploadId!, caller, access, db, Need.Write, ct);

@@ -1,3 +1,4 @@
+using Microsoft.OpenApi;
 using Slipway.Server.Auth;
 using Slipway.Server.Data;
 using Slipway.Server.Hosting;
@@ -7,9 +8,6 @@ using Slipway.Server.RateLimiting;
 using Slipway.Server.Workspaces;
 
 namespace Slipway.Server.Uploads;
-
-/// <summary>The multipart form of an upload, for the API description only: the body is streamed, never bound.</summary>
-internal sealed record UploadForm(IFormFile File, string? Environment, bool? AutoRelease, string? Version, string? Notes, string? Sha256);
 
 internal sealed record RejectUploadRequest(string? Reason);
 
@@ -33,7 +31,11 @@ internal static partial class UploadEndpoints
     {
         app.MapPost("/api/v1/projects/{id}/uploads", CreateAsync).WithTags("Uploads").RequireScope(Scopes.ArtifactsWrite)
             .WithSummary("Upload a packaged build (.zip or .tar.gz, multipart/form-data); validated, approved and distributed in the background")
-            .Accepts<UploadForm>("multipart/form-data").ProducesErrors(413, 415, 422);
+            .RequestBody("multipart/form-data", ("file", UploadDocs.File, "the archive, .zip or .tar.gz"),
+                ("environment", JsonSchemaType.String, "default production"), ("auto_release", JsonSchemaType.Boolean, "default true"),
+                ("version", JsonSchemaType.String, "a label"), ("notes", JsonSchemaType.String, "free text"),
+                ("sha256", JsonSchemaType.String, "checked when given"))
+            .ProducesErrors(413, 415, 422);
         app.MapGet("/api/v1/projects/{id}/uploads", ListAsync).WithTags("Uploads").RequireScope(Scopes.ArtifactsRead)
             .WithSummary("List a project's uploads, newest first");
         var uploads = app.MapGroup("/api/v1/uploads/{id}").WithTags("Uploads");

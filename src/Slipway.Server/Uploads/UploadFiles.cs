@@ -72,6 +72,24 @@ internal sealed partial class UploadFiles(IConfiguration configuration, ILogger<
         }
     }
 
+    /// <summary>
+    /// Retention: the newest <paramref name="keep"/> distributed uploads of the environment keep their files, and the live
+    /// one always; older ones are marked collected (they can no longer be distributed) and their tree is deleted.
+    /// </summary>
+    public async Task CollectAsync(Data.SlipwayDb db, string environmentId, string? liveDeploymentId, int keep, CancellationToken ct)
+    {
+        var live = await db.Deployments.Where(d => d.Id == liveDeploymentId).Select(d => d.UploadId).FirstOrDefaultAsync(ct);
+        var distributed = await db.Uploads
+            .Where(u => u.EnvironmentId == environmentId && u.DistributedAt != null && !u.FilesCollected && u.Status != UploadStatus.Distributing)
+            .OrderByDescending(u => u.DistributedAt).ThenByDescending(u => u.Id).Select(u => u.Id).ToListAsync(ct);
+        var kept = distributed.Take(Math.Max(1, keep)).Append(live).ToHashSet();
+        foreach (var id in distributed.Where(id => !kept.Contains(id)))
+        {
+            await db.Uploads.Where(u => u.Id == id).ExecuteUpdateAsync(s => s.SetProperty(u => u.FilesCollected, true), ct);
+            DeleteAll(id);
+        }
+    }
+
     /// <summary>Everything an upload has on disk.</summary>
     public void DeleteAll(string id)
     {

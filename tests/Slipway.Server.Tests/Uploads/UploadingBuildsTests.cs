@@ -141,4 +141,26 @@ public sealed class UploadingBuildsTests : IAsyncLifetime
         Assert.Contains("Compat build", await server.RouterGetStringAsync("compat-site.localhost", "/"));
         Assert.Empty(Directory.GetFiles(Path.Combine(server.DataDirectory, "uploads"), "*.archive"));
     }
+
+    [Fact]
+    public async Task Retention_FreesOlderDistributedUploads_ButNeverTheLiveOne()
+    {
+        await using var retaining = await SlipwayServer.StartAsync(new Dictionary<string, string?>(EngineSettings.Fast) { ["Slipway:Builds:RetainedReleases"] = "1" });
+        var owner = await retaining.RegisterUserAsync();
+        var site = await retaining.UploadProjectAsync(owner.Token, "retained", new { framework = "static" });
+        var first = await retaining.UploadLiveAsync(owner.Token, site, UploadIntents.Zip(UploadIntents.Site("Old")), "old.zip");
+        var second = await retaining.UploadLiveAsync(owner.Token, site, UploadIntents.Zip(UploadIntents.Site("New")), "new.zip");
+
+        // Retention runs right after the switch that made the second one distributed.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while ((await retaining.GetAsync($"/api/v1/uploads/{first["id"]}", owner.Token)).Json["files_kept"]!.GetValue<bool>() && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+        Assert.False((await retaining.GetAsync($"/api/v1/uploads/{first["id"]}", owner.Token)).Json["files_kept"]!.GetValue<bool>());
+        Assert.False(Directory.Exists(Path.Combine(retaining.DataDirectory, "uploads", first["id"]!.GetValue<string>())));
+        Assert.True((await retaining.GetAsync($"/api/v1/uploads/{second["id"]}", owner.Token)).Json["files_kept"]!.GetValue<bool>());
+        (await retaining.PostAsync($"/api/v1/uploads/{first["id"]}/distribute", null, owner.Token)).AssertError(409, "invalid_state");
+        Assert.Contains("New", await retaining.RouterGetStringAsync("retained.localhost", "/"));
+    }
 }
