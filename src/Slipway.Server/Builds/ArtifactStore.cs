@@ -23,7 +23,12 @@ internal sealed partial class ArtifactStore(string directory, ILogger<ArtifactSt
 
     public void Delete(string sha256) => File.Delete(PathOf(sha256));
 
-    public async Task<Artifact> PackAsync(string sourceDirectory, CancellationToken ct)
+    /// <summary>
+    /// <paramref name="level"/>: <see cref="CompressionLevel.Fastest"/> for build output; an uploaded build was compressed
+    /// by its sender already and is stored (<see cref="CompressionLevel.NoCompression"/>): compressing it again costs
+    /// seconds of CPU on the way to serving for little gain.
+    /// </summary>
+    public async Task<Artifact> PackAsync(string sourceDirectory, CancellationToken ct, CompressionLevel level = CompressionLevel.Fastest)
     {
         var root = Path.GetFullPath(sourceDirectory);
         if (!System.IO.Directory.Exists(root)) throw new DirectoryNotFoundException($"Nothing to pack: {root} does not exist.");
@@ -38,7 +43,7 @@ internal sealed partial class ArtifactStore(string directory, ILogger<ArtifactSt
             {
                 using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
                 await using (var hashing = new HashingStream(file, hash))
-                await using (var gzip = new GZipStream(hashing, CompressionLevel.Fastest, leaveOpen: true))
+                await using (var gzip = new GZipStream(hashing, level, leaveOpen: true))
                 await using (var tar = new TarWriter(gzip, TarEntryFormat.Pax, leaveOpen: true))
                 {
                     foreach (var entry in Walk(root, ""))

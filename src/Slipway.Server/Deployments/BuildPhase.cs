@@ -62,7 +62,8 @@ internal sealed class BuildPhase(ShellRunner shell, Sandbox sandbox, Confinement
         {
             throw new DeploymentFailedException($"The output directory '{plan.OutputDirectory}' is a link; it must be a directory the build wrote.");
         }
-        var artifact = await artifacts.PackAsync(packed, ct);
+        var artifact = await artifacts.PackAsync(packed, ct,
+            run.Deployment.UploadId is null ? System.IO.Compression.CompressionLevel.Fastest : System.IO.Compression.CompressionLevel.NoCompression);
         run.Timings["pack_ms"] = phase.ElapsedMilliseconds;
         var deployment = run.Deployment;
         deployment.Framework = plan.Framework;

@@ -32,10 +32,10 @@ internal sealed partial class UploadFiles(IConfiguration configuration, ILogger<
         {
             await using var file = new FileStream(path, options);
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            var buffer = new byte[256 * 1024];
+            var buffer = new byte[1 << 20];
             long size = 0;
             int read;
-            while ((read = await body.ReadAsync(buffer, ct)) > 0)
+            while ((read = await body.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, ct)) > 0)
             {
                 size += read;
                 if (size > limit) throw new UploadTooLargeException();
