@@ -1,6 +1,5 @@
 using System.Text;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Net.Http.Headers;
 using Slipway.Server.Hosting;
 
@@ -13,7 +12,7 @@ internal sealed record ReceivedForm(IReadOnlyDictionary<string, string> Fields, 
 }
 
 /// <summary>
-/// Reads <c>multipart/form-data</c> section by section: the <c>file</c> part streams straight to the upload's archive file
+/// Reads <c>multipart/form-data</c> part by part (<see cref="MultipartBody"/>): the <c>file</c> part streams straight to the upload's archive file
 /// (never buffered; over the limit → 413 and the partial file removed), the other parts are small text fields.
 /// </summary>
 internal sealed class UploadReceiver(UploadFiles files, UploadOptions options)
@@ -38,13 +37,12 @@ internal sealed class UploadReceiver(UploadFiles files, UploadOptions options)
         var fields = new Dictionary<string, string>(StringComparer.Ordinal);
         string? fileName = null;
         ReceivedFile? file = null;
-        // A large buffer: the boundary is searched per buffer, so fewer, larger reads cost less CPU per byte.
-        var reader = new MultipartReader(boundary, request.Body, 256 * 1024) { HeadersLengthLimit = 16 * 1024 };
+        var reader = new MultipartBody(request.Body, boundary);
         try
         {
-            while (await reader.ReadNextSectionAsync(ct) is { } section)
+            while (await reader.NextPartAsync(ct) is { } headers)
             {
-                if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
+                if (!ContentDispositionHeaderValue.TryParse(headers.GetValueOrDefault("Content-Disposition"), out var disposition)
                     || !disposition.DispositionType.Equals("form-data", StringComparison.OrdinalIgnoreCase))
                 {
                     throw ApiException.Validation("body", "every part needs a 'Content-Disposition: form-data' header with a name");
@@ -54,11 +52,11 @@ internal sealed class UploadReceiver(UploadFiles files, UploadOptions options)
                 {
                     if (name != "file" || file is not null) throw ApiException.Validation(name, "only one file part, named 'file', is accepted");
                     fileName = HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value;
-                    file = await files.ReceiveAsync(uploadId, section.Body, options.MaxUploadBytes, ct);
+                    file = await files.ReceiveAsync(uploadId, reader.PartStream(), options.MaxUploadBytes, ct);
                     continue;
                 }
                 if (fields.Count >= MaxFields) throw ApiException.Validation("body", $"at most {MaxFields} form fields are accepted");
-                fields[name] = await ReadFieldAsync(section.Body, name, ct);
+                fields[name] = await ReadFieldAsync(reader.PartStream(), name, ct);
             }
         }
         catch (UploadTooLargeException)

@@ -57,9 +57,10 @@ internal sealed partial class UploadWorker(IServiceScopeFactory scopes, UploadQu
         var states = scope.ServiceProvider.GetRequiredService<UploadStates>();
         foreach (var id in await db.Uploads.Where(u => u.Status == UploadStatus.Validating).Select(u => u.Id).ToListAsync(ct))
         {
-            await states.TransitionAsync(id, [UploadStatus.Validating], UploadStatus.Failed, null, Interrupted, ct);
-            await db.Uploads.Where(u => u.Id == id).ExecuteUpdateAsync(s => s.SetProperty(u => u.FilesCollected, true), ct);
+            // Files first: once it reads failed, nothing of it is left on disk.
             files.DeleteAll(id);
+            await db.Uploads.Where(u => u.Id == id).ExecuteUpdateAsync(s => s.SetProperty(u => u.FilesCollected, true), ct);
+            await states.TransitionAsync(id, [UploadStatus.Validating], UploadStatus.Failed, null, Interrupted, ct);
         }
     }
 
