@@ -37,7 +37,8 @@ echo "building the discarding endpoint..." >&2
 dotnet build "$WORK/discard/Discard.csproj" -c Release -nologo -v q -o "$WORK/discard/out" >/dev/null
 DISCARD_PORT=$(free_port)
 (cd "$WORK/discard" && exec env "urls=http://127.0.0.1:$DISCARD_PORT" Logging__LogLevel__Default=Warning dotnet out/Discard.dll >"$WORK/discard.log" 2>&1) &
-EXTRA_PIDS+=($!)
+DISCARD_PID=$!
+EXTRA_PIDS+=("$DISCARD_PID")
 for _ in $(seq 1 300); do curl -s -o /dev/null -X POST "http://127.0.0.1:$DISCARD_PORT/discard" && break; sleep 0.1; done
 
 python3 - "$WORK/big.tar.gz" "$SIZE_MB" "$WORK/site.tar.gz" "$SITE_MB" <<'PY'
@@ -71,18 +72,24 @@ post() { # url, file, auth? -> seconds
   curl -sS -f --max-time 600 -o "$WORK/answer.json" -w '%{time_total}' -X POST "$1" ${3:+-H "Authorization: Bearer $3"} -F "file=@$2"
 }
 
-slipway=(); discard=(); growth=()
+# CPU seconds (user + system) a process spent: on a shared machine this moves far less than wall time.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+slipway=(); discard=(); growth=(); slipway_cpu=(); discard_cpu=()
 size=$(stat -c %s "$WORK/big.tar.gz")
 # Each measurement starts with no dirty pages from the previous step (archive creation, validation), so neither side
 # pays for the kernel flushing earlier writes.
 sync
 for run in $(seq 1 "$RUNS"); do
   sync
+  c=$(cpu_ticks "$DISCARD_PID")
   d=$(post "http://127.0.0.1:$DISCARD_PORT/discard" "$WORK/big.tar.gz")
+  discard_cpu+=("$(( $(cpu_ticks "$DISCARD_PID") - c ))")
   sync
   before=$(kib VmRSS)
   touch "$WORK/sampling"; sample_rss & sampler=$!
+  c=$(cpu_ticks "$SERVER_PID")
   s=$(post "$BASE/api/v1/projects/$BIG_PROJECT/uploads" "$WORK/big.tar.gz" "$TOKEN")
+  slipway_cpu+=("$(( $(cpu_ticks "$SERVER_PID") - c ))")
   rm -f "$WORK/sampling"; wait "$sampler"
   id=$(jq -r .id "$WORK/answer.json")
   grown=$(( ($(cat "$WORK/peak") - before) / 1024 ))
@@ -94,12 +101,13 @@ for run in $(seq 1 "$RUNS"); do
   slipway+=("$(awk -v b="$size" -v t="$s" 'BEGIN { printf "%d", b / t / 1048576 }')")
   discard+=("$(awk -v b="$size" -v t="$d" 'BEGIN { printf "%d", b / t / 1048576 }')")
   growth+=("$grown")
-  echo "run $run: slipway ${slipway[-1]} MiB/s (rss +${grown} MB, validated: $st), discarding Kestrel ${discard[-1]} MiB/s"
+  echo "run $run: slipway ${slipway[-1]} MiB/s, ${slipway_cpu[-1]} CPU ticks (rss +${grown} MB, validated: $st); discarding Kestrel ${discard[-1]} MiB/s, ${discard_cpu[-1]} CPU ticks"
 done
 S=$(median "${slipway[@]}"); D=$(median "${discard[@]}"); G=$(printf '%s\n' "${growth[@]}" | sort -n | tail -1)
 RATIO=$(awk -v s="$S" -v d="$D" 'BEGIN { printf "%.2f", s / d }')
 verdict=$(awk -v r="$RATIO" -v g="$G" 'BEGIN { print (r >= 0.5 && g <= 64) ? "PASS" : "FAIL" }')
 echo "upload $SIZE_MB MiB: median slipway $S MiB/s, discarding Kestrel $D MiB/s, ratio $RATIO (bar >= 0.50); peak rss growth $G MB (bar <= 64): $verdict"
+echo "CPU per upload (ticks of 1/$(getconf CLK_TCK) s, medians): slipway $(median "${slipway_cpu[@]}"), discarding Kestrel $(median "${discard_cpu[@]}")"
 
 sync
 t0=$(now_ms)
