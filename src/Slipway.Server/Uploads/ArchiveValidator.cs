@@ -89,6 +89,8 @@ internal sealed class ArchiveValidator(UploadOptions options)
             await using var tar = new TarReader(counted);
             while (await tar.GetNextEntryAsync(copyData: false, ct) is { } entry)
             {
+                // A pax global header (git archive writes one) describes the archive, not a file.
+                if (entry.EntryType == TarEntryType.GlobalExtendedAttributes) continue;
                 if (entries.Count >= options.MaxEntries) throw TooMany();
                 var name = ArtifactStore.SafeName(entry.Name);
                 var kind = entry.EntryType switch
@@ -188,6 +190,7 @@ internal sealed class ArchiveValidator(UploadOptions options)
         var index = 0;
         while (await tar.GetNextEntryAsync(copyData: false, ct) is { } tarEntry)
         {
+            if (tarEntry.EntryType == TarEntryType.GlobalExtendedAttributes) continue;
             var name = ArtifactStore.SafeName(tarEntry.Name);
             if (name.Length == 0) continue;
             var entry = checkedEntries[index++];

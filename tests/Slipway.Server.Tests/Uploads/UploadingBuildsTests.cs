@@ -43,6 +43,27 @@ public sealed class UploadingBuildsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task GitArchiveTarball_WithItsPaxGlobalHeader_GoesLive()
+    {
+        using var repo = GitRepo.Create();
+        repo.Commit("site", UploadIntents.Site("From git archive"));
+        var tarball = Path.Combine(Path.GetTempPath(), $"slipway-archive-{Guid.NewGuid():N}.tar.gz");
+        try
+        {
+            var git = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("git", ["--git-dir", repo.BarePath, "archive", "--format=tar.gz", "-o", tarball, "main"]))!;
+            await git.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(0, git.ExitCode);
+            var site = await server.UploadProjectAsync(user.Token, "git-archived", new { framework = "static" });
+            await server.UploadLiveAsync(user.Token, site, await File.ReadAllBytesAsync(tarball), "site.tar.gz");
+            Assert.Contains("From git archive", await server.RouterGetStringAsync("git-archived.localhost", "/"));
+        }
+        finally
+        {
+            File.Delete(tarball);
+        }
+    }
+
+    [Fact]
     public async Task WithoutAutoRelease_NothingChangesUntilDistribute()
     {
         var site = await server.UploadProjectAsync(user.Token, "manual-release", new { framework = "static" });
