@@ -160,6 +160,14 @@ function requestFor(path, method, pathItem, operation) {
       raw: JSON.stringify(example(json.schema ?? {}), null, 2),
       options: { raw: { language: 'json' } },
     };
+  } else if (body?.content?.['multipart/form-data']) {
+    // Uploads: a form with a file part; Postman picks the file.
+    const properties = body.content['multipart/form-data'].schema?.properties ?? {};
+    request.body = {
+      mode: 'formdata',
+      formdata: Object.entries(properties).map(([key, schema]) =>
+        schema.format === 'binary' ? { key, type: 'file', src: '' } : { key, type: 'text', value: '' }),
+    };
   }
   if (operation.description) request.description = operation.description;
   if (isAnonymous(operation)) request.auth = { type: 'noauth' };

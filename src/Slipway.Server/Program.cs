@@ -17,6 +17,7 @@ using Slipway.Server.Routing;
 using Slipway.Server.Runtime;
 using Slipway.Server.Security;
 using Slipway.Server.SocketIo;
+using Slipway.Server.Uploads;
 using Slipway.Server.Usage;
 using Slipway.Server.Webhooks;
 using Slipway.Server.Workspaces;
@@ -79,6 +80,7 @@ namespace Slipway.Server
             builder.AddRuntime();
             builder.AddSlipwayRouter();
             builder.AddDeployments();
+            builder.AddUploads();
             builder.AddWebhooks();
             builder.AddSocketIo();
             builder.AddGitHub();
@@ -107,6 +109,7 @@ namespace Slipway.Server
             app.MapEnvVarEndpoints();
             app.MapDomainEndpoints();
             app.MapDeploymentEndpoints();
+            app.MapUploadEndpoints();
             app.MapGitHubEndpoints();
             app.MapBuildEndpoints();
             app.MapLogEndpoints();

@@ -23,7 +23,12 @@ internal sealed partial class ArtifactStore(string directory, ILogger<ArtifactSt
 
     public void Delete(string sha256) => File.Delete(PathOf(sha256));
 
-    public async Task<Artifact> PackAsync(string sourceDirectory, CancellationToken ct)
+    /// <summary>
+    /// <paramref name="level"/>: <see cref="CompressionLevel.Fastest"/> for build output; an uploaded build was compressed
+    /// by its sender already and is stored (<see cref="CompressionLevel.NoCompression"/>): compressing it again costs
+    /// seconds of CPU on the way to serving for little gain.
+    /// </summary>
+    public async Task<Artifact> PackAsync(string sourceDirectory, CancellationToken ct, CompressionLevel level = CompressionLevel.Fastest)
     {
         var root = Path.GetFullPath(sourceDirectory);
         if (!System.IO.Directory.Exists(root)) throw new DirectoryNotFoundException($"Nothing to pack: {root} does not exist.");
@@ -38,7 +43,7 @@ internal sealed partial class ArtifactStore(string directory, ILogger<ArtifactSt
             {
                 using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
                 await using (var hashing = new HashingStream(file, hash))
-                await using (var gzip = new GZipStream(hashing, CompressionLevel.Fastest, leaveOpen: true))
+                await using (var gzip = new GZipStream(hashing, level, leaveOpen: true))
                 await using (var tar = new TarWriter(gzip, TarEntryFormat.Pax, leaveOpen: true))
                 {
                     foreach (var entry in Walk(root, ""))
@@ -194,7 +199,7 @@ internal sealed partial class ArtifactStore(string directory, ILogger<ArtifactSt
     }
 
     /// <summary>A relative path with forward slashes; absolute names and <c>..</c> segments are refused.</summary>
-    private static string SafeName(string name)
+    internal static string SafeName(string name)
     {
         if (name.StartsWith('/') || name.StartsWith('\\'))
             throw new UnsafeArchiveException($"The entry '{name}' has an absolute path.");
@@ -204,7 +209,7 @@ internal sealed partial class ArtifactStore(string directory, ILogger<ArtifactSt
         return string.Join('/', segments);
     }
 
-    private static IEnumerable<string> Prefixes(string name)
+    internal static IEnumerable<string> Prefixes(string name)
     {
         for (var i = name.IndexOf('/', StringComparison.Ordinal); i >= 0; i = name.IndexOf('/', i + 1)) yield return name[..i];
     }
@@ -213,7 +218,7 @@ internal sealed partial class ArtifactStore(string directory, ILogger<ArtifactSt
     /// Resolves a link the way the kernel will, but against the archive's own links (the target starts empty, so they are
     /// all there is): each '..' pops a real directory, each link met on the way is expanded. Leaving the root fails.
     /// </summary>
-    private static bool StaysInside(string linkName, string linkTarget, Dictionary<string, string> links)
+    internal static bool StaysInside(string linkName, string linkTarget, Dictionary<string, string> links)
     {
         if (linkTarget.Length == 0 || linkTarget.StartsWith('/') || linkTarget.Contains('\0', StringComparison.Ordinal)) return false;
         var resolved = new List<string>(linkName.Split('/')[..^1]);

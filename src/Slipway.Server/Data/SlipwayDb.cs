@@ -12,6 +12,7 @@ using Slipway.Server.Logs;
 using Slipway.Server.Projects;
 using Slipway.Server.Runtime.Sandbox;
 using Slipway.Server.Security;
+using Slipway.Server.Uploads;
 using Slipway.Server.Webhooks;
 using Slipway.Server.Workspaces;
 
@@ -47,6 +48,8 @@ internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext
     public DbSet<Finding> Findings => Set<Finding>();
     public DbSet<FindingChange> FindingHistory => Set<FindingChange>();
     public DbSet<Fix> Fixes => Set<Fix>();
+    public DbSet<Upload> Uploads => Set<Upload>();
+    public DbSet<UploadChange> UploadHistory => Set<UploadChange>();
 
     protected override void OnModelCreating(ModelBuilder model)
     {
@@ -111,6 +114,11 @@ internal sealed class SlipwayDb(DbContextOptions<SlipwayDb> options) : DbContext
         model.Entity<Fix>().ToTable("fixes");
         model.Entity<Fix>().HasOne<Finding>().WithMany().HasForeignKey(f => f.FindingId).OnDelete(DeleteBehavior.Cascade);
         model.Entity<FindingChange>().HasOne<Finding>().WithMany().HasForeignKey(c => c.FindingId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<Upload>().ToTable("uploads");
+        model.Entity<Upload>().HasOne<Project>().WithMany().HasForeignKey(u => u.ProjectId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<Upload>().HasOne<ProjectEnvironment>().WithMany().HasForeignKey(u => u.EnvironmentId).OnDelete(DeleteBehavior.Cascade);
+        model.Entity<UploadChange>().ToTable("upload_history");
+        model.Entity<UploadChange>().HasOne<Upload>().WithMany().HasForeignKey(c => c.UploadId).OnDelete(DeleteBehavior.Cascade);
 
         foreach (var entity in model.Model.GetEntityTypes())
         {

@@ -49,6 +49,8 @@ internal sealed class Deployment : IHasId
     public string? CommitMessage { get; set; }
     /// <summary>For rollbacks: the deployment whose release is made live again; for redeploys: the one rebuilt.</summary>
     public string? SourceDeploymentId { get; init; }
+    /// <summary>For uploaded builds: the upload this deployment distributes (its source instead of a git commit).</summary>
+    public string? UploadId { get; init; }
     public string? Framework { get; set; }
     public string? StartCommand { get; set; }
     /// <summary>Relative directory inside the release served as a static site; null for a process.</summary>

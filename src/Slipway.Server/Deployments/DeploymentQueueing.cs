@@ -12,12 +12,25 @@ internal sealed class DeploymentQueueing(SlipwayDb db, DeploymentStates states, 
     public async Task<DeploymentResponse> QueueAsync(Caller? caller, Project project, ProjectEnvironment environment, DeploymentTrigger trigger,
         string? branch, string? commitSha, Deployment? source, CancellationToken ct, string? commitMessage = null)
     {
+        if (project.RepoUrl.Length == 0)
+        {
+            throw ApiException.InvalidState("This project has no repository: it deploys uploaded builds (POST /api/v1/projects/{id}/uploads).");
+        }
         var deployment = New(caller, project, environment, trigger, branch ?? environment.Branch ?? project.Branch, commitSha, source?.Id);
         deployment.CommitMessage = commitMessage;
         // A push names its full commit: shown from the start (the checkout records the same SHA).
         if (trigger == DeploymentTrigger.Github && commitSha is { Length: 40 }) deployment.CommitSha = commitSha;
         return await SaveAsync(deployment, project, environment,
             trigger == DeploymentTrigger.Redeploy ? "deployment.redeploy_queued" : trigger == DeploymentTrigger.Github ? "deployment.github" : null, ct);
+    }
+
+    /// <summary>An approved upload's distribution: its extracted tree is the source (see SourcePhase); the caller's transaction.</summary>
+    public async Task<DeploymentResponse> QueueUploadAsync(Caller? caller, Project project, ProjectEnvironment environment, Uploads.Upload upload,
+        CancellationToken ct)
+    {
+        var deployment = New(caller, project, environment, DeploymentTrigger.Upload, environment.Branch ?? project.Branch, null, null, upload.Id);
+        deployment.CommitMessage = "Upload " + (upload.Version ?? upload.FileName);
+        return await SaveAsync(deployment, project, environment, null, ct);
     }
 
     /// <summary>A rollback reuses the source's retained build: no clone, no build command, just a release.</summary>
@@ -41,14 +54,14 @@ internal sealed class DeploymentQueueing(SlipwayDb db, DeploymentStates states, 
     }
 
     private Deployment New(Caller? caller, Project project, ProjectEnvironment environment, DeploymentTrigger trigger, string branch,
-        string? commitSha, string? sourceId)
+        string? commitSha, string? sourceId, string? uploadId = null)
     {
         var now = time.UtcNowMs();
         return new Deployment
         {
             Id = Ids.New(time), BuildId = Ids.New(time), WorkspaceId = project.WorkspaceId, ProjectId = project.Id, EnvironmentId = environment.Id,
             Status = DeploymentStatus.Queued, BuildStatus = BuildStatus.Pending, Trigger = trigger, Branch = branch, RequestedCommitSha = commitSha,
-            SourceDeploymentId = sourceId, CreatedBy = caller?.UserId, CreatedAt = now, UpdatedAt = now,
+            SourceDeploymentId = sourceId, UploadId = uploadId, CreatedBy = caller?.UserId, CreatedAt = now, UpdatedAt = now,
         };
     }
 

@@ -12,6 +12,10 @@ internal static class DeploymentRegistration
         builder.Services.AddScoped<DeploymentQueueing>();
         builder.Services.AddScoped<ProjectTeardown>();
         builder.Services.AddSingleton<ReleaseFiles>();
+        builder.Services.AddSingleton<SourcePhase>();
+        builder.Services.AddSingleton<BuildPhase>();
+        builder.Services.AddSingleton<ReleasePhase>();
+        builder.Services.AddSingleton<RoutePhase>();
         builder.Services.AddSingleton<RouteSync>();
         builder.Services.AddHostedService(s => s.GetRequiredService<RouteSync>());
         builder.Services.AddHostedService<DeploymentWorker>();

@@ -12,7 +12,8 @@ namespace Slipway.Server.Deployments;
 /// The one way a deployment changes state: a guarded set-based update (zero rows: someone else got there first)
 /// and its <c>deployment.status_changed</c> event, in one transaction.
 /// </summary>
-internal sealed class DeploymentStates(SlipwayDb db, LogHub hub, TimeProvider time, RouterOptions router, DeploymentMetrics metrics)
+internal sealed class DeploymentStates(SlipwayDb db, LogHub hub, TimeProvider time, RouterOptions router, DeploymentMetrics metrics,
+    Uploads.UploadStates uploads)
 {
     public static readonly Expression<Func<Deployment, bool>> NotTerminal =
         d => d.Status != DeploymentStatus.Ready && d.Status != DeploymentStatus.Failed && d.Status != DeploymentStatus.Canceled;
@@ -44,6 +45,8 @@ internal sealed class DeploymentStates(SlipwayDb db, LogHub hub, TimeProvider ti
         }
         if (alsoInTransaction is not null) await alsoInTransaction();
         var changedTo = await AddEventAsync(id, "deployment.status_changed", ct);
+        // An upload being distributed follows its deployment, in the same transaction.
+        if (terminal) await uploads.FollowDeploymentAsync(id, to, error, ct);
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
         hub.PublishStatus(id, to);

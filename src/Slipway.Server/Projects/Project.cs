@@ -33,6 +33,10 @@ internal sealed class Project : IHasId
     public string? OutputDirectory { get; set; }
     public required string HealthCheckPath { get; set; }
     public bool AutoDeploy { get; set; }
+    /// <summary>Whether uploads wait for an owner or admin (manual) or are approved once validated (automatic).</summary>
+    public Uploads.UploadApproval UploadApproval { get; set; }
+    /// <summary>With manual approval: the uploader may not approve their own upload.</summary>
+    public bool PreventSelfReview { get; set; }
     /// <summary>Limits of its builds and releases; null: the instance default (see ResourceRules.Effective).</summary>
     public int? ResourceMemoryMb { get; set; }
     /// <summary>CPUs in thousandths.</summary>

@@ -12,22 +12,27 @@ namespace Slipway.Server.Projects;
 
 internal sealed record CreateProjectRequest(
     string? Name, string? RepoUrl, string? Branch, string? BuildCommand, string? StartCommand, int? Port, string? Framework,
-    string? RootDirectory, string? OutputDirectory, string? HealthCheckPath, bool? AutoDeploy, string? WorkspaceId, ResourcesRequest? Resources);
+    string? RootDirectory, string? OutputDirectory, string? HealthCheckPath, bool? AutoDeploy, string? WorkspaceId, ResourcesRequest? Resources,
+    string? UploadApproval, bool? PreventSelfReview);
 
 /// <summary>Every field optional; an empty string clears an optional text field; <c>resources</c> changes the fields it names.</summary>
 internal sealed record UpdateProjectRequest(
     string? Name, string? RepoUrl, string? Branch, string? BuildCommand, string? StartCommand, int? Port, string? Framework,
-    string? RootDirectory, string? OutputDirectory, string? HealthCheckPath, bool? AutoDeploy, ResourcesRequest? Resources);
+    string? RootDirectory, string? OutputDirectory, string? HealthCheckPath, bool? AutoDeploy, ResourcesRequest? Resources,
+    string? UploadApproval, bool? PreventSelfReview);
 
 internal sealed record ProjectDomainResponse(string Id, string Domain, string Environment);
 
 /// <summary>
 /// <c>resources</c>: the limits its builds and releases run with (its own values, else the instance defaults).
 /// <c>live_last_exit</c>: why the live release's process last exited (e.g. "Killed: out of memory (limit 64 MB)"), null if it never did.
+/// <c>repo_url</c> null: an upload-only project. <c>upload_approval</c>: automatic or manual; <c>prevent_self_review</c>: an
+/// uploader may not approve their own upload.
 /// </summary>
 internal sealed record ProjectResponse(
-    string Id, string WorkspaceId, string Name, string RepoUrl, string Branch, string? BuildCommand, string? StartCommand, int Port,
-    Framework Framework, string? RootDirectory, string? OutputDirectory, string HealthCheckPath, bool AutoDeploy, ResourcesResponse Resources, string Url,
+    string Id, string WorkspaceId, string Name, string? RepoUrl, string Branch, string? BuildCommand, string? StartCommand, int Port,
+    Framework Framework, string? RootDirectory, string? OutputDirectory, string HealthCheckPath, bool AutoDeploy, Uploads.UploadApproval UploadApproval,
+    bool PreventSelfReview, ResourcesResponse Resources, string Url,
     string? LiveDeploymentId, LiveStatus? LiveStatus, string? LiveLastExit, IReadOnlyList<ProjectDomainResponse> Domains,
     IReadOnlyList<EnvironmentResponse> Environments, DateTime CreatedAt, DateTime UpdatedAt);
 
@@ -60,10 +65,9 @@ internal static class ProjectEndpoints
     {
         var v = new Validator()
             .Required(body.Name, "name").Check(body.Name is null || ProjectRules.IsDnsLabel(body.Name), "name",
-                "must be a DNS label: 1-63 lowercase letters, digits or '-', not starting or ending with '-'")
-            .Required(body.RepoUrl, "repo_url");
+                "must be a DNS label: 1-63 lowercase letters, digits or '-', not starting or ending with '-'");
         Check(v, body.RepoUrl, body.Branch, body.BuildCommand, body.StartCommand, body.Port, body.Framework, body.RootDirectory,
-            body.OutputDirectory, body.HealthCheckPath, options);
+            body.OutputDirectory, body.HealthCheckPath, body.UploadApproval, options);
         v.Check(body.WorkspaceId is null || Ids.IsValid(body.WorkspaceId), "workspace_id", "must be a workspace id");
         v.Check(body.RepoUrl is null || !RepoCredentials.HasMaskedCredential(body.RepoUrl), "repo_url", RepoCredentials.MaskedCredentialProblem);
         v.CheckResources(body.Resources, runtime.Resources, "the instance default");
@@ -82,10 +86,11 @@ internal static class ProjectEndpoints
             BuildCommand = ProjectRules.Blank(body.BuildCommand), StartCommand = ProjectRules.Blank(body.StartCommand), Port = body.Port ?? 3000,
             Framework = ProjectRules.ParseFramework(body.Framework) ?? Framework.Auto, RootDirectory = ProjectRules.Blank(body.RootDirectory),
             OutputDirectory = ProjectRules.Blank(body.OutputDirectory), HealthCheckPath = body.HealthCheckPath ?? "/", AutoDeploy = body.AutoDeploy ?? true,
+            UploadApproval = ParseApproval(body.UploadApproval) ?? Uploads.UploadApproval.Automatic, PreventSelfReview = body.PreventSelfReview ?? false,
             CreatedAt = now, UpdatedAt = now,
         };
         SetResources(project, body.Resources);
-        credentials.Store(project, body.RepoUrl!);
+        credentials.Store(project, body.RepoUrl ?? "");
         db.Projects.Add(project);
         db.Environments.Add(new ProjectEnvironment
         {
@@ -125,7 +130,7 @@ internal static class ProjectEndpoints
         var v = new Validator().Check(body.Name is null || ProjectRules.IsDnsLabel(body.Name), "name",
             "must be a DNS label: 1-63 lowercase letters, digits or '-', not starting or ending with '-'");
         Check(v, body.RepoUrl, body.Branch, body.BuildCommand, body.StartCommand, body.Port, body.Framework, body.RootDirectory,
-            body.OutputDirectory, body.HealthCheckPath, options);
+            body.OutputDirectory, body.HealthCheckPath, body.UploadApproval, options);
         v.CheckResources(body.Resources, runtime.Resources, "the instance default");
         v.ThrowIfInvalid();
         var (project, _) = await access.ProjectAsync(caller, id, Need.Write, ct);
@@ -168,6 +173,8 @@ internal static class ProjectEndpoints
         if (body.OutputDirectory is not null) Set(p => p.OutputDirectory, ProjectRules.Blank(body.OutputDirectory));
         if (body.HealthCheckPath is not null) Set(p => p.HealthCheckPath, body.HealthCheckPath);
         if (body.AutoDeploy is { } autoDeploy) Set(p => p.AutoDeploy, autoDeploy);
+        if (ParseApproval(body.UploadApproval) is { } approval) Set(p => p.UploadApproval, approval);
+        if (body.PreventSelfReview is { } preventSelfReview) Set(p => p.PreventSelfReview, preventSelfReview);
         if (body.Resources is { } resources)
         {
             Set(p => p.ResourceMemoryMb, ResourceRules.Take(resources.MemoryMb, project.ResourceMemoryMb));
@@ -201,9 +208,11 @@ internal static class ProjectEndpoints
     }
 
     private static void Check(Validator v, string? repoUrl, string? branch, string? buildCommand, string? startCommand, int? port,
-        string? framework, string? rootDirectory, string? outputDirectory, string? healthCheckPath, ProjectOptions options)
+        string? framework, string? rootDirectory, string? outputDirectory, string? healthCheckPath, string? uploadApproval, ProjectOptions options)
     {
-        if (repoUrl is not null && ProjectRules.RepoUrlProblem(repoUrl, options.AllowLocalRepositories) is { } problem) v.Check(false, "repo_url", problem);
+        v.Check(uploadApproval is null || ParseApproval(uploadApproval) is not null, "upload_approval", "must be automatic or manual");
+        // An empty repo_url (or none at all): the project deploys uploaded builds only.
+        if (repoUrl is { Length: > 0 } && ProjectRules.RepoUrlProblem(repoUrl, options.AllowLocalRepositories) is { } problem) v.Check(false, "repo_url", problem);
         v.Check(branch is null || ProjectRules.IsRefName(branch), "branch", "must be a valid git branch name")
             .Check(ProjectRules.IsCommand(buildCommand), "build_command", "must be at most 4096 characters without control characters")
             .Check(ProjectRules.IsCommand(startCommand), "start_command", "must be at most 4096 characters without control characters")
@@ -235,6 +244,9 @@ internal static class ProjectEndpoints
                            select e.Id).AnyAsync(ct);
         if (taken) throw ApiException.Conflict($"The host name '{projectName}' is already used by an environment of another project.");
     }
+
+    private static Uploads.UploadApproval? ParseApproval(string? text) =>
+        text is not null && ApiEnums.TryParse<Uploads.UploadApproval>(text, out var approval) ? approval : null;
 
     private static ApiException NameTaken(string name) => ApiException.Conflict($"A project named '{name}' already exists.");
 
@@ -280,8 +292,8 @@ internal static class ProjectEndpoints
     {
         var envNames = environments.ToDictionary(e => e.Id, e => e.Name);
         return new ProjectResponse(
-            p.Id, p.WorkspaceId, p.Name, Builds.SecretMasker.MaskUrlCredentials(p.RepoUrl), p.Branch, p.BuildCommand, p.StartCommand, p.Port,
-            p.Framework, p.RootDirectory, p.OutputDirectory, p.HealthCheckPath, p.AutoDeploy,
+            p.Id, p.WorkspaceId, p.Name, p.RepoUrl.Length == 0 ? null : Builds.SecretMasker.MaskUrlCredentials(p.RepoUrl), p.Branch, p.BuildCommand,
+            p.StartCommand, p.Port, p.Framework, p.RootDirectory, p.OutputDirectory, p.HealthCheckPath, p.AutoDeploy, p.UploadApproval, p.PreventSelfReview,
             ResourcesResponse.From(ResourceRules.Effective(p, null, resources)), Url(router, p.Name), p.LiveDeploymentId, null, null,
             domains.Select(d => new ProjectDomainResponse(d.Id, d.Hostname, envNames[d.EnvironmentId])).ToList(),
             environments.Select(e => EnvironmentResponse.From(e, p, resources)).ToList(),

@@ -54,7 +54,12 @@ public sealed class ExportingThePostmanCollectionTests : IAsyncLifetime
             var raw = "{{base_url}}" + string.Join('/', path.Split('/').Select(s => s.StartsWith('{') ? ":" + s[1..^1] : s));
             var request = requests.SingleOrDefault(r => r["method"]!.GetValue<string>() == method && r["url"]!["raw"]!.GetValue<string>().Split('?')[0] == raw);
             Assert.True(request is not null, $"no Postman request for {method} {path} ({raw})");
-            if (operation["requestBody"] is not null)
+            if (operation["requestBody"]?["content"]?["multipart/form-data"] is not null)
+            {
+                Assert.Equal("formdata", request["body"]!["mode"]!.GetValue<string>());
+                Assert.Contains(request["body"]!["formdata"]!.AsArray(), f => f!["type"]!.GetValue<string>() == "file");
+            }
+            else if (operation["requestBody"] is not null)
             {
                 Assert.Equal("raw", request["body"]!["mode"]!.GetValue<string>());
                 Assert.IsType<JsonObject>(JsonNode.Parse(request["body"]!["raw"]!.GetValue<string>()));
