@@ -114,7 +114,9 @@ internal static class ProjectEndpoints
         var items = new List<byte[]>(ids.Data.Count);
         foreach (var id in ids.Data)
         {
-            if (snapshots.TryGetValue(id, out var snapshot)) items.Add(Json.Get(snapshot, Live(snapshot, supervisor), () => Response(snapshot, supervisor)));
+            if (!snapshots.TryGetValue(id, out var snapshot)) continue;
+            var live = Live(snapshot, supervisor);
+            items.Add(Json.Get(snapshot, live, () => WithLive(snapshot, live)));
         }
         return new JsonPage<ProjectResponse>(items, ids.NextCursor);
     }
@@ -270,12 +272,10 @@ internal static class ProjectEndpoints
 
     private static readonly JsonMemo<ProjectReadCache.Snapshot, (LiveStatus?, string?)> Json = new();
 
-    private static ProjectResponse Response(ProjectReadCache.Snapshot snapshot, Supervisor supervisor)
-    {
-        if (snapshot.Project.LiveDeploymentId is null) return snapshot.Response;
-        var (status, lastExit) = Live(snapshot, supervisor);
-        return snapshot.Response with { LiveStatus = status, LiveLastExit = lastExit };
-    }
+    private static ProjectResponse Response(ProjectReadCache.Snapshot snapshot, Supervisor supervisor) => WithLive(snapshot, Live(snapshot, supervisor));
+
+    private static ProjectResponse WithLive(ProjectReadCache.Snapshot snapshot, (LiveStatus? Status, string? LastExit) live) =>
+        snapshot.Project.LiveDeploymentId is null ? snapshot.Response : snapshot.Response with { LiveStatus = live.Status, LiveLastExit = live.LastExit };
 
     /// <summary>
     /// A live release without a supervised process is either a static site (served by the router) or a process
