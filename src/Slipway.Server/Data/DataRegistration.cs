@@ -16,12 +16,15 @@ internal static class DataRegistration
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<OutboxSignal>();
         builder.Services.AddSingleton<DbConnections>();
+        builder.Services.AddSingleton<DatabaseWrites>();
+        builder.Services.AddSingleton<IdPageCache>();
         builder.Services.AddDbContextPool<SlipwayDb>((services, db) =>
         {
             var connections = services.GetRequiredService<DbConnections>();
             if (connections.Provider == DatabaseProvider.Sqlite) db.UseSqlite(connections.ConnectionString).AddInterceptors(new SqlitePragmas());
             else db.UseNpgsql(connections.ConnectionString);
-            db.UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking).AddInterceptors(services.GetRequiredService<OutboxSignal>());
+            db.UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking).AddInterceptors(services.GetRequiredService<OutboxSignal>(),
+                services.GetRequiredService<DatabaseWrites>());
         });
         builder.Services.AddSingleton<MigrationRunner>();
         return builder;

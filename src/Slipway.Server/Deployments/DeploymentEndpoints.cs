@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Mvc;
 using Slipway.Server.Auth;
@@ -75,8 +76,8 @@ internal static partial class DeploymentEndpoints
             body?.Branch, body?.CommitSha, source: null, ct);
     }
 
-    private static async Task<Page<DeploymentResponse>> ListAsync(Caller caller, Access access, SlipwayDb db, RouterOptions router,
-        ProjectReadCache cache, DeploymentReadCache deployments, PageQuery page,
+    private static async Task<JsonPage<DeploymentResponse>> ListAsync(Caller caller, Access access, SlipwayDb db, RouterOptions router,
+        ProjectReadCache cache, DeploymentReadCache deployments, IdPageCache pages, PageQuery page,
         [FromQuery(Name = "project_id")] string? projectId, [FromQuery] string? environment, [FromQuery] string? status,
         [FromQuery] string? trigger, [FromQuery] string? offset, CancellationToken ct)
     {
@@ -93,17 +94,20 @@ internal static partial class DeploymentEndpoints
         v.ThrowIfInvalid();
 
         IQueryable<Deployment> query;
+        string scope;
         if (projectId is not null)
         {
             // Access is checked on the project, so the page is a walk of the (project_id, id) index.
             var (project, _) = await access.ProjectAsync(caller, projectId, Need.Read, ct);
             projectId = project.Id;
-            query = db.Deployments.Where(d => d.ProjectId == projectId);
+            query = db.Deployments.Where(d => d.ProjectId == project.Id);
+            scope = $"project:{project.Id}";
         }
         else
         {
             var projects = access.VisibleProjects(caller);
             query = db.Deployments.Where(d => projects.Select(p => p.Id).Contains(d.ProjectId));
+            scope = Access.VisibilityKey(caller);
         }
         if (environment is not null)
         {
@@ -113,12 +117,24 @@ internal static partial class DeploymentEndpoints
         if (wantedStatus is { } s) query = query.Where(d => d.Status == s);
         if (wantedTrigger is { } t) query = query.Where(d => d.Trigger == t);
 
-        // The page is one index walk for the ids; finished deployments come from the read cache.
-        var ids = offset is null
-            ? await query.ToIdPageAsync(page, ct)
-            : await OffsetIdPageAsync(query, skip, page.Limit, ct);
-        return new Page<DeploymentResponse>(await ResponsesAsync(db, cache, router, await deployments.GetManyAsync(db, ids.Data, ct), ct), ids.NextCursor);
+        // The page is one index walk for the ids (none while nothing was written); finished deployments come from the
+        // read cache, each serialized once for as long as it and its project's snapshot stay the same.
+        var ids = await pages.GetAsync($"deployments|{scope}|{environment}|{wantedStatus}|{wantedTrigger}|{offset}|{page.After}|{page.Limit}",
+            () => offset is null ? query.ToIdPageAsync(page, ct) : OffsetIdPageAsync(query, skip, page.Limit, ct));
+        var rows = await deployments.GetManyAsync(db, ids.Data, ct);
+        var snapshots = await cache.GetManyAsync(db, rows.Select(d => d.ProjectId).Distinct().ToList(), ct);
+        var items = new List<byte[]>(rows.Count);
+        foreach (var d in rows)
+        {
+            var snapshot = snapshots[d.ProjectId];
+            var response = () => DeploymentResponse.From(d, snapshot.Project, snapshot.Environments.First(e => e.Id == d.EnvironmentId), router);
+            items.Add(Deployment.IsTerminal(d.Status) ? Json.Get(d, snapshot, response) : JsonSerializer.SerializeToUtf8Bytes(response(), SlipwayJson.Options));
+        }
+        return new JsonPage<DeploymentResponse>(items, ids.NextCursor);
     }
+
+    /// <summary>A finished deployment's response, made again when its project's snapshot is replaced (renamed, a new live release).</summary>
+    private static readonly JsonMemo<Deployment, ProjectReadCache.Snapshot> Json = new(ReferenceEqualityComparer.Instance);
 
     private static async Task<Page<string>> OffsetIdPageAsync(IQueryable<Deployment> query, int skip, int limit, CancellationToken ct)
     {

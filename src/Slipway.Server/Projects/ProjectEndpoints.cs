@@ -101,8 +101,8 @@ internal static class ProjectEndpoints
         return TypedResults.Created($"/api/v1/projects/{project.Id}", await ResponseAsync(db, cache, supervisor, project.Id, ct));
     }
 
-    private static async Task<Page<ProjectResponse>> ListAsync(Caller caller, Access access, SlipwayDb db, Supervisor supervisor,
-        ProjectReadCache cache, PageQuery page,
+    private static async Task<JsonPage<ProjectResponse>> ListAsync(Caller caller, Access access, SlipwayDb db, Supervisor supervisor,
+        ProjectReadCache cache, IdPageCache pages, PageQuery page,
         [Microsoft.AspNetCore.Mvc.FromQuery(Name = "workspace_id")] string? workspaceId, CancellationToken ct)
     {
         var query = access.VisibleProjects(caller);
@@ -111,9 +111,19 @@ internal static class ProjectEndpoints
             await access.RequireWorkspaceReadAsync(caller, workspaceId, ct);
             query = query.Where(p => p.WorkspaceId == workspaceId);
         }
-        // The page is one index walk for the ids; the items come from the read cache, like GET /projects/{id}.
-        var ids = await query.ToIdPageAsync(page, ct);
-        return new Page<ProjectResponse>(await ResponsesAsync(db, cache, supervisor, ids.Data, ct), ids.NextCursor);
+        // The page is one index walk for the ids (none while nothing was written); the items come from the read cache,
+        // like GET /projects/{id}, each serialized once for as long as it and its live status stay the same.
+        var ids = await pages.GetAsync($"projects|{Access.VisibilityKey(caller)}|{workspaceId}|{page.After}|{page.Limit}",
+            () => query.ToIdPageAsync(page, ct));
+        var snapshots = await cache.GetManyAsync(db, ids.Data, ct);
+        var items = new List<byte[]>(ids.Data.Count);
+        foreach (var id in ids.Data)
+        {
+            if (!snapshots.TryGetValue(id, out var snapshot)) continue;
+            var live = Live(snapshot, supervisor);
+            items.Add(Json.Get(snapshot, live, () => WithLive(snapshot, live)));
+        }
+        return new JsonPage<ProjectResponse>(items, ids.NextCursor);
     }
 
     private static async Task<ProjectResponse> GetAsync(string id, Caller caller, Access access, SlipwayDb db, Supervisor supervisor,
@@ -272,18 +282,22 @@ internal static class ProjectEndpoints
         CancellationToken ct) =>
         (await ResponsesAsync(db, cache, supervisor, [id], ct)) is [var response] ? response : throw ApiException.NotFound("Project", id);
 
+    private static readonly JsonMemo<ProjectReadCache.Snapshot, (LiveStatus?, string?)> Json = new();
+
+    private static ProjectResponse Response(ProjectReadCache.Snapshot snapshot, Supervisor supervisor) => WithLive(snapshot, Live(snapshot, supervisor));
+
+    private static ProjectResponse WithLive(ProjectReadCache.Snapshot snapshot, (LiveStatus? Status, string? LastExit) live) =>
+        snapshot.Project.LiveDeploymentId is null ? snapshot.Response : snapshot.Response with { LiveStatus = live.Status, LiveLastExit = live.LastExit };
+
     /// <summary>
     /// A live release without a supervised process is either a static site (served by the router) or a process
     /// that could not be brought back. Null without a live release.
     /// </summary>
-    private static ProjectResponse Response(ProjectReadCache.Snapshot snapshot, Supervisor supervisor)
+    private static (LiveStatus? Status, string? LastExit) Live(ProjectReadCache.Snapshot snapshot, Supervisor supervisor)
     {
-        if (snapshot.Project.LiveDeploymentId is not { } live) return snapshot.Response;
+        if (snapshot.Project.LiveDeploymentId is not { } live) return (null, null);
         var running = supervisor.Find(live);
-        return snapshot.Response with
-        {
-            LiveStatus = running?.Status ?? (snapshot.LiveIsStatic ? LiveStatus.Running : LiveStatus.Stopped), LiveLastExit = running?.LastExit,
-        };
+        return (running?.Status ?? (snapshot.LiveIsStatic ? LiveStatus.Running : LiveStatus.Stopped), running?.LastExit);
     }
 
     /// <summary>The response without its live status (see <see cref="ProjectReadCache.Snapshot"/>).</summary>

@@ -30,6 +30,10 @@ internal sealed class Access(SlipwayDb db, ProjectReadCache projects, CallerCach
         ? db.Workspaces.Where(w => w.Id == caller.KeyWorkspaceId).Select(w => w.Id)
         : db.WorkspaceMembers.Where(m => m.UserId == caller.UserId).Select(m => m.WorkspaceId);
 
+    /// <summary>What <see cref="VisibleProjects"/> depends on besides the database: the same text, the same projects.</summary>
+    public static string VisibilityKey(Caller caller) =>
+        caller.IsApiKey ? $"key:{caller.KeyWorkspaceId}:{caller.KeyProjectId}" : $"user:{caller.UserId}";
+
     /// <summary>Projects the caller can see: its workspaces, narrowed to one project for a restricted key.</summary>
     public IQueryable<Project> VisibleProjects(Caller caller)
     {

@@ -7,6 +7,7 @@ namespace Slipway.Server.Tests.Projects;
 /// <summary>Project reads and list pages are served from memory; every write through the API must show on the very next read.</summary>
 public sealed class ReadingProjectsAfterWritesTests : IAsyncLifetime
 {
+    private static readonly string[] ReadScopes = ["projects:read"];
     private SlipwayServer server = null!;
 
     public async Task InitializeAsync() => server = await SlipwayServer.StartAsync();
@@ -62,6 +63,25 @@ public sealed class ReadingProjectsAfterWritesTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ProjectsCreatedAfterAPageWasRead_AreOnTheNextPage_ForUsersAndKeys()
+    {
+        var user = await server.RegisterUserAsync();
+        var key = (await server.PostAsync("/api/v1/api-keys", new { name = "reader", scopes = ReadScopes }, user.Token))
+            .AssertStatus(201).Json["key"]!.GetValue<string>();
+        var first = (await server.CreateProjectAsync(user.Token, "first-listed"))["id"]!.GetValue<string>();
+        Assert.Equal([first], await IdsAsync(user.Token));
+        Assert.Equal([first], await IdsAsync(key));
+
+        var second = (await server.CreateProjectAsync(user.Token, "second-listed"))["id"]!.GetValue<string>();
+        Assert.Equal([second, first], await IdsAsync(user.Token));
+        Assert.Equal([second, first], await IdsAsync(key));
+
+        (await server.DeleteAsync($"/api/v1/projects/{first}", user.Token)).AssertStatus(204);
+        Assert.Equal([second], await IdsAsync(user.Token));
+        Assert.Equal([second], await IdsAsync(key));
+    }
+
+    [Fact]
     public async Task RemovedMember_NoLongerListsTheWorkspacesProjects()
     {
         var owner = await server.RegisterUserAsync();
@@ -78,6 +98,9 @@ public sealed class ReadingProjectsAfterWritesTests : IAsyncLifetime
         (await server.GetAsync($"/api/v1/projects/{id}", member.Token)).AssertError(404, "not_found");
         Assert.NotNull(await ListedAsync(owner, id));
     }
+
+    private async Task<List<string>> IdsAsync(string token) =>
+        (await server.GetAsync("/api/v1/projects", token)).AssertStatus(200).Json["data"]!.AsArray().Select(p => p!["id"]!.GetValue<string>()).ToList();
 
     private async Task<JsonNode?> ListedAsync(TestUser user, string projectId) =>
         (await server.GetAsync("/api/v1/projects?limit=100", user.Token)).AssertStatus(200).Json["data"]!.AsArray()

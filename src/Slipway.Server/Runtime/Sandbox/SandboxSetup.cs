@@ -21,10 +21,25 @@ internal static partial class SandboxSetup
 
     /// <summary>
     /// A switch, not a silent fallback: at start the sandbox must really work (one sandboxed <c>true</c>), or the server
-    /// refuses to start and says what to install, unless the operator turned it off; then every start says so.
+    /// refuses to start and says what to install, unless the operator turned it off; then every start says so. The probe
+    /// (a process start, tens of milliseconds) begins before the first hosted service starts and runs while the
+    /// migrations do; the start waits for its answer here, in its place in the order.
     /// </summary>
-    private sealed class SandboxCheck(Sandbox sandbox, SandboxOptions options, ILogger<SandboxCheck> logger) : IHostedService
+    private sealed class SandboxCheck(Sandbox sandbox, SandboxOptions options, ILogger<SandboxCheck> logger) : IHostedLifecycleService
     {
+        private Task<string?> probe = Task.FromResult<string?>(null);
+
+        public Task StartingAsync(CancellationToken cancellationToken)
+        {
+            if (sandbox.Enabled)
+            {
+                probe = Validate(options) is { } invalid
+                    ? Task.FromResult<string?>(invalid)
+                    : Task.Run(() => ProbeAsync(sandbox, options, cancellationToken), cancellationToken);
+            }
+            return Task.CompletedTask;
+        }
+
         public async Task StartAsync(CancellationToken cancellationToken)
         {
             if (!sandbox.Enabled)
@@ -32,7 +47,7 @@ internal static partial class SandboxSetup
                 SandboxDisabled(logger);
                 return;
             }
-            var reason = Validate(options) ?? await ProbeAsync(sandbox, options, cancellationToken);
+            var reason = await probe;
             if (reason is null)
             {
                 SandboxReady(logger, options.BubblewrapPath, sandbox.AsRoot ? "setpriv to a uid per project" : "a user namespace");
@@ -46,7 +61,13 @@ internal static partial class SandboxSetup
             throw new InvalidOperationException(message);
         }
 
+        public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     private static string? Validate(SandboxOptions options)
