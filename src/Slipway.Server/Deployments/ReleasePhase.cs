@@ -38,8 +38,8 @@ internal sealed class ReleasePhase(ArtifactStore artifacts, ReleaseFiles files, 
             if (!await supervisor.WaitHealthyAsync(started, ct))
             {
                 ct.ThrowIfCancellationRequested();
-                throw new DeploymentFailedException($"The release did not pass its health check on {project.HealthCheckPath} within " +
-                                                    $"{runtimeOptions.HealthCheckTimeout.TotalSeconds:0} s.");
+                throw new DeploymentFailedException(await ExitedBeforeHealthyAsync(started, project.HealthCheckPath, ct)
+                    ?? $"The release did not pass its health check on {project.HealthCheckPath} within {runtimeOptions.HealthCheckTimeout.TotalSeconds:0} s.");
             }
         }
         catch
@@ -50,6 +50,21 @@ internal sealed class ReleasePhase(ArtifactStore artifacts, ReleaseFiles files, 
         }
         run.Timings["release_ms"] = phase.ElapsedMilliseconds;
         return (new RouteTarget(run.Id, started.Upstream, null), started);
+    }
+
+    /// <summary>
+    /// The headline when the start command ended before it ever answered ("The start command exited with code 1 before
+    /// answering on /"), or null when it is still running (it just never answered in time). The supervisor records why
+    /// it exited a moment after the exit itself.
+    /// </summary>
+    private static async Task<string?> ExitedBeforeHealthyAsync(RunningRelease started, string path, CancellationToken ct)
+    {
+        if (started.CurrentOrNull is not { Exited: { IsCompleted: true } exited }) return null;
+        for (var i = 0; i < 100 && started.LastExit is null; i++) await Task.Delay(20, ct);
+        var why = started.LastExit ?? $"Exited with code {await exited}";
+        return why.StartsWith("Exited ", StringComparison.Ordinal)
+            ? $"The start command {why.ToLowerInvariant()} before answering on {path}."
+            : $"The start command stopped before answering on {path}: {why}.";
     }
 
     /// <summary>A live release after a restart: unpacked again if it has to be, handed over, started and waited for.</summary>

@@ -76,6 +76,20 @@ public sealed class DeployingAppsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AppThatExitsBeforeItIsHealthy_FailsWithThatAsTheHeadline_WithoutWaitingForTheHealthTimeout()
+    {
+        repo.Commit("crashes", NodeApp("crashes"));
+        var projectId = await NodeProjectAsync("node-exits", new { start_command = "echo missing config >&2; exit 1" });
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        var failed = await server.WaitForStatusAsync(user.Token, (await server.DeployAsync(user.Token, projectId))["id"]!.GetValue<string>(), Deploy, "failed");
+
+        Assert.StartsWith("The start command exited with code 1 before answering on /.", failed["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("missing config", failed["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"took {watch.Elapsed}: the health check's timeout was waited out");
+    }
+
+    [Fact]
     public async Task FailingBuild_EndsFailed_AndOldReleaseKeepsServing()
     {
         repo.Commit("good", NodeApp("good"));
