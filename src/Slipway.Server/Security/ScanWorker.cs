@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Slipway.Server.Builds;
 using Slipway.Server.Data;
+using Slipway.Server.Deployments;
 using Slipway.Server.Events;
 using Slipway.Server.Hosting;
 using Slipway.Server.Projects;
@@ -30,7 +31,7 @@ internal sealed class ScanQueue
 /// always ends <c>completed</c> or <c>failed</c>: on start, scans a restart interrupted are marked failed.
 /// </summary>
 internal sealed class ScanWorker(IServiceScopeFactory scopes, ScanQueue queue, GitSource git, ScanRunner runner, ScannerCatalog catalog,
-    Sandbox sandbox, IConfiguration configuration, TimeProvider time, ILogger<ScanWorker> logger) : BackgroundService
+    Sandbox sandbox, ReleaseFiles files, IConfiguration configuration, TimeProvider time, ILogger<ScanWorker> logger) : BackgroundService
 {
     private readonly string work = Path.Combine(configuration.DataDirectory(), "work");
 
@@ -102,7 +103,7 @@ internal sealed class ScanWorker(IServiceScopeFactory scopes, ScanQueue queue, G
         }
         finally
         {
-            WorkDirectories.DeleteQuietly(directory);
+            files.DeleteDirectory(directory);
         }
     }
 
@@ -132,7 +133,7 @@ internal sealed class ScanWorker(IServiceScopeFactory scopes, ScanQueue queue, G
         if (Directory.Exists(work))
         {
             foreach (var leftover in Directory.EnumerateDirectories(work, "scan-*").Concat(Directory.EnumerateDirectories(work, "upload-*")))
-                WorkDirectories.DeleteQuietly(leftover);
+                files.DeleteDirectory(leftover);
         }
     }
 }

@@ -1,4 +1,5 @@
 using Slipway.Server.Builds;
+using Slipway.Server.Deployments;
 using Slipway.Server.Hosting;
 using Slipway.Server.Projects;
 
@@ -10,7 +11,8 @@ namespace Slipway.Server.Security;
 /// scans. A commit that cannot be fetched (no repository, an unreachable one, an unknown commit) leaves the upload to
 /// the snippets the SARIF file carries; the reason is logged.
 /// </summary>
-internal sealed class ScannedCommit(GitSource git, RepoCredentials credentials, IConfiguration configuration, ILogger<ScannedCommit> logger)
+internal sealed class ScannedCommit(GitSource git, RepoCredentials credentials, ReleaseFiles files, IConfiguration configuration,
+    ILogger<ScannedCommit> logger)
 {
     public async Task<CommitCheckout?> CheckoutAsync(Project project, string? commitSha, string scanId, CancellationToken ct)
     {
@@ -19,37 +21,21 @@ internal sealed class ScannedCommit(GitSource git, RepoCredentials credentials, 
         try
         {
             var checkout = await git.CheckoutAsync(credentials.CloneUrl(project), project.Branch, commitSha, directory, (_, _) => { }, ct);
-            return new CommitCheckout(directory, new SourceTree(checkout.Directory));
+            return new CommitCheckout(new SourceTree(checkout.Directory), () => files.DeleteDirectory(directory));
         }
         catch (BuildException e)
         {
             SecurityLog.CommitUnavailable(logger, scanId, commitSha, e.Message);
-            WorkDirectories.DeleteQuietly(directory);
+            files.DeleteDirectory(directory);
             return null;
         }
     }
 }
 
 /// <summary>A checked-out commit, deleted when disposed.</summary>
-internal sealed class CommitCheckout(string directory, SourceTree tree) : IDisposable
+internal sealed class CommitCheckout(SourceTree tree, Action delete) : IDisposable
 {
     public SourceTree Tree => tree;
 
-    public void Dispose() => WorkDirectories.DeleteQuietly(directory);
-}
-
-/// <summary>Scratch directories under the data directory's <c>work/</c>: removed after use, and leftovers at start-up.</summary>
-internal static class WorkDirectories
-{
-    public static void DeleteQuietly(string directory)
-    {
-        try
-        {
-            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // A leftover work directory is removed on the next start.
-        }
-    }
+    public void Dispose() => delete();
 }

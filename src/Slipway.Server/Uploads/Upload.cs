@@ -28,7 +28,7 @@ internal enum ArchiveFormat
 }
 
 /// <summary>A packaged build handed to Slipway; once approved, its extracted tree is the source of its deployments.</summary>
-internal sealed class Upload : IHasId
+internal sealed class Upload : IHasId, IProjectOwned
 {
     public required string Id { get; init; }
     public required string WorkspaceId { get; init; }

@@ -140,18 +140,9 @@ internal static partial class UploadEndpoints
 
     internal static async Task<(Upload Upload, Project Project)> FindAsync(string id, Caller caller, Access access, SlipwayDb db, Need need, CancellationToken ct)
     {
-        var upload = (Ids.IsValid(id) ? await db.Uploads.FirstOrDefaultAsync(u => u.Id == id, ct) : null) ?? throw ApiException.NotFound("Upload", id);
-        (Project Project, WorkspaceRole Role) found;
-        try
-        {
-            found = await access.ProjectAsync(caller, upload.ProjectId, Need.Read, ct);
-        }
-        catch (ApiException e) when (e.Status == 404)
-        {
-            throw ApiException.NotFound("Upload", id);
-        }
-        Access.Demand(found.Role, need);
-        var project = found.Project;
+        var upload = await access.VisibleAsync(db.Uploads, caller, id, "Upload", ct);
+        var (project, role) = await access.ProjectAsync(caller, upload.ProjectId, Need.Read, ct);
+        Access.Demand(role, need);
         return (upload, project);
     }
 

@@ -10,7 +10,7 @@ internal sealed record ReceivedFile(long Size, string Sha256);
 /// An upload's files under <c>&lt;data&gt;/uploads</c>: <c>&lt;id&gt;.archive</c> while it waits for validation,
 /// <c>&lt;id&gt;.staging</c> while it is extracted, and <c>&lt;id&gt;/</c>, the validated tree its deployments copy.
 /// </summary>
-internal sealed partial class UploadFiles(IConfiguration configuration, ILogger<UploadFiles> logger)
+internal sealed partial class UploadFiles(IConfiguration configuration, Deployments.ReleaseFiles files, ILogger<UploadFiles> logger)
 {
     public string Directory { get; } = Path.Combine(configuration.DataDirectory(), "uploads");
 
@@ -110,17 +110,7 @@ internal sealed partial class UploadFiles(IConfiguration configuration, ILogger<
         }
     }
 
-    public void DeleteDirectory(string path)
-    {
-        try
-        {
-            if (System.IO.Directory.Exists(path)) System.IO.Directory.Delete(path, recursive: true);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            DeleteFailed(logger, ex, path);
-        }
-    }
+    public void DeleteDirectory(string path) => files.DeleteDirectory(path);
 
     [LoggerMessage(EventId = 14001, Level = LogLevel.Warning, Message = "Could not delete upload file {Path}; it stays on disk")]
     private static partial void DeleteFailed(ILogger logger, Exception ex, string path);
