@@ -220,10 +220,12 @@ public sealed class ForwardingByHostTests : IAsyncLifetime
         var table = server.Service<RouteTable>();
         var seen = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
         var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
+        // The host exists before the first request: a client that overtook the swapper's first write would see a 404.
+        table.Replace(new Dictionary<string, RouteTarget> { ["swap.localhost"] = To(beta) });
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(3));
         var swapper = Task.Run(async () =>
         {
-            var flip = false;
+            var flip = true;
             while (!stop.IsCancellationRequested)
             {
                 table.Replace(new Dictionary<string, RouteTarget> { ["swap.localhost"] = To(flip ? alpha : beta) });
