@@ -8,9 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-7}
-OUT=${TMPDIR:-/tmp}/slipway-startup-publish
+OUT=${TMPDIR:-/tmp}/slipway-startup-publish-$(pwd | md5sum | cut -c1-8) # one per checkout
 DLL=$OUT/slipway/Slipway.Server.dll
-PUBLISH=(-c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -nologo -v q)
+PUBLISH=(--no-incremental -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -nologo -v q)
 
 for tool in curl dotnet python3; do
     command -v "$tool" >/dev/null || { echo "missing '$tool'" >&2; exit 2; }
