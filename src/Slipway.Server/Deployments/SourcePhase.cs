@@ -37,6 +37,7 @@ internal sealed class SourcePhase(GitSource git, UploadFiles uploads, ReleaseFil
             run.Timings["clone_ms"] = phase.ElapsedMilliseconds;
             deployment.CommitSha = checkout.CommitSha;
             deployment.CommitMessage = checkout.CommitMessage;
+            if (deployment.Branch.Length == 0) deployment.Branch = checkout.Branch;
             await run.Db.SaveChangesAsync(ct);
             directory = checkout.Directory;
             phase.Restart();

@@ -30,7 +30,7 @@ internal sealed record ProjectDomainResponse(string Id, string Domain, string En
 /// uploader may not approve their own upload.
 /// </summary>
 internal sealed record ProjectResponse(
-    string Id, string WorkspaceId, string Name, string? RepoUrl, string Branch, string? BuildCommand, string? StartCommand, int Port,
+    string Id, string WorkspaceId, string Name, string? RepoUrl, string? Branch, string? BuildCommand, string? StartCommand, int Port,
     Framework Framework, string? RootDirectory, string? OutputDirectory, string HealthCheckPath, bool AutoDeploy, Uploads.UploadApproval UploadApproval,
     bool PreventSelfReview, ResourcesResponse Resources, string Url,
     string? LiveDeploymentId, LiveStatus? LiveStatus, string? LiveLastExit, IReadOnlyList<ProjectDomainResponse> Domains,
@@ -82,7 +82,7 @@ internal static class ProjectEndpoints
         var now = time.UtcNowMs();
         var project = new Project
         {
-            Id = Ids.New(time), WorkspaceId = workspaceId, Name = body.Name!, RepoUrl = "", Branch = body.Branch ?? "main",
+            Id = Ids.New(time), WorkspaceId = workspaceId, Name = body.Name!, RepoUrl = "", Branch = body.Branch ?? "",
             BuildCommand = ProjectRules.Blank(body.BuildCommand), StartCommand = ProjectRules.Blank(body.StartCommand), Port = body.Port ?? 3000,
             Framework = ProjectRules.ParseFramework(body.Framework) ?? Framework.Auto, RootDirectory = ProjectRules.Blank(body.RootDirectory),
             OutputDirectory = ProjectRules.Blank(body.OutputDirectory), HealthCheckPath = body.HealthCheckPath ?? "/", AutoDeploy = body.AutoDeploy ?? true,
@@ -223,7 +223,7 @@ internal static class ProjectEndpoints
         v.Check(uploadApproval is null || ParseApproval(uploadApproval) is not null, "upload_approval", "must be automatic or manual");
         // An empty repo_url (or none at all): the project deploys uploaded builds only.
         if (repoUrl is { Length: > 0 } && ProjectRules.RepoUrlProblem(repoUrl, options.AllowLocalRepositories) is { } problem) v.Check(false, "repo_url", problem);
-        v.Check(branch is null || ProjectRules.IsRefName(branch), "branch", "must be a valid git branch name")
+        v.Check(branch is null || branch.Length == 0 || ProjectRules.IsRefName(branch), "branch", "must be a valid git branch name")
             .Check(ProjectRules.IsCommand(buildCommand), "build_command", "must be at most 4096 characters without control characters")
             .Check(ProjectRules.IsCommand(startCommand), "start_command", "must be at most 4096 characters without control characters")
             .Check(port is null or (>= 1 and <= 65535), "port", "must be between 1 and 65535")
@@ -306,7 +306,7 @@ internal static class ProjectEndpoints
     {
         var envNames = environments.ToDictionary(e => e.Id, e => e.Name);
         return new ProjectResponse(
-            p.Id, p.WorkspaceId, p.Name, p.RepoUrl.Length == 0 ? null : Builds.SecretMasker.MaskUrlCredentials(p.RepoUrl), p.Branch, p.BuildCommand,
+            p.Id, p.WorkspaceId, p.Name, p.RepoUrl.Length == 0 ? null : Builds.SecretMasker.MaskUrlCredentials(p.RepoUrl), ProjectRules.Blank(p.Branch), p.BuildCommand,
             p.StartCommand, p.Port, p.Framework, p.RootDirectory, p.OutputDirectory, p.HealthCheckPath, p.AutoDeploy, p.UploadApproval, p.PreventSelfReview,
             ResourcesResponse.From(ResourceRules.Effective(p, null, resources)), Url(router, p.Name), p.LiveDeploymentId, null, null,
             domains.Select(d => new ProjectDomainResponse(d.Id, d.Hostname, envNames[d.EnvironmentId])).ToList(),

@@ -17,7 +17,7 @@ public sealed class ManagingProjectsTests : IAsyncLifetime
         var project = await server.CreateProjectAsync(user.Token, "my-app");
 
         Assert.Equal("my-app", project["name"]!.GetValue<string>());
-        Assert.Equal("main", project["branch"]!.GetValue<string>());
+        Assert.Null(project["branch"]);
         Assert.Equal(3000, project["port"]!.GetValue<int>());
         Assert.Equal("auto", project["framework"]!.GetValue<string>());
         Assert.Equal("/", project["health_check_path"]!.GetValue<string>());
@@ -41,6 +41,7 @@ public sealed class ManagingProjectsTests : IAsyncLifetime
         Assert.Equal(8081, patched["port"]!.GetValue<int>());
         Assert.Equal("node", patched["framework"]!.GetValue<string>());
         Assert.Equal("release/v1", patched["branch"]!.GetValue<string>());
+        Assert.Null((await server.PatchAsync($"/api/v1/projects/{id}", new { branch = "" }, user.Token)).AssertStatus(200).Json["branch"]);
 
         var cleared = (await server.PatchAsync($"/api/v1/projects/{id}", new { build_command = "" }, user.Token)).AssertStatus(200).Json;
         Assert.Null(cleared["build_command"]);
