@@ -62,4 +62,56 @@ public sealed class DeployingAsANewcomerTests : IAsyncLifetime
         var ready = await server.WaitForStatusAsync(user.Token, (await server.DeployAsync(user.Token, projectId))["id"]!.GetValue<string>(), Deploy, "ready");
         Assert.Equal("master", ready["branch"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task FailingBuild_KeepsItsCommitFrameworkAndTimings_AndARequestedCommitIsEchoedAtOnce()
+    {
+        using var repo = GitRepo.Create();
+        var files = SampleApps.Node("broken");
+        files["build.sh"] = "echo 'syntax error' >&2; exit 2\n";
+        var sha = repo.Commit("broken build", files);
+        var projectId = await ProjectAsync("known-early", repo, new { build_command = "sh build.sh" });
+
+        var created = (await server.PostAsync("/api/v1/deployments", new { project_id = projectId, commit_sha = sha[..7] }, user.Token)).AssertStatus(201).Json;
+        Assert.Equal(sha[..7], created["commit_sha"]!.GetValue<string>());
+        Assert.Equal(sha[..7], (await server.GetAsync($"/api/v1/deployments/{created["id"]}", user.Token)).AssertStatus(200).Json["commit_sha"]!.GetValue<string>());
+        var failed = await server.WaitForStatusAsync(user.Token, created["id"]!.GetValue<string>(), Deploy, "failed");
+
+        Assert.Contains("exited with code 2", failed["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(sha, failed["commit_sha"]!.GetValue<string>());
+        Assert.Equal("broken build", failed["commit_message"]!.GetValue<string>());
+        Assert.Equal("node", failed["framework"]!.GetValue<string>());
+        Assert.True(failed["timings"]!["clone_ms"]!.GetValue<long>() >= 0);
+        Assert.True(failed["timings"]!["build_ms"]!.GetValue<long>() >= 0);
+    }
+
+    [Fact]
+    public async Task RunningBuild_ShowsItsCommitFrameworkAndCloneTime_AndKeepsThemWhenCanceled()
+    {
+        using var repo = GitRepo.Create();
+        var files = SampleApps.Node("slow");
+        files["build.sh"] = "echo started; sleep 600\n";
+        var sha = repo.Commit("slow build", files);
+        var projectId = await ProjectAsync("known-while-running", repo, new { build_command = "sh build.sh" });
+        var id = (await server.DeployAsync(user.Token, projectId))["id"]!.GetValue<string>();
+
+        System.Text.Json.Nodes.JsonNode running = null!;
+        await DeployingAppsTests.WaitUntilAsync(async () =>
+        {
+            running = (await server.GetAsync($"/api/v1/deployments/{id}", user.Token)).AssertStatus(200).Json;
+            return running["framework"] is not null;
+        }, TimeSpan.FromSeconds(60));
+        Assert.Equal("building", running["status"]!.GetValue<string>());
+        Assert.Equal(sha, running["commit_sha"]!.GetValue<string>());
+        Assert.Equal("main", running["branch"]!.GetValue<string>());
+        Assert.NotNull(running["timings"]!["clone_ms"]);
+
+        (await server.PostAsync($"/api/v1/deployments/{id}/cancel", null, user.Token)).AssertStatus(200);
+        var canceled = await server.WaitForStatusAsync(user.Token, id, Deploy, "canceled");
+        Assert.Equal(sha, canceled["commit_sha"]!.GetValue<string>());
+        Assert.Equal("node", canceled["framework"]!.GetValue<string>());
+        await DeployingAppsTests.WaitUntilAsync(async () =>
+            (await server.GetAsync($"/api/v1/deployments/{id}", user.Token)).Json["timings"]!["build_ms"] is not null, TimeSpan.FromSeconds(10));
+        Assert.NotNull((await server.GetAsync($"/api/v1/deployments/{id}", user.Token)).Json["timings"]!["clone_ms"]);
+    }
 }
