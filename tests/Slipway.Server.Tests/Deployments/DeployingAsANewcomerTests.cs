@@ -11,7 +11,10 @@ public sealed class DeployingAsANewcomerTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        server = await SlipwayServer.StartAsync(EngineSettings.Fast);
+        var settings = EngineSettings.Fast;
+        // Long, so that a failure that comes fast is seen not to have waited for it.
+        settings["Slipway:Runtime:HealthCheckTimeout"] = "00:01:00";
+        server = await SlipwayServer.StartAsync(settings);
         user = await server.RegisterUserAsync();
     }
 
@@ -113,5 +116,46 @@ public sealed class DeployingAsANewcomerTests : IAsyncLifetime
         await DeployingAppsTests.WaitUntilAsync(async () =>
             (await server.GetAsync($"/api/v1/deployments/{id}", user.Token)).Json["timings"]!["build_ms"] is not null, TimeSpan.FromSeconds(10));
         Assert.NotNull((await server.GetAsync($"/api/v1/deployments/{id}", user.Token)).Json["timings"]!["clone_ms"]);
+    }
+
+    [Fact]
+    public async Task AppListeningOnAnotherPort_FailsSayingWhichPortAndHow_WithoutWaitingForTheHealthTimeout()
+    {
+        using var repo = GitRepo.Create();
+        var side = FreePort();
+        var files = SampleApps.Node("wrong-port");
+        files["server.js"] = $$"""
+            console.log('my PORT is ' + process.env.PORT);
+            require('http').createServer((q, s) => s.end('wrong')).listen({{side}});
+            """;
+        repo.Commit("hard-coded port", files);
+        var projectId = await ProjectAsync("wrong-port", repo);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        var failed = await server.WaitForStatusAsync(user.Token, (await server.DeployAsync(user.Token, projectId))["id"]!.GetValue<string>(), Deploy, "failed");
+
+        var error = failed["error"]!.GetValue<string>();
+        var headline = System.Text.RegularExpressions.Regex.Match(error, $@"^The app listens on {side}, not on \$PORT \((\d+)\): bind to process\.env\.PORT\n");
+        Assert.True(headline.Success, error);
+        Assert.Contains($"my PORT is {headline.Groups[1].Value}", error, StringComparison.Ordinal);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"took {watch.Elapsed}: the health check's timeout was waited out");
+        Assert.Equal("node", failed["framework"]!.GetValue<string>());
+        Assert.NotNull(failed["timings"]!["release_ms"]);
+
+        // A side port next to PORT is fine, even when it is opened first.
+        files["server.js"] = $$"""
+            require('http').createServer((q, s) => s.end('side')).listen({{side}});
+            setTimeout(() => require('http').createServer((q, s) => s.end('fixed')).listen(process.env.PORT, process.env.HOST), 300);
+            """;
+        repo.Commit("binds PORT", files);
+        await server.WaitForStatusAsync(user.Token, (await server.DeployAsync(user.Token, projectId))["id"]!.GetValue<string>(), Deploy, "ready");
+        Assert.Equal("fixed", await server.RouterGetStringAsync("wrong-port.localhost", "/"));
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
