@@ -28,7 +28,6 @@ internal sealed class Project : IHasId
     public required string Branch { get; set; }
     public string? BuildCommand { get; set; }
     public string? StartCommand { get; set; }
-    public int Port { get; set; }
     public Framework Framework { get; set; }
     public string? RootDirectory { get; set; }
     public string? OutputDirectory { get; set; }

@@ -32,9 +32,11 @@ public sealed class DeployingAsANewcomerTests : IAsyncLifetime
     {
         using var repo = GitRepo.Create("trunk");
         var sha = repo.Commit("on trunk", SampleApps.Node("trunk-app"), branch: "trunk");
-        var projectId = await ProjectAsync("head-trunk", repo);
+        // The reference document's form: its `port` is accepted and means nothing (the app is told $PORT).
+        var projectId = await ProjectAsync("head-trunk", repo, new { port = 3000 });
         var project = (await server.GetAsync($"/api/v1/projects/{projectId}", user.Token)).AssertStatus(200).Json;
         Assert.Null(project["branch"]);
+        Assert.Null(project["port"]);
         Assert.Null(Assert.Single(project["environments"]!.AsArray())!["effective_branch"]);
 
         var queued = await server.DeployAsync(user.Token, projectId);
