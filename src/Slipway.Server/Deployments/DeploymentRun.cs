@@ -51,6 +51,8 @@ internal sealed class DeploymentRun(string id, SlipwayDb db, IServiceProvider se
         Timings[timing] = phase.ElapsedMilliseconds;
         Deployment.Timings = System.Text.Json.JsonSerializer.Serialize(Timings);
         await Db.SaveChangesAsync(ct);
+        // A cancel request may have finished it already, and finished deployments are cached for the list.
+        Services.GetRequiredService<DeploymentReadCache>().Forget(Id);
     }
 
     public void Log(string stream, string line, string level = "info")
