@@ -15,7 +15,8 @@ internal sealed class BuildOptions
 }
 
 /// <summary>A checked-out source tree and the commit it is.</summary>
-internal sealed record SourceCheckout(string Directory, string CommitSha, string CommitMessage);
+/// <summary><c>Branch</c>: the branch checked out (the repository's default when none was asked for; empty if it could not be told).</summary>
+internal sealed record SourceCheckout(string Directory, string CommitSha, string CommitMessage, string Branch);
 
 /// <summary>What to run for a source tree: explicit project/environment commands win over detection.</summary>
 internal sealed record BuildPlan(string Framework, string? BuildCommand, string? StartCommand, string? OutputDirectory, bool IsStatic);

@@ -27,6 +27,10 @@ internal sealed partial class GitSource(BuildOptions options, TimeProvider time,
         "-c", "protocol.ssh.allow=always", "-c", "protocol.git.allow=always", "-c", "protocol.file.allow=always",
     ];
 
+    /// <summary>
+    /// Checks out <paramref name="commitSha"/>, else the tip of <paramref name="branch"/>; an empty branch is the repository's
+    /// own default (its <c>HEAD</c>), whose name the checkout returns.
+    /// </summary>
     public async Task<SourceCheckout> CheckoutAsync(string repoUrl, string branch, string? commitSha, string workDirectory, LineSink log,
         CancellationToken ct)
     {
@@ -43,9 +47,10 @@ internal sealed partial class GitSource(BuildOptions options, TimeProvider time,
         var token = linked.Token;
         try
         {
-            log("system", $"Cloning {shown} at {sha ?? branch}");
+            log("system", $"Cloning {shown} at {sha ?? (branch.Length == 0 ? "its default branch" : branch)}");
             if (sha is null) await CloneBranchAsync(repoUrl, branch, directory, shown, token);
             else await CheckoutCommitAsync(repoUrl, sha, directory, shown, log, token);
+            if (branch.Length == 0) branch = await DefaultBranchAsync(repoUrl, directory, sha is null, token);
 
             var head = (await GitAsync(["rev-parse", "HEAD"], directory, token)).Single();
             var subject = (await GitAsync(["log", "-1", "--format=%s"], directory, token)) is [var first, ..] ? first : "";
@@ -56,7 +61,7 @@ internal sealed partial class GitSource(BuildOptions options, TimeProvider time,
             }
             log("system", $"Checked out {head[..7]}: {subject}");
             BuildsLog.CheckedOut(logger, shown, head);
-            return new SourceCheckout(directory, head, subject);
+            return new SourceCheckout(directory, head, subject, branch);
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !ct.IsCancellationRequested)
         {
@@ -93,8 +98,14 @@ internal sealed partial class GitSource(BuildOptions options, TimeProvider time,
 
     private static async Task CloneBranchAsync(string repoUrl, string branch, string directory, string shown, CancellationToken ct)
     {
-        var result = await RunAsync(["clone", "--quiet", "--depth", "1", "--branch", branch, "--single-branch", "--no-tags", "--", repoUrl, directory],
+        string[] which = branch.Length == 0 ? [] : ["--branch", branch];
+        var result = await RunAsync(["clone", "--quiet", "--depth", "1", .. which, "--single-branch", "--no-tags", "--", repoUrl, directory],
             Parent(directory), ct);
+        // Git succeeds without a checkout when the remote's HEAD names a branch that has no commits (or the repository none at all).
+        if (result.ExitCode == 0 && result.Lines.Any(l => l.Contains("cloned an empty repository", StringComparison.Ordinal)
+                || l.Contains("remote HEAD refers to nonexistent ref", StringComparison.Ordinal)))
+            throw new GitSourceException(SourceFailure.UnknownBranch,
+                $"The default branch (HEAD) of {shown} has no commits: push it, or set the project's branch.");
         if (result.ExitCode == 0) return;
         if (result.Lines.Any(l => l.Contains("Remote branch", StringComparison.Ordinal) && l.Contains("not found", StringComparison.Ordinal)))
             throw new GitSourceException(SourceFailure.UnknownBranch, $"The branch '{branch}' does not exist in {shown}.");
@@ -131,13 +142,30 @@ internal sealed partial class GitSource(BuildOptions options, TimeProvider time,
         if (detach.ExitCode != 0) throw new InvalidOperationException("git checkout failed: " + Summary(detach.Lines));
     }
 
+    /// <summary>
+    /// The name of the repository's default branch: a clone of it has it as its own HEAD; for a commit checkout the remote is
+    /// asked (<c>ls-remote --symref</c>). Empty when the remote does not say (a server without symref support).
+    /// </summary>
+    private static async Task<string> DefaultBranchAsync(string repoUrl, string directory, bool clonedHead, CancellationToken ct)
+    {
+        if (clonedHead)
+        {
+            var local = await RunAsync(["symbolic-ref", "--quiet", "--short", "HEAD"], directory, ct);
+            return local.ExitCode == 0 && local.Lines is [var name, ..] && BranchPattern().IsMatch(name) ? name : "";
+        }
+        var remote = await RunAsync(["ls-remote", "--symref", "--", repoUrl, "HEAD"], directory, ct);
+        var symref = remote.ExitCode == 0 ? remote.Lines.FirstOrDefault(l => l.StartsWith("ref: refs/heads/", StringComparison.Ordinal)) : null;
+        var branch = symref?["ref: refs/heads/".Length..].Split('\t')[0] ?? "";
+        return BranchPattern().IsMatch(branch) ? branch : "";
+    }
+
     private static void Validate(string repoUrl, string branch, string? commitSha, string shown)
     {
         if (string.IsNullOrWhiteSpace(repoUrl) || repoUrl.Any(char.IsControl))
             throw new GitSourceException(SourceFailure.InvalidInput, "The repository URL is empty or holds control characters.");
         if (commitSha is not null && !CommitPattern().IsMatch(commitSha))
             throw new GitSourceException(SourceFailure.InvalidInput, $"'{commitSha}' is not a commit SHA (4 to 40 hex digits).");
-        if (commitSha is null && !BranchPattern().IsMatch(branch))
+        if (commitSha is null && branch.Length > 0 && !BranchPattern().IsMatch(branch))
             throw new GitSourceException(SourceFailure.InvalidInput, $"'{branch}' is not a valid branch name for {shown}.");
     }
 

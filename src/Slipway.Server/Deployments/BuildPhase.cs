@@ -23,6 +23,9 @@ internal sealed class BuildPhase(ShellRunner shell, Sandbox sandbox, Confinement
             environment.StartCommand ?? project.StartCommand, project.OutputDirectory);
         run.Log("system", $"Framework {plan.Framework}: build `{plan.BuildCommand ?? "(none)"}`, " +
                           (plan.IsStatic ? $"static site from '{plan.OutputDirectory}'" : $"start `{plan.StartCommand}`"));
+        var deployment = run.Deployment;
+        deployment.Framework = plan.Framework;
+        await run.Db.SaveChangesAsync(ct);
         var phase = Stopwatch.StartNew();
         if (plan.BuildCommand is { } command)
         {
@@ -44,7 +47,8 @@ internal sealed class BuildPhase(ShellRunner shell, Sandbox sandbox, Confinement
             {
                 await unit.CloseAsync();
             }
-            run.Timings["build_ms"] = phase.ElapsedMilliseconds;
+            // Written even when canceled: the deployment keeps what ran.
+            await run.RecordAsync("build_ms", phase, CancellationToken.None);
             if (result.Canceled) throw new OperationCanceledException(ct);
             if (result.TimedOut) throw new DeploymentFailedException($"The build timed out after {buildOptions.BuildTimeout}.");
             if (result.ExitCode != 0 && outOfMemory is not null) throw new DeploymentFailedException($"The build command failed. {outOfMemory}.");
@@ -65,8 +69,6 @@ internal sealed class BuildPhase(ShellRunner shell, Sandbox sandbox, Confinement
         var artifact = await artifacts.PackAsync(packed, ct,
             run.Deployment.UploadId is null ? System.IO.Compression.CompressionLevel.Fastest : System.IO.Compression.CompressionLevel.NoCompression);
         run.Timings["pack_ms"] = phase.ElapsedMilliseconds;
-        var deployment = run.Deployment;
-        deployment.Framework = plan.Framework;
         deployment.StartCommand = plan.IsStatic ? null : plan.StartCommand;
         deployment.StaticDirectory = plan.IsStatic ? "." : null;
         deployment.ArtifactSha256 = artifact.Sha256;

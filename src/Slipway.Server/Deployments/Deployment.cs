@@ -43,7 +43,8 @@ internal sealed class Deployment : IHasId
     public DeploymentStatus Status { get; set; }
     public BuildStatus BuildStatus { get; set; }
     public DeploymentTrigger Trigger { get; init; }
-    public required string Branch { get; init; }
+    /// <summary>Empty until the checkout tells the repository's default branch, when neither request, environment nor project named one.</summary>
+    public required string Branch { get; set; }
     public string? RequestedCommitSha { get; init; }
     public string? CommitSha { get; set; }
     public string? CommitMessage { get; set; }

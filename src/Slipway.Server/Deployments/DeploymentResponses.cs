@@ -8,13 +8,14 @@ internal sealed record ArtifactResponse(string Sha256, long Size);
 
 internal sealed record DeploymentResponse(
     string Id, string BuildId, string ProjectId, string EnvironmentId, string Environment, DeploymentStatus Status, bool IsLive,
-    string Url, string Branch, string? CommitSha, string? CommitMessage, DeploymentTrigger Trigger, string? SourceDeploymentId, string? UploadId,
+    string Url, string? Branch, string? CommitSha, string? CommitMessage, DeploymentTrigger Trigger, string? SourceDeploymentId, string? UploadId,
     string? Framework, ArtifactResponse? Artifact, string? Error, IReadOnlyDictionary<string, long> Timings, string? CreatedBy,
     DateTime CreatedAt, DateTime UpdatedAt, DateTime? StartedAt, DateTime? FinishedAt)
 {
     public static DeploymentResponse From(Deployment d, Project project, ProjectEnvironment environment, RouterOptions router) => new(
         d.Id, d.BuildId, d.ProjectId, d.EnvironmentId, environment.Name, d.Status, environment.LiveDeploymentId == d.Id,
-        ProjectEndpoints.Url(router, Hosts.EnvironmentLabel(project.Name, environment.Name)), d.Branch, d.CommitSha, d.CommitMessage,
+        ProjectEndpoints.Url(router, Hosts.EnvironmentLabel(project.Name, environment.Name)), ProjectRules.Blank(d.Branch),
+        d.CommitSha ?? d.RequestedCommitSha, d.CommitMessage,
         d.Trigger, d.SourceDeploymentId, d.UploadId, d.Framework,
         d.ArtifactSha256 is { } sha && !d.ArtifactCollected ? new ArtifactResponse(sha, d.ArtifactSize ?? 0) : null,
         d.Error, ParseTimings(d.Timings), d.CreatedBy, d.CreatedAt, d.UpdatedAt, d.StartedAt, d.FinishedAt);

@@ -42,6 +42,19 @@ internal sealed class DeploymentRun(string id, SlipwayDb db, IServiceProvider se
         masker = new SecretMasker(Variables.Values);
     }
 
+    /// <summary>
+    /// Ends a phase: its timing, with whatever the phase set on the deployment (commit, framework …), is written at once, so
+    /// a deployment shows what is known while it runs and keeps it when a later phase fails or is canceled.
+    /// </summary>
+    public async Task RecordAsync(string timing, System.Diagnostics.Stopwatch phase, CancellationToken ct)
+    {
+        Timings[timing] = phase.ElapsedMilliseconds;
+        Deployment.Timings = System.Text.Json.JsonSerializer.Serialize(Timings);
+        await Db.SaveChangesAsync(ct);
+        // A cancel request may have finished it already, and finished deployments are cached for the list.
+        Services.GetRequiredService<DeploymentReadCache>().Forget(Id);
+    }
+
     public void Log(string stream, string line, string level = "info")
     {
         var masked = masker.Mask(line);

@@ -38,12 +38,14 @@ internal sealed class ReleasePhase(ArtifactStore artifacts, ReleaseFiles files, 
             if (!await supervisor.WaitHealthyAsync(started, ct))
             {
                 ct.ThrowIfCancellationRequested();
-                throw new DeploymentFailedException(await ExitedBeforeHealthyAsync(started, project.HealthCheckPath, ct)
+                throw new DeploymentFailedException(WrongPort(started, deployment.Framework)
+                    ?? await ExitedBeforeHealthyAsync(started, project.HealthCheckPath, ct)
                     ?? $"The release did not pass its health check on {project.HealthCheckPath} within {runtimeOptions.HealthCheckTimeout.TotalSeconds:0} s.");
             }
         }
         catch
         {
+            run.Timings["release_ms"] = phase.ElapsedMilliseconds;
             // Nothing routes to it yet: it can simply go.
             await supervisor.StopAsync(run.Id, TimeSpan.Zero);
             throw;
@@ -51,6 +53,17 @@ internal sealed class ReleasePhase(ArtifactStore artifacts, ReleaseFiles files, 
         run.Timings["release_ms"] = phase.ElapsedMilliseconds;
         return (new RouteTarget(run.Id, started.Upstream, null), started);
     }
+
+    /// <summary>The headline when the app listens, but not on the port it was given, with how to read that port in its language.</summary>
+    private static string? WrongPort(RunningRelease started, string? framework) => started.WrongPorts is { Count: > 0 } ports
+        ? $"The app listens on {string.Join(" and ", ports)}, not on $PORT ({started.Port}): bind to " + framework switch
+        {
+            "python" => "os.environ[\"PORT\"]",
+            "go" => "os.Getenv(\"PORT\")",
+            "dotnet" => "the PORT environment variable (ASPNETCORE_URLS=http://+:$PORT)",
+            _ => "process.env.PORT",
+        }
+        : null;
 
     /// <summary>
     /// The headline when the start command ended before it ever answered ("The start command exited with code 1 before

@@ -27,17 +27,17 @@ internal sealed class SourcePhase(GitSource git, UploadFiles uploads, ReleaseFil
             directory = run.WorkDirectory;
             run.Log("system", $"Source: upload {uploadId}.");
             await uploads.CopyTreeAsync(uploadId, directory, ct);
-            run.Timings["source_ms"] = phase.ElapsedMilliseconds;
+            await run.RecordAsync("source_ms", phase, ct);
         }
         else
         {
             var cloneUrl = run.Services.GetRequiredService<RepoCredentials>().CloneUrl(run.Project);
             var checkout = await git.CheckoutAsync(cloneUrl, deployment.Branch, deployment.RequestedCommitSha, run.WorkDirectory,
                 (stream, line) => run.Log("system", line), ct);
-            run.Timings["clone_ms"] = phase.ElapsedMilliseconds;
             deployment.CommitSha = checkout.CommitSha;
             deployment.CommitMessage = checkout.CommitMessage;
-            await run.Db.SaveChangesAsync(ct);
+            if (deployment.Branch.Length == 0) deployment.Branch = checkout.Branch;
+            await run.RecordAsync("clone_ms", phase, ct);
             directory = checkout.Directory;
             phase.Restart();
             try
@@ -49,7 +49,7 @@ internal sealed class SourcePhase(GitSource git, UploadFiles uploads, ReleaseFil
             {
                 files.DeleteDirectory(run.WorkDirectory + ".scan");
             }
-            run.Timings["gate_ms"] = phase.ElapsedMilliseconds;
+            await run.RecordAsync("gate_ms", phase, ct);
         }
 
         var root = run.Project.RootDirectory is { } relative ? Path.GetFullPath(Path.Combine(directory, relative)) : directory;

@@ -93,7 +93,10 @@ internal static partial class GitHubEvents
         var headCommit = payload.TryGetProperty("head_commit", out var head) && head.ValueKind == JsonValueKind.Object ? head : (JsonElement?)null;
         var message = headCommit is { } commit && Text(commit, "id") == sha ? Subject(Text(commit, "message")) : null;
 
-        var tracking = environments.Where(e => (e.Branch ?? project.Branch) == branch).OrderBy(e => e.Id, StringComparer.Ordinal).ToList();
+        // A project without a branch deploys the repository's default one, which the payload names.
+        var defaultBranch = payload.TryGetProperty("repository", out var repository) && repository.ValueKind == JsonValueKind.Object
+            ? Text(repository, "default_branch") : null;
+        var tracking = environments.Where(e => (ProjectRules.Blank(e.Branch ?? project.Branch) ?? defaultBranch) == branch).OrderBy(e => e.Id, StringComparer.Ordinal).ToList();
         if (tracking.Count == 0)
         {
             return GitHubDecision.Ignore(IgnoredBecause.NoMatchingEnvironment, $"No environment of this project deploys the branch '{branch}'.");

@@ -22,12 +22,12 @@ internal sealed record UpdateEnvironmentRequest(string? Name, string? Branch, st
 /// </summary>
 internal sealed record EnvironmentResponse(
     string Id, string ProjectId, string Name, string? Branch, string? BuildCommand, string? StartCommand, bool? AutoDeploy,
-    ResourceOverridesResponse Resources, string EffectiveBranch, bool EffectiveAutoDeploy, ResourcesResponse EffectiveResources,
+    ResourceOverridesResponse Resources, string? EffectiveBranch, bool EffectiveAutoDeploy, ResourcesResponse EffectiveResources,
     string? LiveDeploymentId, DateTime CreatedAt, DateTime UpdatedAt)
 {
     public static EnvironmentResponse From(ProjectEnvironment e, Project p, ResourceOptions resources) => new(
         e.Id, e.ProjectId, e.Name, e.Branch, e.BuildCommand, e.StartCommand, e.AutoDeploy,
-        new ResourceOverridesResponse(e.ResourceMemoryMb, e.ResourceMillicpus / 1000.0, e.ResourcePids), e.Branch ?? p.Branch,
+        new ResourceOverridesResponse(e.ResourceMemoryMb, e.ResourceMillicpus / 1000.0, e.ResourcePids), e.Branch ?? ProjectRules.Blank(p.Branch),
         e.AutoDeploy ?? p.AutoDeploy, ResourcesResponse.From(ResourceRules.Effective(p, e, resources)), e.LiveDeploymentId, e.CreatedAt, e.UpdatedAt);
 }
 

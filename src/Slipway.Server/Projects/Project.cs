@@ -24,10 +24,10 @@ internal sealed class Project : IHasId
     /// <summary>nonce ‖ ciphertext ‖ tag of the URL's user-info part; null when the URL has none.</summary>
     public byte[]? RepoCredentialSealed { get; set; }
     public string? RepoCredentialKeyId { get; set; }
+    /// <summary>Empty: the repository's default branch (its HEAD), told by each checkout.</summary>
     public required string Branch { get; set; }
     public string? BuildCommand { get; set; }
     public string? StartCommand { get; set; }
-    public int Port { get; set; }
     public Framework Framework { get; set; }
     public string? RootDirectory { get; set; }
     public string? OutputDirectory { get; set; }

@@ -10,12 +10,19 @@ using Slipway.Server.Workspaces;
 
 namespace Slipway.Server.Projects;
 
+/// <summary>
+/// <c>port</c> is accepted (1-65535) for the reference documents' form and ignored: every release is told its own free
+/// loopback port in <c>$PORT</c>, since an old and a new release serve side by side while the router switches.
+/// </summary>
 internal sealed record CreateProjectRequest(
     string? Name, string? RepoUrl, string? Branch, string? BuildCommand, string? StartCommand, int? Port, string? Framework,
     string? RootDirectory, string? OutputDirectory, string? HealthCheckPath, bool? AutoDeploy, string? WorkspaceId, ResourcesRequest? Resources,
     string? UploadApproval, bool? PreventSelfReview);
 
-/// <summary>Every field optional; an empty string clears an optional text field; <c>resources</c> changes the fields it names.</summary>
+/// <summary>
+/// Every field optional; an empty string clears an optional text field; <c>resources</c> changes the fields it names;
+/// <c>port</c> is accepted and ignored (see <see cref="CreateProjectRequest"/>).
+/// </summary>
 internal sealed record UpdateProjectRequest(
     string? Name, string? RepoUrl, string? Branch, string? BuildCommand, string? StartCommand, int? Port, string? Framework,
     string? RootDirectory, string? OutputDirectory, string? HealthCheckPath, bool? AutoDeploy, ResourcesRequest? Resources,
@@ -30,7 +37,7 @@ internal sealed record ProjectDomainResponse(string Id, string Domain, string En
 /// uploader may not approve their own upload.
 /// </summary>
 internal sealed record ProjectResponse(
-    string Id, string WorkspaceId, string Name, string? RepoUrl, string Branch, string? BuildCommand, string? StartCommand, int Port,
+    string Id, string WorkspaceId, string Name, string? RepoUrl, string? Branch, string? BuildCommand, string? StartCommand,
     Framework Framework, string? RootDirectory, string? OutputDirectory, string HealthCheckPath, bool AutoDeploy, Uploads.UploadApproval UploadApproval,
     bool PreventSelfReview, ResourcesResponse Resources, string Url,
     string? LiveDeploymentId, LiveStatus? LiveStatus, string? LiveLastExit, IReadOnlyList<ProjectDomainResponse> Domains,
@@ -82,8 +89,8 @@ internal static class ProjectEndpoints
         var now = time.UtcNowMs();
         var project = new Project
         {
-            Id = Ids.New(time), WorkspaceId = workspaceId, Name = body.Name!, RepoUrl = "", Branch = body.Branch ?? "main",
-            BuildCommand = ProjectRules.Blank(body.BuildCommand), StartCommand = ProjectRules.Blank(body.StartCommand), Port = body.Port ?? 3000,
+            Id = Ids.New(time), WorkspaceId = workspaceId, Name = body.Name!, RepoUrl = "", Branch = body.Branch ?? "",
+            BuildCommand = ProjectRules.Blank(body.BuildCommand), StartCommand = ProjectRules.Blank(body.StartCommand),
             Framework = ProjectRules.ParseFramework(body.Framework) ?? Framework.Auto, RootDirectory = ProjectRules.Blank(body.RootDirectory),
             OutputDirectory = ProjectRules.Blank(body.OutputDirectory), HealthCheckPath = body.HealthCheckPath ?? "/", AutoDeploy = body.AutoDeploy ?? true,
             UploadApproval = ParseApproval(body.UploadApproval) ?? Uploads.UploadApproval.Automatic, PreventSelfReview = body.PreventSelfReview ?? false,
@@ -177,7 +184,6 @@ internal static class ProjectEndpoints
         if (body.Branch is not null) Set(p => p.Branch, body.Branch);
         if (body.BuildCommand is not null) Set(p => p.BuildCommand, ProjectRules.Blank(body.BuildCommand));
         if (body.StartCommand is not null) Set(p => p.StartCommand, ProjectRules.Blank(body.StartCommand));
-        if (body.Port is { } port) Set(p => p.Port, port);
         if (ProjectRules.ParseFramework(body.Framework) is { } framework) Set(p => p.Framework, framework);
         if (body.RootDirectory is not null) Set(p => p.RootDirectory, ProjectRules.Blank(body.RootDirectory));
         if (body.OutputDirectory is not null) Set(p => p.OutputDirectory, ProjectRules.Blank(body.OutputDirectory));
@@ -223,7 +229,7 @@ internal static class ProjectEndpoints
         v.Check(uploadApproval is null || ParseApproval(uploadApproval) is not null, "upload_approval", "must be automatic or manual");
         // An empty repo_url (or none at all): the project deploys uploaded builds only.
         if (repoUrl is { Length: > 0 } && ProjectRules.RepoUrlProblem(repoUrl, options.AllowLocalRepositories) is { } problem) v.Check(false, "repo_url", problem);
-        v.Check(branch is null || ProjectRules.IsRefName(branch), "branch", "must be a valid git branch name")
+        v.Check(branch is null || branch.Length == 0 || ProjectRules.IsRefName(branch), "branch", "must be a valid git branch name")
             .Check(ProjectRules.IsCommand(buildCommand), "build_command", "must be at most 4096 characters without control characters")
             .Check(ProjectRules.IsCommand(startCommand), "start_command", "must be at most 4096 characters without control characters")
             .Check(port is null or (>= 1 and <= 65535), "port", "must be between 1 and 65535")
@@ -306,8 +312,8 @@ internal static class ProjectEndpoints
     {
         var envNames = environments.ToDictionary(e => e.Id, e => e.Name);
         return new ProjectResponse(
-            p.Id, p.WorkspaceId, p.Name, p.RepoUrl.Length == 0 ? null : Builds.SecretMasker.MaskUrlCredentials(p.RepoUrl), p.Branch, p.BuildCommand,
-            p.StartCommand, p.Port, p.Framework, p.RootDirectory, p.OutputDirectory, p.HealthCheckPath, p.AutoDeploy, p.UploadApproval, p.PreventSelfReview,
+            p.Id, p.WorkspaceId, p.Name, p.RepoUrl.Length == 0 ? null : Builds.SecretMasker.MaskUrlCredentials(p.RepoUrl), ProjectRules.Blank(p.Branch), p.BuildCommand,
+            p.StartCommand, p.Framework, p.RootDirectory, p.OutputDirectory, p.HealthCheckPath, p.AutoDeploy, p.UploadApproval, p.PreventSelfReview,
             ResourcesResponse.From(ResourceRules.Effective(p, null, resources)), Url(router, p.Name), p.LiveDeploymentId, null, null,
             domains.Select(d => new ProjectDomainResponse(d.Id, d.Hostname, envNames[d.EnvironmentId])).ToList(),
             environments.Select(e => EnvironmentResponse.From(e, p, resources)).ToList(),

@@ -25,6 +25,7 @@ internal sealed class RunningRelease
     private bool everHealthy;
     private DateTimeOffset? healthySince;
     private string? lastExit;
+    private IReadOnlyList<int>? wrongPorts;
     private bool stopRequested;
     private Task? stopping;
 
@@ -87,6 +88,19 @@ internal sealed class RunningRelease
         internal set
         {
             lock (gate) lastExit = value;
+        }
+    }
+
+    /// <summary>The ports it listened on instead of its own when its health check gave up on that (see <see cref="ListeningPorts"/>).</summary>
+    public IReadOnlyList<int>? WrongPorts
+    {
+        get
+        {
+            lock (gate) return wrongPorts;
+        }
+        internal set
+        {
+            lock (gate) wrongPorts = value;
         }
     }
 

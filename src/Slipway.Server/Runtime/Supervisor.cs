@@ -87,7 +87,8 @@ internal sealed class Supervisor : IAsyncDisposable
     private static InvalidOperationException AlreadyRunning(string deploymentId) => new($"Deployment {deploymentId} already has a running release.");
 
     /// <summary>
-    /// Polls the health check path until it answers 2xx or 3xx (true), the process exits (false, at once) or
+    /// Polls the health check path until it answers 2xx or 3xx (true), the process exits (false, at once), it listens
+    /// only on other ports than its <c>PORT</c> for a second (false, with <see cref="RunningRelease.WrongPorts"/>) or
     /// <see cref="RuntimeOptions.HealthCheckTimeout"/> passes (false; the process is left running for the caller to stop).
     /// </summary>
     public async Task<bool> WaitHealthyAsync(RunningRelease release, CancellationToken ct)
@@ -215,9 +216,11 @@ internal sealed class Supervisor : IAsyncDisposable
                             RuntimeLog.Healthy(logger, release.DeploymentId, release.Port);
                             break;
                         }
-                        if (outcome == ProbeOutcome.TimedOut)
+                        if (outcome is ProbeOutcome.TimedOut or ProbeOutcome.WrongPort)
                         {
-                            release.Sink("system", $"Not healthy after {Describe(options.HealthCheckTimeout)}; stopping it");
+                            release.Sink("system", outcome == ProbeOutcome.WrongPort
+                                ? $"It listens on {string.Join(", ", release.WrongPorts!)}, not on its PORT ({release.Port}); stopping it"
+                                : $"Not healthy after {Describe(options.HealthCheckTimeout)}; stopping it");
                             await group.StopAsync(options.StopTimeout);
                         }
                         exit = await ReapAsync(release, group, await group.Exited.WaitAsync(token));
@@ -303,6 +306,10 @@ internal sealed class Supervisor : IAsyncDisposable
 
     private static readonly TimeSpan FastProbeInterval = TimeSpan.FromMilliseconds(25);
     private static readonly TimeSpan FastProbingFor = TimeSpan.FromSeconds(2);
+    // How often a release that does not answer has its sockets looked at, and for how long it must listen only on
+    // other ports before that is its failure (an app may open a side port a moment before its PORT).
+    private static readonly TimeSpan PortCheckEvery = TimeSpan.FromMilliseconds(400);
+    private static readonly TimeSpan WrongPortFor = TimeSpan.FromSeconds(1);
 
     private async Task<ProbeOutcome> ProbeUntilHealthyAsync(RunningRelease release, ProcessGroup group, CancellationToken ct)
     {
@@ -311,12 +318,25 @@ internal sealed class Supervisor : IAsyncDisposable
         else if (!path.StartsWith('/')) path = "/" + path;
         var uri = new Uri($"http://127.0.0.1:{release.Port}{path}");
         var started = time.GetTimestamp();
+        var portsCheckedAt = started;
+        long? wrongSince = null;
         while (true)
         {
             if (group.Exited.IsCompleted) return ProbeOutcome.Exited;
             var remaining = options.HealthCheckTimeout - time.GetElapsedTime(started);
             if (remaining <= TimeSpan.Zero) return ProbeOutcome.TimedOut;
             if (await ProbeOnceAsync(uri, Min(remaining, ProbeRequestTimeout), ct)) return ProbeOutcome.Healthy;
+            if (time.GetElapsedTime(portsCheckedAt) >= PortCheckEvery)
+            {
+                portsCheckedAt = time.GetTimestamp();
+                var listening = ListeningPorts.OfGroup(group.Pid);
+                if (listening.Count == 0 || listening.Contains(release.Port)) wrongSince = null;
+                else if (time.GetElapsedTime(wrongSince ??= portsCheckedAt) >= WrongPortFor)
+                {
+                    release.WrongPorts = listening;
+                    return ProbeOutcome.WrongPort;
+                }
+            }
             // Most apps listen within a second: probe quickly at first, then settle to the configured interval.
             var interval = time.GetElapsedTime(started) < FastProbingFor ? Min(options.HealthCheckInterval, FastProbeInterval) : options.HealthCheckInterval;
             await Task.WhenAny(group.Exited, Task.Delay(interval, time, ct));
@@ -387,6 +407,8 @@ internal sealed class Supervisor : IAsyncDisposable
         Healthy,
         Exited,
         TimedOut,
+        /// <summary>It listens, but not on its <c>PORT</c>: see <see cref="RunningRelease.WrongPorts"/>.</summary>
+        WrongPort,
     }
 }
 

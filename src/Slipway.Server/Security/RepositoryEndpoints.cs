@@ -16,7 +16,7 @@ internal sealed record UpdateRepositoryRequest(SecuritySettingsRequest? Security
 internal sealed record OpenFindingCounts(int Critical, int High, int Medium, int Low, int Total);
 
 /// <summary>A project seen from the security side: same id, same access rules.</summary>
-internal sealed record RepositoryResponse(string Id, string WorkspaceId, string Name, string RepoUrl, string DefaultBranch,
+internal sealed record RepositoryResponse(string Id, string WorkspaceId, string Name, string RepoUrl, string? DefaultBranch,
     SecuritySettingsResponse Security, ScanResponse? LastScan, OpenFindingCounts OpenFindings, DateTime CreatedAt);
 
 internal static class RepositoryEndpoints
@@ -96,7 +96,7 @@ internal static class RepositoryEndpoints
         return projects.Select(p =>
         {
             var open = counts[p.Id].ToDictionary(c => c.Severity, c => c.Count);
-            return new RepositoryResponse(p.Id, p.WorkspaceId, p.Name, p.RepoUrl, p.Branch, Settings(settings.GetValueOrDefault(p.Id)),
+            return new RepositoryResponse(p.Id, p.WorkspaceId, p.Name, p.RepoUrl, ProjectRules.Blank(p.Branch), Settings(settings.GetValueOrDefault(p.Id)),
                 lastScans.TryGetValue(p.Id, out var scan) ? ScanResponse.From(scan) : null,
                 new OpenFindingCounts(open.GetValueOrDefault(Severity.Critical), open.GetValueOrDefault(Severity.High), open.GetValueOrDefault(Severity.Medium),
                     open.GetValueOrDefault(Severity.Low), open.Values.Sum()),

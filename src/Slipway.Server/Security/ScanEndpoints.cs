@@ -93,7 +93,7 @@ internal static partial class ScanEndpoints
         var scan = new Scan
         {
             Id = Ids.New(time), WorkspaceId = project.WorkspaceId, ProjectId = project.Id, Source = ScanSource.Scanner, Status = ScanStatus.Queued,
-            CommitSha = body?.CommitSha?.ToLowerInvariant(), Branch = body?.Branch ?? project.Branch, CreatedAt = time.UtcNowMs(),
+            CommitSha = body?.CommitSha?.ToLowerInvariant(), Branch = body?.Branch ?? Projects.ProjectRules.Blank(project.Branch), CreatedAt = time.UtcNowMs(),
         };
         db.Scans.Add(scan);
         await db.SaveChangesAsync(ct);

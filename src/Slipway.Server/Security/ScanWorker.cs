@@ -90,7 +90,7 @@ internal sealed class ScanWorker(IServiceScopeFactory scopes, ScanQueue queue, G
             var cloneUrl = scope.ServiceProvider.GetRequiredService<RepoCredentials>().CloneUrl(project);
             var checkout = await git.CheckoutAsync(cloneUrl, scan.Branch ?? project.Branch, scan.CommitSha, Path.Combine(directory, "src"), (_, _) => { }, ct);
             scan.CommitSha = checkout.CommitSha;
-            scan.Branch ??= project.Branch;
+            scan.Branch ??= ProjectRules.Blank(checkout.Branch);
             var ingestion = scope.ServiceProvider.GetRequiredService<SarifIngestion>();
             var identity = await sandbox.IdentityAsync(db, project.Id, ct);
             await runner.ScanAsync(scan, project, checkout.Directory, Path.Combine(directory, "out"), scanners, ingestion, identity, (_, _) => { }, ct);

@@ -78,11 +78,11 @@ public sealed class RevokingAccessAtOnceTests : IAsyncLifetime
             (await server.GetAsync($"/api/v1/deployments?project_id={id}", user.Token)).AssertStatus(200);
         }
 
-        (await server.PatchAsync($"/api/v1/projects/{id}", new { name = "renamed-app", port = 4242 }, user.Token)).AssertStatus(200);
+        (await server.PatchAsync($"/api/v1/projects/{id}", new { name = "renamed-app", health_check_path = "/up" }, user.Token)).AssertStatus(200);
 
         var project = Assert.Single((await server.GetAsync("/api/v1/projects", user.Token)).AssertStatus(200).Json["data"]!.AsArray())!;
         Assert.Equal("renamed-app", project["name"]!.GetValue<string>());
-        Assert.Equal(4242, project["port"]!.GetValue<int>());
+        Assert.Equal("/up", project["health_check_path"]!.GetValue<string>());
         var listed = Assert.Single((await server.GetAsync($"/api/v1/deployments?project_id={id}", user.Token)).AssertStatus(200).Json["data"]!.AsArray())!;
         Assert.Equal(deployment["id"]!.GetValue<string>(), listed["id"]!.GetValue<string>());
         Assert.Contains("renamed-app", listed["url"]!.GetValue<string>(), StringComparison.Ordinal);

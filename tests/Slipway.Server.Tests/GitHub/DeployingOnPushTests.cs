@@ -34,6 +34,8 @@ public sealed class DeployingOnPushTests : IAsyncLifetime
     {
         var payload = await github.ExampleAsync("push", p => p["ref"]!.GetValue<string>().StartsWith("refs/heads/", StringComparison.Ordinal));
         payload["ref"] = "refs/heads/main";
+        // The project names no branch: it deploys the repository's default, which the payload names.
+        payload["repository"]!["default_branch"] = "main";
         payload["before"] = payload["after"]!.GetValue<string>();
         payload["after"] = sha;
         payload["head_commit"]!["id"] = sha;

@@ -61,6 +61,21 @@ public sealed class ReceivingGitHubDeliveriesTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ProjectWithoutBranch_DeploysPushesToTheRepositorysDefaultBranchOnly()
+    {
+        var hook = await ProjectWithHookAsync(new { branch = (string?)null });
+        var push = await BranchPushAsync();
+
+        push["repository"]!["default_branch"] = "master";
+        var response = await github.DeliverAsync(server, hook.Url, hook.Secret, "push", push, Guid.NewGuid().ToString());
+        response.AssertStatus(202);
+        Assert.Equal("master", Assert.Single(response.Json["deployments"]!.AsArray())!["branch"]!.GetValue<string>());
+
+        push["repository"]!["default_branch"] = "trunk";
+        AssertIgnored(await github.DeliverAsync(server, hook.Url, hook.Secret, "push", push, Guid.NewGuid().ToString()), "no_matching_environment");
+    }
+
+    [Fact]
     public async Task PushToTheProjectsBranch_QueuesAGithubDeployment_WithTheShaMessageAndEvent()
     {
         var hook = await ProjectWithHookAsync();

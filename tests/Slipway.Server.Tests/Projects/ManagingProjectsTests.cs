@@ -17,8 +17,8 @@ public sealed class ManagingProjectsTests : IAsyncLifetime
         var project = await server.CreateProjectAsync(user.Token, "my-app");
 
         Assert.Equal("my-app", project["name"]!.GetValue<string>());
-        Assert.Equal("main", project["branch"]!.GetValue<string>());
-        Assert.Equal(3000, project["port"]!.GetValue<int>());
+        Assert.Null(project["branch"]);
+        Assert.Null(project["port"]);
         Assert.Equal("auto", project["framework"]!.GetValue<string>());
         Assert.Equal("/", project["health_check_path"]!.GetValue<string>());
         Assert.True(project["auto_deploy"]!.GetValue<bool>());
@@ -38,13 +38,14 @@ public sealed class ManagingProjectsTests : IAsyncLifetime
 
         var patched = (await server.PatchAsync($"/api/v1/projects/{id}",
             new { port = 8081, framework = "node", build_command = "npm run build", branch = "release/v1" }, user.Token)).AssertStatus(200).Json;
-        Assert.Equal(8081, patched["port"]!.GetValue<int>());
+        Assert.Null(patched["port"]);
         Assert.Equal("node", patched["framework"]!.GetValue<string>());
         Assert.Equal("release/v1", patched["branch"]!.GetValue<string>());
+        Assert.Null((await server.PatchAsync($"/api/v1/projects/{id}", new { branch = "" }, user.Token)).AssertStatus(200).Json["branch"]);
 
         var cleared = (await server.PatchAsync($"/api/v1/projects/{id}", new { build_command = "" }, user.Token)).AssertStatus(200).Json;
         Assert.Null(cleared["build_command"]);
-        Assert.Equal(8081, (await server.GetAsync($"/api/v1/projects/{id}", user.Token)).AssertStatus(200).Json["port"]!.GetValue<int>());
+        Assert.Equal("node", (await server.GetAsync($"/api/v1/projects/{id}", user.Token)).AssertStatus(200).Json["framework"]!.GetValue<string>());
 
         (await server.DeleteAsync($"/api/v1/projects/{id}", user.Token)).AssertStatus(204);
         (await server.GetAsync($"/api/v1/projects/{id}", user.Token)).AssertError(404, "not_found");

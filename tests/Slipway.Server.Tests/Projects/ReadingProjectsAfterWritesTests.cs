@@ -22,8 +22,8 @@ public sealed class ReadingProjectsAfterWritesTests : IAsyncLifetime
         async Task<System.Text.Json.Nodes.JsonNode> Read() => (await server.GetAsync($"/api/v1/projects/{id}", user.Token)).AssertStatus(200).Json;
         await Read();
 
-        (await server.PatchAsync($"/api/v1/projects/{id}", new { port = 4242 }, user.Token)).AssertStatus(200);
-        Assert.Equal(4242, (await Read())["port"]!.GetValue<int>());
+        (await server.PatchAsync($"/api/v1/projects/{id}", new { health_check_path = "/up" }, user.Token)).AssertStatus(200);
+        Assert.Equal("/up", (await Read())["health_check_path"]!.GetValue<string>());
 
         var domain = (await server.PostAsync("/api/v1/domains", new { project_id = id, domain = "cached.example.com" }, user.Token)).AssertStatus(201).Json;
         Assert.Equal("cached.example.com", (await Read())["domains"]![0]!["domain"]!.GetValue<string>());
@@ -47,10 +47,10 @@ public sealed class ReadingProjectsAfterWritesTests : IAsyncLifetime
     {
         var user = await server.RegisterUserAsync();
         var id = (await server.CreateProjectAsync(user.Token, "listed-app"))["id"]!.GetValue<string>();
-        Assert.Equal(3000, (await ListedAsync(user, id))!["port"]!.GetValue<int>());
+        Assert.Equal("/", (await ListedAsync(user, id))!["health_check_path"]!.GetValue<string>());
 
-        (await server.PatchAsync($"/api/v1/projects/{id}", new { port = 4242 }, user.Token)).AssertStatus(200);
-        Assert.Equal(4242, (await ListedAsync(user, id))!["port"]!.GetValue<int>());
+        (await server.PatchAsync($"/api/v1/projects/{id}", new { health_check_path = "/up" }, user.Token)).AssertStatus(200);
+        Assert.Equal("/up", (await ListedAsync(user, id))!["health_check_path"]!.GetValue<string>());
 
         (await server.PostAsync("/api/v1/domains", new { project_id = id, domain = "listed.example.com" }, user.Token)).AssertStatus(201);
         Assert.Equal("listed.example.com", (await ListedAsync(user, id))!["domains"]![0]!["domain"]!.GetValue<string>());

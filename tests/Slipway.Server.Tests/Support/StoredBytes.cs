@@ -21,8 +21,15 @@ public static class StoredBytes
         Assert.Contains(files, f => Path.GetFileName(f) == "slipway.db-wal");
         foreach (var file in files)
         {
-            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            stream.CopyTo(all);
+            try
+            {
+                using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                stream.CopyTo(all);
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                // A deployment's scratch directory, deleted just after it became ready: nothing stored there.
+            }
         }
         return all.ToArray();
     }
