@@ -14,7 +14,9 @@ internal sealed record DeploymentResponse(
 {
     public static DeploymentResponse From(Deployment d, Project project, ProjectEnvironment environment, RouterOptions router) => new(
         d.Id, d.BuildId, d.ProjectId, d.EnvironmentId, environment.Name, d.Status, environment.LiveDeploymentId == d.Id,
-        ProjectEndpoints.Url(router, Hosts.EnvironmentLabel(project.Name, environment.Name)), d.Branch, d.CommitSha, d.CommitMessage,
+        ProjectEndpoints.Url(router, Hosts.EnvironmentLabel(project.Name, environment.Name)), d.Branch,
+        // The requested commit until the checkout records the one it got (issue 13: echoed at once).
+        d.CommitSha ?? d.RequestedCommitSha, d.CommitMessage,
         d.Trigger, d.SourceDeploymentId, d.UploadId, d.Framework,
         d.ArtifactSha256 is { } sha && !d.ArtifactCollected ? new ArtifactResponse(sha, d.ArtifactSize ?? 0) : null,
         d.Error, ParseTimings(d.Timings), d.CreatedBy, d.CreatedAt, d.UpdatedAt, d.StartedAt, d.FinishedAt);
