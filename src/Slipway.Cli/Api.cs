@@ -88,10 +88,23 @@ internal sealed class Api : IDisposable
         }
     }
 
-    private async Task<JsonNode?> SendAsync(HttpMethod method, string path, JsonObject? body, CancellationToken ct)
+    /// <summary>A <c>multipart/form-data</c> POST of <paramref name="fields"/> and <paramref name="file"/> as the part <c>file</c>.</summary>
+    public async Task<JsonNode> UploadAsync(string path, IReadOnlyDictionary<string, string> fields, string file, CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(method, Relative(path));
-        if (body is not null) request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
+        using var form = new MultipartFormDataContent();
+        foreach (var (name, value) in fields) form.Add(new StringContent(value), name);
+        var part = new StreamContent(File.OpenRead(file));
+        part.Headers.ContentType = new MediaTypeHeaderValue("application/gzip");
+        form.Add(part, "file", Path.GetFileName(file));
+        return (await RequestAsync(HttpMethod.Post, path, form, ct))!;
+    }
+
+    private Task<JsonNode?> SendAsync(HttpMethod method, string path, JsonObject? body, CancellationToken ct) =>
+        RequestAsync(method, path, body is null ? null : new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"), ct);
+
+    private async Task<JsonNode?> RequestAsync(HttpMethod method, string path, HttpContent? content, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(method, Relative(path)) { Content = content };
         using var response = await CallAsync(() => http.SendAsync(request, ct));
         if (!response.IsSuccessStatusCode) throw await ErrorAsync(response, ct);
         if (response.StatusCode == HttpStatusCode.NoContent) return null;

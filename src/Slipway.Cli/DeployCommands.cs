@@ -13,9 +13,15 @@ internal static class DeployCommands
         var noWait = Commands.NoWaitOption();
         var branch = new Option<string?>("--branch") { Description = "Branch to build (default: the environment's)" };
         var commit = new Option<string?>("--commit") { Description = "Commit SHA to build (default: the branch's head)" };
-        var deploy = new Command("deploy", "Build and release the linked project, showing each phase and the build log").With(environment, branch, commit, noWait);
+        var upload = new Option<bool>("--upload") { Description = "Upload the current directory (without .git, node_modules and what .slipwayignore or .gitignore excludes) instead of building from the repository" };
+        var deploy = new Command("deploy", "Build and release the linked project, showing each phase and the build log").With(environment, branch, commit, upload, noWait);
         deploy.Handle(async (s, p, ct) =>
         {
+            if (p.GetValue(upload))
+            {
+                if (p.GetValue(branch) is not null || p.GetValue(commit) is not null) throw new CliError("--branch and --commit are for repository deploys, not --upload.");
+                return await DeployUploadAsync(s, p.GetValue(environment), p.GetValue(noWait), ct);
+            }
             var body = new JsonObject { ["project_id"] = s.Project };
             ProjectCommands.AddIfSet(body, "environment", p.GetValue(environment));
             ProjectCommands.AddIfSet(body, "branch", p.GetValue(branch));
@@ -102,6 +108,52 @@ internal static class DeployCommands
         foreach (var command in new[] { deploy, logs, rollback, redeploy, cancel, status }) root.Subcommands.Add(command);
     }
 
+    /// <summary>
+    /// <c>deploy --upload</c>: the current directory as a <c>.tar.gz</c> through the uploads API, then, once validated (and
+    /// approved, which is automatic unless the project's <c>upload_approval</c> is <c>manual</c>), its deployment followed
+    /// like any other.
+    /// </summary>
+    private static async Task<int> DeployUploadAsync(Session s, string? environment, bool noWait, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        var directory = System.Environment.CurrentDirectory;
+        var archive = Path.Combine(Path.GetTempPath(), $"slipway-upload-{Guid.NewGuid():N}.tar.gz");
+        JsonNode upload;
+        try
+        {
+            int files;
+            await using (var output = File.Create(archive)) files = UploadArchive.Write(directory, output);
+            s.Output.Say($"Uploading {files} files from {directory} ({new FileInfo(archive).Length / 1024.0:0.#} KiB packed)", "bold");
+            var fields = new Dictionary<string, string> { ["environment"] = environment ?? "production" };
+            upload = await s.Api.UploadAsync($"projects/{s.ProjectPath}/uploads", fields, archive, ct);
+        }
+        finally
+        {
+            File.Delete(archive);
+        }
+        var id = upload["id"]!.GetValue<string>();
+        s.Output.Say($"Uploaded as {id} in {DeployProgress.Seconds(clock.Elapsed)}; validating");
+        while (upload["deployment_id"]?.GetValue<string>() is null)
+        {
+            switch (upload["status"]?.GetValue<string>())
+            {
+                case "pending_approval":
+                    if (s.Output.Json) Output.Print(upload);
+                    Output.Error($"Upload {id} is waiting for approval: this project's upload_approval is manual. An owner or admin approves it "
+                                 + $"(POST /api/v1/uploads/{id}/approve); it deploys then.");
+                    return 1;
+                case "rejected" or "failed":
+                    if (s.Output.Json) Output.Print(upload);
+                    Output.Error($"Upload {id} {upload["status"]}: {upload["reason"]?.ToString() ?? "no reason recorded"}");
+                    return 1;
+            }
+            await Task.Delay(100, ct);
+            upload = await s.Api.GetAsync($"uploads/{Uri.EscapeDataString(id)}", ct);
+        }
+        var deployment = await s.Api.GetAsync($"deployments/{Uri.EscapeDataString(upload["deployment_id"]!.GetValue<string>())}", ct);
+        return await FollowAsync(s, deployment, clock, noWait, ct);
+    }
+
     private static JsonObject Environment(string? name) => name is null ? [] : new JsonObject { ["environment"] = name };
 
     /// <summary>
@@ -118,7 +170,7 @@ internal static class DeployCommands
             return 0;
         }
         s.Output.Say($"Deploying {deployment["environment"]} ({deployment["trigger"]}) as {id}", "bold");
-        var progress = new DeployProgress(s.Output, clock, deployment["trigger"]?.GetValue<string>() == "rollback");
+        var progress = new DeployProgress(s.Output, clock, deployment["trigger"]?.GetValue<string>());
         progress.Phase("queued");
         long after = 0;
         JsonNode final;

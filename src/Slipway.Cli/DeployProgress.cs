@@ -6,15 +6,16 @@ using Spectre.Console;
 namespace Slipway.Cli;
 
 /// <summary>
-/// Turns a deployment's log stream into phases (queued, clone, build, release, health, live), each printed once when it
+/// Turns a deployment's log stream into phases (queued, clone (source for an upload), build, release, health, live), each printed once when it
 /// begins with the time since the command started, and the log lines underneath. The phases come from the statuses
-/// (building, deploying, ready) and from the engine's own system lines (<c>Cloning…</c>, <c>Framework…</c>,
+/// (building, deploying, ready) and from the engine's own system lines (<c>Cloning…</c> or <c>Source: upload…</c>, <c>Framework…</c>,
 /// <c>Build succeeded…</c> or <c>Rolling back…</c>, <c>Started…</c>), which the stream replays from the start, so a
 /// stream opened after a status changed (statuses are only sent live) still shows every phase.
 /// </summary>
-internal sealed class DeployProgress(Output output, Stopwatch clock, bool rollback)
+internal sealed class DeployProgress(Output output, Stopwatch clock, string? trigger)
 {
     private static readonly string[] Phases = ["queued", "clone", "build", "release", "health", "live"];
+    private readonly bool rollback = trigger == "rollback";
     private int current = -1;
 
     public TimeSpan Elapsed => clock.Elapsed;
@@ -24,6 +25,8 @@ internal sealed class DeployProgress(Output output, Stopwatch clock, bool rollba
         var index = Array.IndexOf(Phases, phase);
         if (index <= current) return;
         current = index;
+        // An upload's source is its validated archive, not a clone.
+        if (phase == "clone" && trigger == "upload") phase = "source";
         var elapsed = Seconds(clock.Elapsed);
         if (output.Json) return;
         if (output.Terminal) output.Console.MarkupLine($"[bold deepskyblue1]▸ {phase,-8}[/] [grey]{elapsed,7}[/]");
@@ -53,7 +56,7 @@ internal sealed class DeployProgress(Output output, Stopwatch clock, bool rollba
         var message = log["message"]?.GetValue<string>() ?? "";
         if (log["stream"]?.GetValue<string>() == "system")
         {
-            if (message.StartsWith("Cloning ", StringComparison.Ordinal)) Phase("clone");
+            if (message.StartsWith("Cloning ", StringComparison.Ordinal) || message.StartsWith("Source: upload ", StringComparison.Ordinal)) Phase("clone");
             else if (message.StartsWith("Framework ", StringComparison.Ordinal)) Phase("build");
             // The last line of a build, or the first of a rollback: the release comes next (the status follows at once).
             else if (message.StartsWith("Build succeeded", StringComparison.Ordinal) || message.StartsWith("Rolling back to ", StringComparison.Ordinal)) Phase("release");

@@ -23,7 +23,7 @@ internal static class ProjectCommands
         });
 
         var name = new Argument<string>("name") { Description = "Project name (a DNS label: lowercase letters, digits, dashes)" };
-        var repo = new Option<string>("--repo") { Description = "Git repository URL (or a local path when the server allows it)", Required = true };
+        var repo = new Option<string?>("--repo") { Description = "Git repository URL (or a local path when the server allows it); without it the project deploys uploads only (deploy --upload)" };
         var branch = new Option<string?>("--branch") { Description = "Branch to deploy (default: main)" };
         var build = new Option<string?>("--build-command") { Description = "Build command (default: detected)" };
         var start = new Option<string?>("--start-command") { Description = "Start command (default: detected)" };
@@ -31,7 +31,8 @@ internal static class ProjectCommands
         var create = new Command("create", "Create a project").With(name, repo, branch, build, start, workspace);
         create.Handle(async (s, p, ct) =>
         {
-            var body = new JsonObject { ["name"] = p.GetValue(name), ["repo_url"] = p.GetValue(repo) };
+            var body = new JsonObject { ["name"] = p.GetValue(name) };
+            AddIfSet(body, "repo_url", p.GetValue(repo));
             AddIfSet(body, "branch", p.GetValue(branch));
             AddIfSet(body, "build_command", p.GetValue(build));
             AddIfSet(body, "start_command", p.GetValue(start));

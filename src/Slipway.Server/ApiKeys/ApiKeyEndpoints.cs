@@ -56,15 +56,17 @@ internal static class ApiKeyEndpoints
             .Check(body.Scopes is null || body.Scopes.All(s => s is not null && Scopes.Known.Contains(s)), "scopes",
                 "must contain only known scopes: " + string.Join(", ", Scopes.Known.Order(StringComparer.Ordinal)))
             .Check(body.WorkspaceId is null || Ids.IsValid(body.WorkspaceId), "workspace_id", "must be a workspace id")
-            .Check(body.ProjectId is null || Ids.IsValid(body.ProjectId), "project_id", "must be a project id")
             .Check(body.ExpiresAt is null || expiresAt is not null, "expires_at", "must be an ISO 8601 timestamp")
             .Check(expiresAt is null || expiresAt > now, "expires_at", "must be in the future")
             .ThrowIfInvalid();
 
+        // project_id is an id or a name, resolved among the projects the caller can see (404 otherwise, also for a
+        // project-restricted key naming another project).
+        var project = body.ProjectId is null ? null : (await access.ProjectAsync(caller, body.ProjectId, Need.Read, ct)).Project;
         var workspaceId = caller.IsApiKey
-            ? KeyMayMint(caller, body.WorkspaceId, body.ProjectId, scopes!, expiresAt)
-            : await UserWorkspaceAsync(caller, access, db, body.WorkspaceId, body.ProjectId, ct);
-        if (body.ProjectId is not null && !await db.Projects.AnyAsync(p => p.Id == body.ProjectId && p.WorkspaceId == workspaceId, ct))
+            ? KeyMayMint(caller, body.WorkspaceId, project?.Id, scopes!, expiresAt)
+            : await UserWorkspaceAsync(caller, access, db, body.WorkspaceId ?? project?.WorkspaceId, ct);
+        if (project is not null && project.WorkspaceId != workspaceId)
         {
             throw ApiException.Validation("project_id", "must be a project in the key's workspace");
         }
@@ -72,7 +74,7 @@ internal static class ApiKeyEndpoints
         var key = ApiKeyAuthenticator.NewKey();
         var row = new ApiKey
         {
-            Id = Ids.New(time), WorkspaceId = workspaceId, ProjectId = body.ProjectId, Name = body.Name!.Trim(), Prefix = key[..PrefixLength],
+            Id = Ids.New(time), WorkspaceId = workspaceId, ProjectId = project?.Id, Name = body.Name!.Trim(), Prefix = key[..PrefixLength],
             KeyHash = ApiKeyAuthenticator.Hash(key), Scopes = string.Join(' ', scopes!), CreatedBy = caller.UserId, CreatedAt = now,
             ExpiresAt = expiresAt,
         };
@@ -111,14 +113,8 @@ internal static class ApiKeyEndpoints
     }
 
     /// <summary>The workspace a user's new key belongs to, which the user must own or administer.</summary>
-    private static async Task<string> UserWorkspaceAsync(Caller caller, Access access, SlipwayDb db, string? workspaceId, string? projectId,
-        CancellationToken ct)
+    private static async Task<string> UserWorkspaceAsync(Caller caller, Access access, SlipwayDb db, string? workspaceId, CancellationToken ct)
     {
-        if (workspaceId is null && projectId is not null)
-        {
-            var (project, _) = await access.ProjectAsync(caller, projectId, Need.Read, ct);
-            workspaceId = project.WorkspaceId;
-        }
         workspaceId ??= await (from m in db.WorkspaceMembers
                                join w in db.Workspaces on m.WorkspaceId equals w.Id
                                where m.UserId == caller.UserId && m.Role == WorkspaceRole.Owner

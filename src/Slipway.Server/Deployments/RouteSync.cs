@@ -64,7 +64,7 @@ internal sealed class RouteSync(DbConnections connections, RouteTable table, Sup
                 }
             }
             var targets = environments.ToDictionary(e => e.EnvironmentId,
-                e => Target(goingLive.TryGetValue(e.EnvironmentId, out var ahead) ? ahead : e.Live));
+                e => Target(goingLive.TryGetValue(e.EnvironmentId, out var ahead) ? ahead : e.Live) with { Project = e.Project });
             // First come, first served, in creation order: names are checked for collisions when they are created, and
             // whatever slipped through (an older database) never lets a later name take over an earlier one's host.
             var map = new Dictionary<string, RouteTarget>(StringComparer.OrdinalIgnoreCase);

@@ -8,7 +8,8 @@ using Slipway.Server.Workspaces;
 
 namespace Slipway.Server.Logs;
 
-internal sealed record LogLineResponse(long Seq, string DeploymentId, DateTime Timestamp, string Level, string Stream, string Message);
+/// <summary>A stored line; <c>id</c> and <c>created_at</c> are the Pushpaka log item's names for the line's key and <c>timestamp</c>.</summary>
+internal sealed record LogLineResponse(string Id, long Seq, string DeploymentId, DateTime Timestamp, DateTime CreatedAt, string Level, string Stream, string Message);
 
 internal static class LogEndpoints
 {
@@ -89,7 +90,7 @@ internal static class LogEndpoints
     }
 
     /// <summary>A stored line as every API returns it (REST pages, and Socket.IO's <c>log</c> payload, which <see cref="LogJson.LineTailOf"/> cuts from the stream message).</summary>
-    internal static LogLineResponse Response(LogLine l) => new(l.Seq, l.DeploymentId, l.Timestamp, l.Level, l.Stream, l.Message);
+    internal static LogLineResponse Response(LogLine l) => new(LogJson.Id(l), l.Seq, l.DeploymentId, l.Timestamp, l.Timestamp, l.Level, l.Stream, l.Message);
 
     /// <summary>Lines in <c>seq</c> order after <c>after</c> (or the cursor); <c>limit</c> up to 1000 (default 100).</summary>
     private static async Task<IResult> ListAsync(string deploymentId, HttpContext http, Caller caller, DeploymentAccess deployments, SlipwayDb db,

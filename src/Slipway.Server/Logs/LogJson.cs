@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Buffers.Text;
+using System.Text;
 using System.Text.Json;
 using Slipway.Server.Hosting;
 
@@ -22,7 +24,9 @@ internal static class LogJson
 
     private static ReadOnlySpan<byte> TypeLog => "{\"type\":\"log\","u8;
 
-    /// <summary><c>{"type":"log","seq":...,"deployment_id":...,"timestamp":...,"level":...,"stream":...,"message":...}</c></summary>
+    /// <summary>
+    /// <c>{"type":"log","id":...,"seq":...,"deployment_id":...,"timestamp":...,"created_at":...,"level":...,"stream":...,"message":...}</c>
+    /// </summary>
     /// <param name="line">The line.</param>
     /// <param name="longLived">
     /// True for a line a followed deployment's ring keeps (its JSON goes on the pinned object heap, see <see cref="OldAtOnce"/>);
@@ -36,16 +40,46 @@ internal static class LogJson
         json.Reset(output);
         json.WriteStartObject();
         json.WriteString("type"u8, "log"u8);
+        // The id, the deployment id and the timestamps are ASCII without anything to escape: they are written as raw quoted
+        // values, the deployment id transcoded once for both of its uses.
+        Span<byte> id = stackalloc byte[line.DeploymentId.Length + 23];
+        id[0] = (byte)'"';
+        var idLength = Id(line, id[1..]).Length;
+        id[idLength + 1] = (byte)'"';
+        json.WritePropertyName("id"u8);
+        json.WriteRawValue(id[..(idLength + 2)], skipInputValidation: true);
         json.WriteNumber("seq"u8, line.Seq);
-        json.WriteString("deployment_id"u8, line.DeploymentId);
-        Span<byte> timestamp = stackalloc byte[24];
-        json.WriteString("timestamp"u8, SlipwayJson.FormatTimestamp(line.Timestamp, timestamp));
+        json.WritePropertyName("deployment_id"u8);
+        id[line.DeploymentId.Length + 1] = (byte)'"';
+        json.WriteRawValue(id[..(line.DeploymentId.Length + 2)], skipInputValidation: true);
+        Span<byte> timestamp = stackalloc byte[26];
+        timestamp[0] = timestamp[25] = (byte)'"';
+        SlipwayJson.FormatTimestamp(line.Timestamp, timestamp[1..]);
+        json.WritePropertyName("timestamp"u8);
+        json.WriteRawValue(timestamp, skipInputValidation: true);
+        json.WritePropertyName("created_at"u8);
+        json.WriteRawValue(timestamp, skipInputValidation: true);
         json.WriteString("level"u8, line.Level);
         json.WriteString("stream"u8, line.Stream);
         json.WriteString("message"u8, line.Message);
         json.WriteEndObject();
         json.Flush();
         return longLived ? OldAtOnce(output.WrittenSpan) : output.WrittenSpan.ToArray();
+    }
+
+    /// <summary>
+    /// A line's <c>id</c> (Pushpaka's log item field): <c>&lt;deployment_id&gt;.&lt;seq&gt;</c>, the stored row's key, so the same line
+    /// has the same id on every read and every transport, and no column or index is spent on it.
+    /// </summary>
+    public static string Id(LogLine line) => Encoding.ASCII.GetString(Id(line, stackalloc byte[line.DeploymentId.Length + 21]));
+
+    /// <summary>Writes the id into <paramref name="into"/> (the deployment id's length + 21 bytes: a dot and at most 20 digits).</summary>
+    private static ReadOnlySpan<byte> Id(LogLine line, Span<byte> into)
+    {
+        var written = Encoding.ASCII.GetBytes(line.DeploymentId, into);
+        into[written++] = (byte)'.';
+        Utf8Formatter.TryFormat(line.Seq, into[written..], out var digits);
+        return into[..(written + digits)];
     }
 
     /// <summary>

@@ -9,7 +9,8 @@ namespace Slipway.Server.Logs;
 
 /// <summary>One streamed message: <c>log</c> (a line), <c>status</c>, <c>gap</c> (fell behind; resumes itself) or <c>end</c>.</summary>
 internal sealed record StreamMessage(
-    string Type, long? Seq = null, string? DeploymentId = null, DateTime? Timestamp = null, string? Level = null, string? Stream = null,
+    string Type, string? Id = null, long? Seq = null, string? DeploymentId = null, DateTime? Timestamp = null, DateTime? CreatedAt = null,
+    string? Level = null, string? Stream = null,
     string? Message = null, string? Status = null, long? From = null)
 {
     private static readonly JsonSerializerOptions Json = new(SlipwayJson.Options) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };

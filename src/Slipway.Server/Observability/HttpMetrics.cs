@@ -82,7 +82,8 @@ internal sealed class HttpMetrics
         public long Value;
     }
 
-    private sealed class Histogram
+    /// <summary>A latency histogram over <see cref="Bounds"/>, recorded lock-free (also the router's, <see cref="Routing.RouterMetrics"/>).</summary>
+    internal sealed class Histogram
     {
         private readonly long[] counts = new long[BoundTicks.Length + 1];
         private long sumTicks;

@@ -97,12 +97,15 @@ internal static class ObservabilityEndpoints
             : Results.Json(new ReadyResponse("not_ready", readiness.Reason ?? "not ready"), statusCode: 503);
     }
 
-    private static IResult Metrics(HttpMetrics metrics, Deployments.DeploymentMetrics engine, HttpContext context)
+    private static IResult Metrics(HttpMetrics metrics, Deployments.DeploymentMetrics engine, Routing.RouterMetrics router,
+        Webhooks.WebhookMetrics webhooks, HttpContext context)
     {
         NoStore(context);
         var writer = new PrometheusWriter();
         metrics.WriteTo(writer);
         engine.WriteTo(writer);
+        router.WriteTo(writer);
+        webhooks.WriteTo(writer);
         RuntimeMetrics.WriteTo(writer);
         return Results.Text(writer.ToString(), PrometheusWriter.ContentType);
     }

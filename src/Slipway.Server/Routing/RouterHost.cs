@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Slipway.Server.Routing;
@@ -7,7 +8,7 @@ namespace Slipway.Server.Routing;
 /// routing, auth or API middleware) whose one handler looks the Host up in the <see cref="RouteTable"/>. It shares the
 /// API host's singletons and logging, and starts and stops with it.
 /// </summary>
-internal sealed class RouterHost(RouterOptions options, RouteTable routes, Forwarder forwarder, StaticSite staticSite,
+internal sealed class RouterHost(RouterOptions options, RouteTable routes, Forwarder forwarder, StaticSite staticSite, RouterMetrics metrics,
     ILoggerFactory loggerFactory, ILogger<RouterHost> logger) : IHostedService, IAsyncDisposable
 {
     private WebApplication? app;
@@ -47,9 +48,26 @@ internal sealed class RouterHost(RouterOptions options, RouteTable routes, Forwa
         if (app is not null) await app.DisposeAsync();
     }
 
-    private Task HandleAsync(HttpContext context)
+    private async Task HandleAsync(HttpContext context)
     {
+        var started = Stopwatch.GetTimestamp();
         var target = routes.Lookup(context.Request.Headers.Host.ToString());
+        var failed = true;
+        try
+        {
+            await ServeAsync(context, target);
+            failed = false;
+        }
+        finally
+        {
+            // The status the client got: an exception that escapes before the response started becomes Kestrel's 500.
+            var status = failed && !context.Response.HasStarted ? StatusCodes.Status500InternalServerError : context.Response.StatusCode;
+            metrics.Record(target?.Project ?? RouterMetrics.UnknownHost, status, Stopwatch.GetTimestamp() - started);
+        }
+    }
+
+    private Task ServeAsync(HttpContext context, RouteTarget? target)
+    {
         if (target is null) return ErrorPages.NotFoundAsync(context);
         if (target.Upstream is { } upstream) return forwarder.ForwardAsync(context, upstream);
         if (target.StaticDirectory is { } directory) return staticSite.ServeAsync(context, directory);

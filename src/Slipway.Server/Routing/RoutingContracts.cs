@@ -61,6 +61,9 @@ internal sealed class RouterOptions
 /// </summary>
 internal sealed record RouteTarget(string DeploymentId, Uri? Upstream, string? StaticDirectory)
 {
+    /// <summary>The project's name, the router's metrics label (<see cref="RouterMetrics"/>); set by <c>RouteSync</c>.</summary>
+    public string Project { get; init; } = RouterMetrics.FixedRoute;
+
     /// <summary>A host that belongs to a project but has nothing live to serve (yet, or any more).</summary>
     public static readonly RouteTarget NoLiveRelease = new("", null, null);
 }

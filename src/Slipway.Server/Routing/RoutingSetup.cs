@@ -13,6 +13,7 @@ internal static class RoutingSetup
         builder.Services.AddSingleton<RouteTable>();
         builder.Services.AddSingleton<Forwarder>();
         builder.Services.AddSingleton<StaticSite>();
+        builder.Services.AddSingleton<RouterMetrics>();
         builder.Services.AddSingleton<RouterHost>();
         builder.Services.AddHostedService(services => services.GetRequiredService<RouterHost>());
         return builder;

@@ -62,6 +62,7 @@ internal static class WebhookEndpoints
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<TargetGuard>();
         builder.Services.AddSingleton<WebhookDirectory>();
+        builder.Services.AddSingleton<WebhookMetrics>();
         builder.Services.AddSingleton<WebhookWorker>();
         builder.Services.AddHostedService(s => s.GetRequiredService<WebhookWorker>());
         return builder;

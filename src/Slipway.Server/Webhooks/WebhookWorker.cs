@@ -35,7 +35,7 @@ internal sealed record AttemptResult(DeliveryWork Work, DateTime At, int? Status
 /// A stop is bounded within the host's shutdown timeout (see <see cref="StopAsync"/>).
 /// </summary>
 internal sealed partial class WebhookWorker(
-    IServiceScopeFactory scopes, OutboxSignal signal, WebhookDirectory directory, TargetGuard guard, WebhookOptions options, TimeProvider time,
+    IServiceScopeFactory scopes, OutboxSignal signal, WebhookDirectory directory, TargetGuard guard, WebhookOptions options, WebhookMetrics metrics, TimeProvider time,
     IOptions<HostOptions> host, ILogger<WebhookWorker> logger) : BackgroundService
 {
     private const int FanOutBatch = 500;
@@ -484,6 +484,7 @@ internal sealed partial class WebhookWorker(
             }
         }
         await tx.CommitAsync(ct);
+        metrics.Recorded(outcomes);
         ScanNoLaterThan(outcomes.Where(o => o.NextAttemptAt is not null).Select(o => o.NextAttemptAt!.Value).DefaultIfEmpty(DateTime.MaxValue).Min());
         foreach (var endpointId in changed)
         {

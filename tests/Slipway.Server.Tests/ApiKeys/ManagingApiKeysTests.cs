@@ -117,7 +117,7 @@ public sealed class ManagingApiKeysTests : IAsyncLifetime
     [InlineData("expires_at", "yesterday")]
     [InlineData("expires_at", "2000-01-01T00:00:00.000Z")]
     [InlineData("workspace_id", "not-an-id")]
-    [InlineData("project_id", "not-an-id")]
+    [InlineData("project_id", "")]
     public async Task Create_InvalidField_Returns400NamingTheField(string field, string? value)
     {
         var body = new Dictionary<string, object?> { ["name"] = "valid", ["scopes"] = ReadOnly };
@@ -146,6 +146,24 @@ public sealed class ManagingApiKeysTests : IAsyncLifetime
             .AssertError(400, "validation_failed");
         (await server.PostAsync("/api/v1/api-keys", new { name = "k", scopes = ReadOnly, project_id = strangersProject.Id() }, owner.Token))
             .AssertError(404, "not_found");
+    }
+
+    [Fact]
+    public async Task Create_ProjectByName_StoresItsId_AndAnotherWorkspacesName404()
+    {
+        var team = await server.CreateWorkspaceAsync(owner.Token);
+        var project = await server.CreateProjectAsync(owner.Token, "keyed-by-name", new { workspace_id = team });
+        var stranger = await server.RegisterUserAsync();
+        await server.CreateProjectAsync(stranger.Token, "strangers-app");
+
+        var created = await server.CreateKeyAsync(owner.Token, ReadOnly, new { project_id = "keyed-by-name" });
+
+        Assert.Equal(project.Id(), created["project_id"]!.GetValue<string>());
+        Assert.Equal(team, created["workspace_id"]!.GetValue<string>());
+        var other = await server.PostAsync("/api/v1/api-keys", new { name = "k", scopes = ReadOnly, project_id = "strangers-app" }, owner.Token);
+        other.AssertError(404, "not_found");
+        Assert.Contains("strangers-app", other.Json["error"]!["message"]!.GetValue<string>());
+        (await server.PostAsync("/api/v1/api-keys", new { name = "k", scopes = ReadOnly, project_id = "no-such-app" }, owner.Token)).AssertError(404, "not_found");
     }
 
     [Fact]
@@ -218,9 +236,12 @@ public sealed class ManagingApiKeysTests : IAsyncLifetime
 
         Assert.Equal(mine.Id(), child["project_id"]!.GetValue<string>());
         (await server.PostAsync("/api/v1/api-keys", new { name = "k", scopes = ReadOnly }, key)).AssertError(403, "forbidden");
-        (await server.PostAsync("/api/v1/api-keys", new { name = "k", scopes = ReadOnly, project_id = sibling.Id() }, key)).AssertError(403, "forbidden");
+        (await server.PostAsync("/api/v1/api-keys", new { name = "k", scopes = ReadOnly, project_id = sibling.Id() }, key)).AssertError(404, "not_found");
+        (await server.PostAsync("/api/v1/api-keys", new { name = "k", scopes = ReadOnly, project_id = sibling["name"]!.GetValue<string>() }, key))
+            .AssertError(404, "not_found");
         Assert.Equal([child.Id(), restricted.Id()], (await server.GetAsync("/api/v1/api-keys", key)).Ids());
         (await server.DeleteAsync($"/api/v1/api-keys/{siblingKey.Id()}", key)).AssertError(404, "not_found");
         (await server.DeleteAsync($"/api/v1/api-keys/{unrestricted.Id()}", key)).AssertError(404, "not_found");
+        Assert.Equal(mine.Id(), (await server.CreateKeyAsync(key, ReadOnly, new { project_id = mine["name"]!.GetValue<string>() }))["project_id"]!.GetValue<string>());
     }
 }

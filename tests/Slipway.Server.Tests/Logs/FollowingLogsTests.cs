@@ -88,6 +88,39 @@ public sealed class FollowingLogsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task LogItems_CarryAnIdAndCreatedAt_TheSameOnEveryReadAndTransport()
+    {
+        var id = await StartBuildAsync("ids-site", 30);
+        using var client = Client();
+        var followed = new Dictionary<long, JsonNode>();
+        using (var response = await client.GetAsync($"/api/v1/logs/{id}?follow=true", HttpCompletionOption.ResponseHeadersRead))
+        using (var reader = new StreamReader(await response.Content.ReadAsStreamAsync()))
+        {
+            while (await reader.ReadLineAsync().WaitAsync(Timeout) is { } line)
+            {
+                var message = JsonNode.Parse(line)!;
+                if (message["type"]!.GetValue<string>() == "log") followed[message["seq"]!.GetValue<long>()] = message;
+            }
+        }
+
+        var first = (await server.GetAsync($"/api/v1/logs/{id}?limit=1000", user.Token)).AssertStatus(200).Json["data"]!.AsArray();
+        var second = (await server.GetAsync($"/api/v1/logs/{id}?limit=1000", user.Token)).AssertStatus(200).Json["data"]!.AsArray();
+
+        Assert.True(first.Count >= 30);
+        Assert.Equal(first.Select(l => l!["id"]!.GetValue<string>()), second.Select(l => l!["id"]!.GetValue<string>()));
+        Assert.Equal(first.Count, first.Select(l => l!["id"]!.GetValue<string>()).Distinct().Count());
+        foreach (var item in first)
+        {
+            var seq = item!["seq"]!.GetValue<long>();
+            Assert.Equal($"{id}.{seq}", item["id"]!.GetValue<string>());
+            Assert.Equal(item["timestamp"]!.GetValue<string>(), item["created_at"]!.GetValue<string>());
+            Assert.Matches(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$", item["created_at"]!.GetValue<string>());
+            Assert.Equal(item["id"]!.GetValue<string>(), followed[seq]["id"]!.GetValue<string>());
+            Assert.Equal(item["created_at"]!.GetValue<string>(), followed[seq]["created_at"]!.GetValue<string>());
+        }
+    }
+
+    [Fact]
     public async Task ServerSentEvents_ResumeFromLastEventId_AndEndWithEndEvent()
     {
         var id = await StartBuildAsync("sse-site", 120);

@@ -28,7 +28,8 @@ public sealed class WritingLogJsonTests
         var lineJson = "{"u8.ToArray().Concat(LogJson.LineTailOf(messageJson).ToArray()).ToArray();
 
         var expectedMessage = JsonSerializer.Serialize(
-            new StreamMessage("log", line.Seq, line.DeploymentId, line.Timestamp, line.Level, line.Stream, line.Message), StreamOptions);
+            new StreamMessage("log", "01a2b3c4-0000-7000-8000-000000000001.1234567", line.Seq, line.DeploymentId, line.Timestamp, line.Timestamp, line.Level,
+                line.Stream, line.Message), StreamOptions);
         var expectedLine = JsonSerializer.Serialize(LogEndpoints.Response(line), SlipwayJson.Options);
         Assert.Equal(expectedMessage, Encoding.UTF8.GetString(messageJson));
         Assert.Equal(expectedLine, Encoding.UTF8.GetString(lineJson));
