@@ -8,7 +8,7 @@ namespace Slipway.Server.Auth;
 /// Endpoint metadata for the compatibility routes of uploaded builds only (<c>upload-file</c>, <c>distribute-file</c>): their
 /// clients send the API key as <c>apiKey</c> in the body instead of a header. An Authorization header still wins. A JSON
 /// body's key is read here, before the rate limiter, so the request counts against that key; a multipart body is streamed,
-/// so its handler reads the key from the form with <see cref="AuthenticateAsync(HttpContext, string?, string)"/>.
+/// so its handler reads the key from the form with <see cref="FromFormAsync"/> as soon as its part arrives.
 /// </summary>
 internal sealed record KeyInBody
 {
@@ -37,6 +37,18 @@ internal sealed record KeyInBody
         }
         request.Body.Position = 0;
         return await AuthenticateAsync(context, key, "apiKey");
+    }
+
+    /// <summary>
+    /// The caller of a multipart form's key, attached to the request and counted by the rate limiter then (the middleware
+    /// saw no caller): a key read before the file part refuses an over-limit request before its file is streamed.
+    /// </summary>
+    public static async Task<Caller> FromFormAsync(HttpContext context, string? key, string field)
+    {
+        var caller = await AuthenticateAsync(context, key, field);
+        caller.Attach(context);
+        context.RequestServices.GetService<RateLimiting.CallerRateLimiter>()?.Count(context);
+        return caller;
     }
 
     /// <summary>Only an API key is accepted in a body, never a session token.</summary>

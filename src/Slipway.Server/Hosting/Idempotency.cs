@@ -6,6 +6,13 @@ using Slipway.Server.EnvVars;
 namespace Slipway.Server.Hosting;
 
 /// <summary>
+/// Endpoint metadata: the handler streams the body (an upload of up to gigabytes), so <see cref="Idempotency"/> must not buffer
+/// it. Such a request is told apart from another by its method, path, media type and Content-Length (a client's retry sends the
+/// same form with a new multipart boundary of the same length); a repeated key is replayed without reading the body again.
+/// </summary>
+internal sealed record StreamedBody;
+
+/// <summary>
 /// <c>Idempotency-Key</c> on authenticated POSTs: the first response for a (caller, key) pair is stored for 24 h and
 /// replayed byte-for-byte; the same key with another request is 409 <c>idempotency_conflict</c>. Only 2xx and 4xx
 /// responses are stored (a 5xx may succeed on retry, so it is not frozen).
@@ -35,20 +42,8 @@ internal static class Idempotency
         }
     }
 
-    public static IApplicationBuilder UseIdempotency(this IApplicationBuilder app) => app.Use(async (context, next) =>
+    private static async Task<string> BodyFingerprintAsync(HttpContext context)
     {
-        var key = context.Request.Headers[Header].ToString();
-        var caller = Caller.Find(context);
-        if (!HttpMethods.IsPost(context.Request.Method) || key.Length == 0 || caller is null)
-        {
-            await next(context);
-            return;
-        }
-        if (key.Length > 255 || Validator.HasControlChars(key))
-        {
-            throw ApiException.Validation("Idempotency-Key", "must be 1 to 255 printable characters");
-        }
-
         context.Request.EnableBuffering(bufferThreshold: 64 * 1024);
         var maxBody = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize ?? 1 << 20;
         var body = new MemoryStream();
@@ -58,7 +53,37 @@ internal static class Idempotency
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         sha.AppendData(System.Text.Encoding.UTF8.GetBytes($"{context.Request.Method} {context.Request.Path}\n"));
         sha.AppendData(body.GetBuffer(), 0, (int)body.Length);
-        var hash = Convert.ToHexStringLower(sha.GetHashAndReset());
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+
+    private static string StreamedFingerprint(HttpRequest request)
+    {
+        if (request.ContentLength is not { } length)
+        {
+            throw ApiException.Validation("Idempotency-Key", "needs a Content-Length on this route (its body is streamed, not buffered)");
+        }
+        var mediaType = Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(request.ContentType, out var parsed) ? parsed.MediaType.Value : "";
+        var text = $"{request.Method} {request.Path}\n{mediaType?.ToLowerInvariant()}\n{length}";
+        return Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
+    }
+
+    public static IApplicationBuilder UseIdempotency(this IApplicationBuilder app) => app.Use(async (context, next) =>
+    {
+        var key = context.Request.Headers[Header].ToString();
+        var caller = Caller.Find(context);
+        var streamed = context.GetEndpoint()?.Metadata.GetMetadata<StreamedBody>() is not null;
+        if (!HttpMethods.IsPost(context.Request.Method) || key.Length == 0 || (caller is null && !streamed))
+        {
+            await next(context);
+            return;
+        }
+        if (key.Length > 255 || Validator.HasControlChars(key))
+        {
+            throw ApiException.Validation("Idempotency-Key", "must be 1 to 255 printable characters");
+        }
+        // A key in a multipart body is only known once the body is read: too late to replay instead of running.
+        if (caller is null) throw ApiException.Validation("Idempotency-Key", "needs the API key in the Authorization header on this route, not in the form");
+        var hash = streamed ? StreamedFingerprint(context.Request) : await BodyFingerprintAsync(context);
 
         var db = context.RequestServices.GetRequiredService<SlipwayDb>();
         var time = context.RequestServices.GetRequiredService<TimeProvider>();

@@ -68,6 +68,19 @@ internal sealed class CallerRateLimiter : PartitionedRateLimiter<HttpContext>
         return decision.Allowed ? Lease.Acquired : new Lease(TimeSpan.FromTicks(decision.Binding.TicksToNextToken));
     }
 
+    /// <summary>
+    /// Counts a request whose caller is learnt after the rate-limiting middleware ran (an API key in a multipart body, see
+    /// <see cref="KeyInBody"/>); refused, it is the middleware's 429, headers and message included.
+    /// </summary>
+    public void Count(HttpContext context)
+    {
+        using var lease = AttemptAcquire(context);
+        if (!lease.IsAcquired && RateLimitHeaders.Find(context) is { } decision)
+        {
+            throw new RateLimitedException((int)RateLimitHeaders.RetryAfterSeconds(decision), RateLimitingSetup.RejectionMessage(decision));
+        }
+    }
+
     /// <summary>Nothing queues: a refused request is answered at once (the middleware asks here after a refused attempt).</summary>
     protected override ValueTask<RateLimitLease> AcquireAsyncCore(HttpContext resource, int permitCount, CancellationToken cancellationToken) =>
         ValueTask.FromResult(AttemptAcquireCore(resource, permitCount));

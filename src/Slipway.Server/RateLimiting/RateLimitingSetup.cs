@@ -38,10 +38,14 @@ internal static class RateLimitingSetup
     private static Task WriteRejectionAsync(HttpContext context)
     {
         var decision = RateLimitHeaders.Find(context);
-        if (decision is null) return ApiErrors.WriteAsync(context, 429, "rate_limited", ApiErrors.DefaultMessage(429));
+        return ApiErrors.WriteAsync(context, 429, "rate_limited", decision is null ? ApiErrors.DefaultMessage(429) : RejectionMessage(decision));
+    }
+
+    public static string RejectionMessage(RateLimitDecision decision)
+    {
         var policy = decision.Binding.Policy;
-        return ApiErrors.WriteAsync(context, 429, "rate_limited", string.Create(CultureInfo.InvariantCulture,
+        return string.Create(CultureInfo.InvariantCulture,
             $"Too many requests: the '{policy.Name}' limit is {policy.Burst} at once, then {policy.RequestsPerMinute:0.##} per minute. "
-            + $"Retry after {RateLimitHeaders.RetryAfterSeconds(decision)} s."));
+            + $"Retry after {RateLimitHeaders.RetryAfterSeconds(decision)} s.");
     }
 }

@@ -25,7 +25,7 @@ internal static class UploadCompatibility
 {
     public static IEndpointRouteBuilder MapUploadCompatibilityEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/v1/projects/upload-file", UploadFileAsync).WithTags("Uploads").RequireScope(Scopes.ArtifactsWrite).WithMetadata(new KeyInBody())
+        app.MapPost("/api/v1/projects/upload-file", UploadFileAsync).WithTags("Uploads").RequireScope(Scopes.ArtifactsWrite).WithMetadata(new KeyInBody(), new StreamedBody())
             .WithSummary("Compatibility: upload a packaged build with projectId, file, autoRelease and the API key as apiKey in the form")
             .RequestBody("multipart/form-data", ("projectId", JsonSchemaType.String, "the project"), ("file", UploadDocs.File, "the archive"),
                 ("autoRelease", JsonSchemaType.Boolean, "default true"), ("apiKey", JsonSchemaType.String, "the API key (or an Authorization header)"),
@@ -42,10 +42,15 @@ internal static class UploadCompatibility
     private static async Task<Created<UploadFileResponse>> UploadFileAsync(HttpContext context, Access access, UploadIntake intake, UploadFiles files,
         CancellationToken ct)
     {
-        var (id, form) = await intake.ReceiveFormAsync(context, ct);
+        // A key in the form is checked and counted as soon as its part is read: before the file when it comes first.
+        var caller = Caller.Find(context);
+        var (id, form) = await intake.ReceiveFormAsync(context, async (name, value) =>
+        {
+            if (caller is null && name == "apiKey") caller = await KeyInBody.FromFormAsync(context, value, "apiKey");
+        }, ct);
         try
         {
-            var caller = Caller.Find(context) ?? await KeyInBody.AuthenticateAsync(context, form.Field("apiKey"), "apiKey");
+            caller ??= await KeyInBody.FromFormAsync(context, null, "apiKey");
             if (!caller.HasScope(Scopes.ArtifactsWrite)) throw ApiException.InsufficientScope(Scopes.ArtifactsWrite);
             CheckUser(caller, form.Field("userId"));
             var (project, _) = await access.ProjectAsync(caller, form.Field("projectId"), Need.Write, ct, "projectId");

@@ -29,7 +29,7 @@ internal static partial class UploadEndpoints
 
     public static IEndpointRouteBuilder MapUploadEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/v1/projects/{id}/uploads", CreateAsync).WithTags("Uploads").RequireScope(Scopes.ArtifactsWrite)
+        app.MapPost("/api/v1/projects/{id}/uploads", CreateAsync).WithTags("Uploads").RequireScope(Scopes.ArtifactsWrite).WithMetadata(new StreamedBody())
             .WithSummary("Upload a packaged build (.zip or .tar.gz, multipart/form-data); validated, approved and distributed in the background")
             .RequestBody("multipart/form-data", ("file", UploadDocs.File, "the archive, .zip or .tar.gz"),
                 ("environment", JsonSchemaType.String, "default production"), ("auto_release", JsonSchemaType.Boolean, "default true"),

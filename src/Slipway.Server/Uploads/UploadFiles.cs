@@ -12,6 +12,8 @@ internal sealed record ReceivedFile(long Size, string Sha256);
 /// </summary>
 internal sealed partial class UploadFiles(IConfiguration configuration, Deployments.ReleaseFiles files, ILogger<UploadFiles> logger)
 {
+    private const int ChunkSize = 1 << 20;
+
     public string Directory { get; } = Path.Combine(configuration.DataDirectory(), "uploads");
 
     public string ArchivePath(string id) => Path.Combine(Directory, id + ".archive");
@@ -21,26 +23,44 @@ internal sealed partial class UploadFiles(IConfiguration configuration, Deployme
     /// <summary>
     /// Streams <paramref name="body"/> to the upload's archive file, hashing as it goes; never more than
     /// <paramref name="limit"/> bytes (<see cref="UploadTooLargeException"/>, and the partial file is gone).
+    /// A pipeline of three stages over two buffers: while one chunk is hashed (on a pool thread) and written (a positional
+    /// write, also on a pool thread), the next is read from the request. Done one after the other, reading, SHA-256 and the
+    /// write into the page cache held a 1 GiB upload at about half the speed of an endpoint that discards the body.
     /// </summary>
     public async Task<ReceivedFile> ReceiveAsync(string id, Stream body, long limit, CancellationToken ct)
     {
         System.IO.Directory.CreateDirectory(Directory);
         var path = ArchivePath(id);
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Options = FileOptions.Asynchronous, BufferSize = 0 };
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, BufferSize = 0 };
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        var pending = Task.CompletedTask;
         try
         {
             await using var file = new FileStream(path, options);
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            var buffer = new byte[1 << 20];
+            byte[][] buffers = [new byte[ChunkSize], new byte[ChunkSize]];
             long size = 0;
-            int read;
-            while ((read = await body.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, ct)) > 0)
+            try
             {
-                size += read;
-                if (size > limit) throw new UploadTooLargeException();
-                hash.AppendData(buffer, 0, read);
-                await file.WriteAsync(buffer.AsMemory(0, read), ct);
+                for (var turn = 0; ; turn ^= 1)
+                {
+                    // The other buffer is still being hashed and written; this one is free since the last turn's wait.
+                    var buffer = buffers[turn];
+                    var read = await body.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, ct);
+                    await pending;
+                    if (read == 0) break;
+                    size += read;
+                    if (size > limit) throw new UploadTooLargeException();
+                    var chunk = new ReadOnlyMemory<byte>(buffer, 0, read);
+                    pending = Task.WhenAll(
+                        Task.Run(() => hash.AppendData(chunk.Span), ct),
+                        RandomAccess.WriteAsync(file.SafeFileHandle, chunk, size - read, ct).AsTask());
+                }
+            }
+            finally
+            {
+                // Never leave a hash or a write running on a disposed hash or file.
+                await pending.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
             return new ReceivedFile(size, Convert.ToHexStringLower(hash.GetHashAndReset()));
         }

@@ -18,15 +18,15 @@ internal sealed partial class UploadIntake(SlipwayDb db, UploadReceiver receiver
     public async Task<UploadResponse> ReceiveAsync(HttpContext context, Caller caller, Project project, string autoReleaseField, CancellationToken ct)
     {
         var id = Ids.New(time);
-        var form = await receiver.ReceiveAsync(context, id, ct);
+        var form = await receiver.ReceiveAsync(context, id, null, ct);
         return await CreateAsync(id, form, caller, project, autoReleaseField, ct);
     }
 
     /// <summary>The receiving half alone, for the compatibility route that learns its caller and project from the form.</summary>
-    public async Task<(string Id, ReceivedForm Form)> ReceiveFormAsync(HttpContext context, CancellationToken ct)
+    public async Task<(string Id, ReceivedForm Form)> ReceiveFormAsync(HttpContext context, Func<string, string, Task> fieldRead, CancellationToken ct)
     {
         var id = Ids.New(time);
-        return (id, await receiver.ReceiveAsync(context, id, ct));
+        return (id, await receiver.ReceiveAsync(context, id, fieldRead, ct));
     }
 
     public async Task<UploadResponse> CreateAsync(string id, ReceivedForm form, Caller caller, Project project, string autoReleaseField, CancellationToken ct)

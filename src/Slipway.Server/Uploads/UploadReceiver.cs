@@ -22,7 +22,8 @@ internal sealed class UploadReceiver(UploadFiles files, UploadOptions options)
     // Part headers and text fields on top of the file itself.
     private const long Overhead = 1 << 20;
 
-    public async Task<ReceivedForm> ReceiveAsync(HttpContext context, string uploadId, CancellationToken ct)
+    /// <summary>Receives the form; <paramref name="fieldRead"/> sees each text field as soon as it is read, before any part after it.</summary>
+    public async Task<ReceivedForm> ReceiveAsync(HttpContext context, string uploadId, Func<string, string, Task>? fieldRead, CancellationToken ct)
     {
         var request = context.Request;
         if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType) || !mediaType.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
@@ -56,7 +57,8 @@ internal sealed class UploadReceiver(UploadFiles files, UploadOptions options)
                     continue;
                 }
                 if (fields.Count >= MaxFields) throw ApiException.Validation("body", $"at most {MaxFields} form fields are accepted");
-                fields[name] = await ReadFieldAsync(reader.PartStream(), name, ct);
+                var value = fields[name] = await ReadFieldAsync(reader.PartStream(), name, ct);
+                if (fieldRead is not null) await fieldRead(name, value);
             }
         }
         catch (UploadTooLargeException)

@@ -94,11 +94,17 @@ internal sealed partial class UploadWorker(IServiceScopeFactory scopes, UploadQu
         catch (Exception e) when (e is not OperationCanceledException)
         {
             files.DeleteAll(id);
+            if (await GoneAsync(db, id)) return;
             var rejected = e is UnsafeArchiveException;
             if (!rejected) ValidationCrashed(logger, e, id);
             await db.Uploads.Where(u => u.Id == id).ExecuteUpdateAsync(s => s.SetProperty(u => u.FilesCollected, true), CancellationToken.None);
             await states.TransitionAsync(id, [UploadStatus.Validating], rejected ? UploadStatus.Rejected : UploadStatus.Failed, null,
                 rejected ? e.Message : "Slipway hit an internal error while validating; see the server log.", CancellationToken.None);
+            return;
+        }
+        if (await GoneAsync(db, id))
+        {
+            files.DeleteAll(id);
             return;
         }
         await db.Uploads.Where(u => u.Id == id).ExecuteUpdateAsync(s => s
@@ -111,6 +117,12 @@ internal sealed partial class UploadWorker(IServiceScopeFactory scopes, UploadQu
         }
         await scope.ServiceProvider.GetRequiredService<UploadDistribution>().ApproveAsync(id, [UploadStatus.Validating], null, ct);
     }
+
+    /// <summary>
+    /// Whether the upload's project or environment was deleted while it validated. Their teardown removed the files it found,
+    /// but extraction goes on (recreating the staging directory) and then moves the tree into place: only this side sees the end.
+    /// </summary>
+    private static async Task<bool> GoneAsync(SlipwayDb db, string id) => !await db.Uploads.AnyAsync(u => u.Id == id, CancellationToken.None);
 
     [LoggerMessage(EventId = 14002, Level = LogLevel.Error, Message = "The upload loop failed; retrying")]
     private static partial void LoopFailed(ILogger logger, Exception ex);
