@@ -37,16 +37,20 @@ internal sealed class DashboardApi(IServer server) : IDisposable
         using var request = new HttpRequestMessage(method, path);
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         if (body is not null) request.Content = JsonContent.Create(body);
-        using var response = await client.Value.SendAsync(request, ct);
-        var text = await response.Content.ReadAsStringAsync(ct);
+        using var response = await client.Value.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        // Parsed from the stream: a page of 100 deployments read as one string would be a large-object-heap allocation per render.
+        await using var stream = await response.Content.ReadAsStreamAsync(ct);
+        var json = response.StatusCode == HttpStatusCode.NoContent || response.Content.Headers.ContentLength == 0
+            ? null
+            : await JsonNode.ParseAsync(stream, cancellationToken: ct);
         if (!response.IsSuccessStatusCode)
         {
-            var error = text.Length > 0 ? JsonNode.Parse(text)?["error"] : null;
+            var error = json?["error"];
             var details = error?["details"]?.AsArray().Select(d => $"{d?["field"]}: {d?["message"]}") ?? [];
             throw new DashboardApiException((int)response.StatusCode, error?["code"]?.GetValue<string>() ?? "internal_error",
                 string.Join(" ", [error?["message"]?.GetValue<string>() ?? $"The API answered {(int)response.StatusCode}.", .. details]));
         }
-        return text.Length == 0 ? null : JsonNode.Parse(text);
+        return json;
     }
 
     /// <summary>The SSE log stream of a deployment, to be copied to the browser (headers read, body still streaming).</summary>

@@ -118,5 +118,25 @@ public abstract class DashboardPage : ComponentBase
         ? span.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture) + " s"
         : $"{(int)span.TotalMinutes} min {span.Seconds} s";
 
+    /// <summary>
+    /// A status as words with a colour for those who see it (colour is never the only signal). A fragment, not a component:
+    /// a page of 100 deployments would otherwise build 100 components, each resolving cascading values.
+    /// </summary>
+    protected static RenderFragment Badge(string status) => builder =>
+    {
+        builder.OpenElement(0, "span");
+        builder.AddAttribute(1, "class", status switch
+        {
+            "ready" or "running" or "live" => "badge badge-good",
+            "failed" or "crashed" or "stopped" => "badge badge-bad",
+            "canceled" or "not live" => "badge badge-muted",
+            _ => "badge badge-busy",
+        });
+        builder.AddContent(2, status);
+        builder.CloseElement();
+    };
+
+    protected static string LiveStatus(JsonNode project) => Text(project["live_status"]) is { Length: > 0 } s ? s : "not live";
+
     protected static bool IsTerminal(string status) => status is "ready" or "failed" or "canceled";
 }
