@@ -2,6 +2,7 @@ using Slipway.Server;
 using Slipway.Server.ApiKeys;
 using Slipway.Server.Auth;
 using Slipway.Server.Builds;
+using Slipway.Server.Dashboard;
 using Slipway.Server.Data;
 using Slipway.Server.Deployments;
 using Slipway.Server.Domains;
@@ -86,6 +87,7 @@ namespace Slipway.Server
             builder.AddGitHub();
             builder.AddSecurity();
             builder.AddOpenApiDocument();
+            builder.AddDashboard();
 
             var app = builder.Build();
 
@@ -117,6 +119,7 @@ namespace Slipway.Server
             app.MapSecurityEndpoints();
             app.MapUsageEndpoints();
             app.MapSocketIo();
+            app.MapDashboard();
             app.WarmUpEndpoints();
             return app;
         }

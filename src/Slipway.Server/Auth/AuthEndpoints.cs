@@ -46,7 +46,7 @@ internal static class AuthEndpoints
         return app;
     }
 
-    private static async Task<Created<TokenResponse>> RegisterAsync(RegisterRequest body, SlipwayDb db, PasswordHasher hasher, JwtTokens tokens,
+    internal static async Task<Created<TokenResponse>> RegisterAsync(RegisterRequest body, SlipwayDb db, PasswordHasher hasher, JwtTokens tokens,
         AuthOptions options, TimeProvider time, CancellationToken ct)
     {
         var email = body.Email?.Trim() ?? "";
@@ -138,7 +138,7 @@ internal static class AuthEndpoints
         }
     }
 
-    private static async Task<TokenResponse> LoginAsync(LoginRequest body, HttpContext http, SlipwayDb db, PasswordHasher hasher,
+    internal static async Task<TokenResponse> LoginAsync(LoginRequest body, HttpContext http, SlipwayDb db, PasswordHasher hasher,
         JwtTokens tokens, LoginThrottle throttle, CancellationToken ct)
     {
         new Validator().Required(body.Email, "email").Required(body.Password, "password")
