@@ -164,6 +164,12 @@ internal static partial class DeploymentEndpoints
     {
         var source = await deployments.FindAsync(caller, id, Need.Write, ct);
         var (project, _) = await access.ProjectAsync(caller, source.ProjectId, Need.Write, ct);
+        if (source.UploadId is { } uploadId)
+        {
+            // Its source is the upload, not the repository: building the branch instead would deploy something else.
+            throw ApiException.InvalidState(
+                $"Deployment {source.Id} deployed upload {uploadId}: distribute that upload again (POST /api/v1/uploads/{uploadId}/distribute) instead.");
+        }
         var environment = await db.Environments.FirstAsync(e => e.Id == source.EnvironmentId, ct);
         var response = await queueing.QueueAsync(caller, project, environment, DeploymentTrigger.Redeploy, source.Branch,
             source.CommitSha ?? source.RequestedCommitSha, source, ct);

@@ -40,6 +40,10 @@ public sealed class UploadingBuildsTests : IAsyncLifetime
             .Select(h => h!["to"]!.GetValue<string>()).Reverse().ToArray();
         Assert.Equal(["uploaded", "validating", "approved", "distributing", "distributed"], history);
         (await server.PostAsync("/api/v1/deployments", new { project_id = site }, user.Token)).AssertError(409, "invalid_state");
+        // A redeploy would build the repository: an upload's deployment says how to deploy that upload again instead.
+        var redeploy = await server.PostAsync($"/api/v1/deployments/{appUpload["deployment_id"]}/redeploy", null, user.Token);
+        redeploy.AssertError(409, "invalid_state");
+        Assert.Contains($"POST /api/v1/uploads/{appUpload["id"]}/distribute", redeploy.Json["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
     [Fact]

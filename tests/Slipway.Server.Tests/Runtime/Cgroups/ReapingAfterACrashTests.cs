@@ -76,7 +76,8 @@ public sealed class ReapingAfterACrashTests
                 var build = await GetAsync(http, $"/api/v1/deployments/{stuck}");
                 Assert.Equal("failed", build["status"]!.GetValue<string>());
                 Assert.Contains("Interrupted by server restart", build["error"]!.GetValue<string>(), StringComparison.Ordinal);
-                Assert.Equal(0, BuildSleeps(stuck));
+                // Killed at start-up; a killed process takes a moment to leave /proc on a loaded machine.
+                await RuntimeTesting.UntilAsync(() => BuildSleeps(stuck) == 0, "the interrupted build is gone", TimeSpan.FromSeconds(10));
                 foreach (var name in new[] { "reap-one", "reap-two" })
                 {
                     await DeployingAppsTests.WaitUntilAsync(async () => (await RouterGetAsync(router, name)).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(30));
@@ -91,7 +92,7 @@ public sealed class ReapingAfterACrashTests
             await second.KillAsync();
             // Clean up as the next start of that server would: whatever runs in its cgroups or recorded groups is stopped.
             Assert.Equal(2, await ReapAsync(dataDirectory, sandbox));
-            Assert.Empty(AppProcesses("reap-one"));
+            await RuntimeTesting.UntilAsync(() => AppProcesses("reap-one").Count == 0, "the reaped app is gone", TimeSpan.FromSeconds(10));
         }
         finally
         {
