@@ -10,14 +10,16 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-7}
 OUT=${TMPDIR:-/tmp}/slipway-startup-publish-$(pwd | md5sum | cut -c1-8) # one per checkout
 DLL=$OUT/slipway/Slipway.Server.dll
-PUBLISH=(--no-incremental -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -nologo -v q)
+PUBLISH=(-c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -nologo -v q)
 
 for tool in curl dotnet python3; do
     command -v "$tool" >/dev/null || { echo "missing '$tool'" >&2; exit 2; }
 done
 if [[ "${SKIP_BUILD:-}" != 1 || ! -f "$DLL" ]]; then
     echo "publishing Slipway (Release, ReadyToRun; a few minutes)..."
-    dotnet publish src/Slipway.Server/Slipway.Server.csproj "${PUBLISH[@]}" -o "$OUT/slipway" >/dev/null
+    # From scratch: a ReadyToRun image reused from an earlier publish of other sources aborted at start once.
+    rm -rf "$OUT/slipway" src/Slipway.Server/obj/Release/net10.0/linux-x64
+    dotnet publish src/Slipway.Server/Slipway.Server.csproj "${PUBLISH[@]}" -o "$OUT/slipway" >"$OUT.log" 2>&1 || { cat "$OUT.log" >&2; exit 1; }
 fi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
@@ -42,7 +44,7 @@ app.MapGet("/ready", () => "ok");
 app.Run();
 CS
 echo "publishing the minimal app the same way..."
-dotnet publish "$WORK/minimal/Minimal.csproj" "${PUBLISH[@]}" -o "$WORK/minimal/out" >/dev/null
+dotnet publish "$WORK/minimal/Minimal.csproj" "${PUBLISH[@]}" -o "$WORK/minimal/out" >"$WORK/minimal.log" 2>&1 || { cat "$WORK/minimal.log" >&2; exit 1; }
 
 time_to_ready() { # label command... -> prints milliseconds
     local port start ready= run_dir
