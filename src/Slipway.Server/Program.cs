@@ -23,6 +23,12 @@ using Slipway.Server.Usage;
 using Slipway.Server.Webhooks;
 using Slipway.Server.Workspaces;
 
+if (args.Any(a => a is "--help" or "-h" or "-?"))
+{
+    // Before anything is built: asking for help creates no data directory and opens no port.
+    Console.WriteLine(SlipwayApp.Usage);
+    return 0;
+}
 var migrateOnly = args.Contains("--migrate-only");
 var reencryptSecrets = args.Contains("--reencrypt-secrets");
 var app = SlipwayApp.Create(args.Where(a => a is not ("--migrate-only" or "--reencrypt-secrets")).ToArray());
@@ -60,6 +66,24 @@ namespace Slipway.Server
     /// <summary>The table of contents: every feature registers itself and maps its endpoints here.</summary>
     public static class SlipwayApp
     {
+        public const string Usage = """
+            Usage: dotnet Slipway.Server.dll [options]
+
+            Starts the Slipway server: the API (and the dashboard) on http://127.0.0.1:8080, the router on
+            http://127.0.0.1:8000, SQLite and every file under ./.slipway.
+
+            Options:
+              --urls <url>           where the API listens (or ASPNETCORE_URLS)
+              --migrate-only         apply the database migrations and exit
+              --reencrypt-secrets    re-seal every stored secret under the active master key and exit
+              -h, --help             show this text
+
+            Every setting is also an environment variable (':' written '__'), for example
+              Slipway__DataDirectory=/var/lib/slipway     Slipway__Router__Urls=http://0.0.0.0:80
+              Slipway__Database__Provider=postgres        Slipway__Projects__AllowLocalRepositories=true
+            docs/operations.md lists them all.
+            """;
+
         public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null)
         {
             // Configuration is read once at start-up. Reloading it on change would watch the content root, which (with the

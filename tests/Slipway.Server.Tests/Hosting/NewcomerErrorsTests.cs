@@ -73,3 +73,28 @@ public sealed class StartingOnATakenPortTests
         Assert.DoesNotContain("   at ", await stdout + await stderr);
     }
 }
+
+/// <summary>The server binary asked for help: it explains itself and starts nothing.</summary>
+public sealed class AskingTheServerForHelpTests
+{
+    [Theory]
+    [InlineData("--help")]
+    [InlineData("-h")]
+    public async Task Help_PrintsTheUsage_AndStartsNothing(string flag)
+    {
+        var data = Path.Combine(Path.GetTempPath(), $"slipway-help-{Guid.NewGuid():N}");
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Slipway.Server.dll"));
+        info.ArgumentList.Add(flag);
+        info.Environment["Slipway__DataDirectory"] = data;
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}: {await stderr}");
+        Assert.StartsWith("Usage: dotnet Slipway.Server.dll [options]", await stdout, StringComparison.Ordinal);
+        Assert.Contains("--migrate-only", await stdout, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(data), "asking for help created the data directory");
+    }
+}
