@@ -14,21 +14,21 @@ namespace Slipway.Server.Deployments;
 /// </summary>
 internal sealed class DeploymentMetrics(Supervisor supervisor, LogWriter logs)
 {
-    private static readonly IReadOnlyList<double> Bounds = [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900];
-    private readonly ConcurrentDictionary<(string Status, string Trigger), StrongBoxLong> ended = new();
-    private readonly ConcurrentDictionary<string, SecondsHistogram> durations = new(StringComparer.Ordinal);
-    private readonly SecondsHistogram builds = new();
+    private static readonly IReadOnlyList<double> Bounds = Buckets.Durations.Seconds;
+    private readonly ConcurrentDictionary<(string Status, string Trigger), Counter> ended = new();
+    private readonly ConcurrentDictionary<string, Histogram> durations = new(StringComparer.Ordinal);
+    private readonly Histogram builds = new(Buckets.Durations);
 
     /// <summary>A deployment reached ready, failed or canceled (as stored by that transition).</summary>
     public void Ended(Deployment deployment)
     {
         var status = ApiEnums.Text(deployment.Status);
-        Interlocked.Increment(ref ended.GetOrAdd((status, ApiEnums.Text(deployment.Trigger)), static _ => new StrongBoxLong()).Value);
+        Interlocked.Increment(ref ended.GetOrAdd((status, ApiEnums.Text(deployment.Trigger)), static _ => new Counter()).Value);
         if (deployment.FinishedAt is { } finished)
         {
-            durations.GetOrAdd(status, static _ => new SecondsHistogram()).Observe((finished - deployment.CreatedAt).TotalSeconds);
+            durations.GetOrAdd(status, static _ => new Histogram(Buckets.Durations)).Observe((long)(finished - deployment.CreatedAt).TotalMilliseconds);
         }
-        if (deployment is { BuildStartedAt: { } started, BuildFinishedAt: { } built }) builds.Observe((built - started).TotalSeconds);
+        if (deployment is { BuildStartedAt: { } started, BuildFinishedAt: { } built }) builds.Observe((long)(built - started).TotalMilliseconds);
     }
 
     public void WriteTo(PrometheusWriter writer)
@@ -57,30 +57,5 @@ internal sealed class DeploymentMetrics(Supervisor supervisor, LogWriter logs)
 
         writer.Family("slipway_log_lines_ingested_total", "counter", "Deployment and runtime log lines written since the server started.");
         writer.Sample("slipway_log_lines_ingested_total", logs.Appended);
-    }
-
-    private sealed class StrongBoxLong
-    {
-        public long Value;
-    }
-
-    private sealed class SecondsHistogram
-    {
-        private readonly long[] counts = new long[Bounds.Count + 1];
-        private long sumMilliseconds;
-
-        public void Observe(double seconds)
-        {
-            var i = 0;
-            while (i < Bounds.Count && seconds > Bounds[i]) i++;
-            Interlocked.Increment(ref counts[i]);
-            Interlocked.Add(ref sumMilliseconds, (long)(seconds * 1000));
-        }
-
-        public double Snapshot(Span<long> into)
-        {
-            for (var i = 0; i < counts.Length; i++) into[i] = Volatile.Read(ref counts[i]);
-            return Volatile.Read(ref sumMilliseconds) / 1000.0;
-        }
     }
 }

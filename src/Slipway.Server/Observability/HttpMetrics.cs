@@ -15,9 +15,6 @@ internal sealed class HttpMetrics
     /// <summary>Status recorded when the client went away before a response started (as nginx does).</summary>
     public const int ClientClosedRequest = 499;
 
-    public static readonly IReadOnlyList<double> Bounds = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-    private static readonly long[] BoundTicks = Bounds.Select(b => (long)(b * Stopwatch.Frequency)).ToArray();
-
     private readonly ConcurrentDictionary<(string Method, string Route, int Status), Counter> requests = new();
     private readonly ConcurrentDictionary<(string Method, string Route), Histogram> durations = new();
     private long inFlight;
@@ -35,7 +32,7 @@ internal sealed class HttpMetrics
     {
         method = MethodLabel(method);
         Interlocked.Increment(ref requests.GetOrAdd((method, route, status), static _ => new Counter()).Value);
-        durations.GetOrAdd((method, route), static _ => new Histogram()).Observe(elapsedTicks);
+        durations.GetOrAdd((method, route), static _ => new Histogram(Buckets.Latency)).Observe(elapsedTicks);
     }
 
     /// <summary>Known methods as themselves, anything else as OTHER: clients choose the method string.</summary>
@@ -65,45 +62,15 @@ internal sealed class HttpMetrics
         }
 
         writer.Family("slipway_http_request_duration_seconds", "histogram", "Time from request start to the end of the handler, by method and route template.");
-        Span<long> counts = stackalloc long[Bounds.Count + 1];
+        Span<long> counts = stackalloc long[Buckets.Latency.Seconds.Count + 1];
         foreach (var ((method, route), histogram) in durations.OrderBy(r => r.Key.Route, StringComparer.Ordinal)
                      .ThenBy(r => r.Key.Method, StringComparer.Ordinal))
         {
             var sum = histogram.Snapshot(counts);
-            writer.Histogram("slipway_http_request_duration_seconds", Bounds, counts, sum, ("method", method), ("route", route));
+            writer.Histogram("slipway_http_request_duration_seconds", Buckets.Latency.Seconds, counts, sum, ("method", method), ("route", route));
         }
 
         writer.Family("slipway_http_requests_in_flight", "gauge", "HTTP requests currently being handled.");
         writer.Sample("slipway_http_requests_in_flight", Volatile.Read(ref inFlight));
-    }
-
-    private sealed class Counter
-    {
-        public long Value;
-    }
-
-    /// <summary>A latency histogram over <see cref="Bounds"/>, recorded lock-free (also the router's, <see cref="Routing.RouterMetrics"/>).</summary>
-    internal sealed class Histogram
-    {
-        private readonly long[] counts = new long[BoundTicks.Length + 1];
-        private long sumTicks;
-
-        public void Observe(long ticks)
-        {
-            var i = 0;
-            while (i < BoundTicks.Length && ticks > BoundTicks[i]) i++;
-            Interlocked.Increment(ref counts[i]);
-            Interlocked.Add(ref sumTicks, ticks);
-        }
-
-        /// <summary>
-        /// Per-bucket counts and the sum in seconds. The total is the sum of the buckets, never a separate counter,
-        /// so <c>_count</c> always equals the <c>+Inf</c> bucket even while requests are being recorded.
-        /// </summary>
-        public double Snapshot(Span<long> into)
-        {
-            for (var i = 0; i < counts.Length; i++) into[i] = Volatile.Read(ref counts[i]);
-            return (double)Volatile.Read(ref sumTicks) / Stopwatch.Frequency;
-        }
     }
 }

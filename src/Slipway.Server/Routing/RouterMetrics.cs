@@ -41,16 +41,16 @@ internal sealed class RouterMetrics
         }
         writer.Family("slipway_router_request_duration_seconds", "histogram",
             "From the router receiving a request to the end of its response (of the tunnel, for an upgrade), by project.");
-        Span<long> counts = stackalloc long[HttpMetrics.Bounds.Count + 1];
+        Span<long> counts = stackalloc long[Buckets.Latency.Seconds.Count + 1];
         foreach (var (project, series) in ordered)
         {
-            writer.Histogram("slipway_router_request_duration_seconds", HttpMetrics.Bounds, counts, series.Latency.Snapshot(counts), ("project", project));
+            writer.Histogram("slipway_router_request_duration_seconds", Buckets.Latency.Seconds, counts, series.Latency.Snapshot(counts), ("project", project));
         }
     }
 
     private sealed class ProjectSeries
     {
         public readonly long[] ByClass = new long[5];
-        public readonly HttpMetrics.Histogram Latency = new();
+        public readonly Histogram Latency = new(Buckets.Latency);
     }
 }
