@@ -111,6 +111,9 @@ public sealed class UploadingWithTheCliTests : IAsyncLifetime
         var queued = (await cli.RunAsync("deploy", "--no-wait", "--json")).AssertSuccess().Json;
         var id = queued["id"]!.GetValue<string>();
         await server.WaitForStatusAsync(user.Token, id, Deploy, "building");
+        // Canceled once the build command runs (building starts with the clone).
+        await Deployments.DeployingAppsTests.WaitUntilAsync(async () =>
+            (await server.GetAsync($"/api/v1/logs/{id}?limit=1000", user.Token)).Body.Contains("slow-build-started", StringComparison.Ordinal), Deploy);
         var canceled = (await cli.RunAsync("cancel", id)).AssertSuccess();
         Assert.Contains(id, canceled.Stdout);
         await server.WaitForStatusAsync(user.Token, id, Deploy, "canceled");

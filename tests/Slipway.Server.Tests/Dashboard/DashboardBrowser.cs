@@ -39,13 +39,22 @@ public sealed class DashboardBrowser : IAsyncLifetime
         {
             BaseURL = Server.BaseAddress.ToString().TrimEnd('/'), ViewportSize = new ViewportSize { Width = width, Height = 900 },
         });
-        context.SetDefaultTimeout(15_000);
+        // Generous: the suite runs browser tests beside builds on two cores.
+        context.SetDefaultTimeout(30_000);
         var page = await context.NewPageAsync();
         await page.GotoAsync("/login");
         await page.GetByLabel("Email").FillAsync(user.Email);
         await page.GetByLabel("Password").FillAsync(user.Password);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await page.WaitForURLAsync(Server.BaseAddress.ToString());
+        try
+        {
+            await page.WaitForURLAsync(Server.BaseAddress.ToString());
+        }
+        catch (TimeoutException e)
+        {
+            // Still on the sign-in page: say what it shows (an error message, or nothing yet).
+            throw new TimeoutException($"Sign-in did not reach the projects page; at {page.Url}: {await page.Locator("main").InnerTextAsync()}", e);
+        }
         return page;
     }
 
